@@ -1,0 +1,12 @@
+"""sklearn-etap: predict which tasks to train together (ETAP, ICLR 2026)."""
+
+from ._group_affinity import group_affinity
+from ._groups import encode_groups, sample_groups
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "encode_groups",
+    "group_affinity",
+    "sample_groups",
+]
