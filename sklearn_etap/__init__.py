@@ -1,11 +1,17 @@
 """sklearn-etap: predict which tasks to train together (ETAP, ICLR 2026)."""
 
+from ._etap import ETAPRegressor
 from ._group_affinity import group_affinity
 from ._groups import encode_groups, sample_groups
+from ._residual_ridge import ResidualRidge
+from ._spline_affinity import SplineAffinityRegressor
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "ETAPRegressor",
+    "ResidualRidge",
+    "SplineAffinityRegressor",
     "encode_groups",
     "group_affinity",
     "sample_groups",
