@@ -1,0 +1,218 @@
+"""ETAPRegressor: affinity stage + residual stage, stacked."""
+
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin, _fit_context, clone
+from sklearn.model_selection import GroupKFold, check_cv, cross_val_predict
+from sklearn.utils._param_validation import HasMethods
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from ._group_affinity import group_affinity
+from ._residual_ridge import ResidualRidge
+from ._spline_affinity import SplineAffinityRegressor
+
+
+def _membership_group_ids(P):
+    """Integer id of each row's group: rows with the same ``u_G`` share one."""
+    n_tasks = P.shape[1] // 2
+    _, ids = np.unique(P[:, :n_tasks], axis=0, return_inverse=True)
+    return ids.ravel()
+
+
+class ETAPRegressor(RegressorMixin, BaseEstimator):
+    """Ensemble Task-Affinity Predictor: predicts the multi-task gain of groups.
+
+    The prediction for the row of task ``t`` in group ``G`` is the sum of two
+    stages: ``affinity_estimator`` maps the group affinity ``z[G -> t]``
+    (the mean affinity of the other members of ``G`` towards ``t``) to a gain;
+    ``residual_estimator``, fitted on what the first stage leaves unexplained,
+    corrects it from the group encoding.
+
+    Parameters
+    ----------
+    affinity : array-like of shape (n_tasks, n_tasks), default=None
+        Task-affinity matrix, ``affinity[i, j]`` scoring how much task ``i``
+        helps task ``j`` (``TorchAffinityExtractor().affinity_``). When given,
+        ``X`` holds group-task rows ``[u_G | e_t]`` from
+        :func:`encode_groups` and the affinity feature is computed with
+        :func:`group_affinity`. When ``None``, the first column of ``X`` is
+        taken as a precomputed affinity feature and the remaining columns as
+        the group encoding.
+    affinity_estimator : regressor, default=None
+        Stage 1, fitted on the affinity feature (one column). ``None`` means
+        ``SplineAffinityRegressor()``.
+    residual_estimator : regressor, default=None
+        Stage 2, fitted on the group encoding against the stage-1 residuals.
+        ``None`` means ``ResidualRidge()``.
+    cv : int, cross-validation generator or iterable, default=None
+        How the stage-1 predictions that define the residuals are made.
+        ``None``: in-sample predictions of the fitted stage 1 (the paper's).
+        Otherwise out-of-fold predictions from ``cross_val_predict`` with this
+        splitter, which keeps a flexible stage 1 from hiding the residual
+        signal. With ``affinity`` set, the rows of one group always stay in
+        one fold (an integer ``k`` means ``GroupKFold(k)`` over the groups
+        read from ``u_G``, and a splitter receives those groups); with
+        ``affinity=None`` the groups are unknown and an integer means
+        ``KFold``. Stage 1 used for
+        prediction is always refitted on all rows.
+
+    Attributes
+    ----------
+    affinity_ : ndarray of shape (n_tasks, n_tasks) or None
+        The validated affinity matrix.
+    affinity_estimator_ : regressor
+        Fitted clone of the stage-1 estimator.
+    residual_estimator_ : regressor
+        Fitted clone of the stage-2 estimator.
+    n_features_in_ : int
+        Number of columns of ``X`` seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Column names of ``X``, when it had string column names.
+
+    See Also
+    --------
+    SplineAffinityRegressor : The default stage 1.
+    ResidualRidge : The default stage 2.
+    make_etap_search : The paper's hyper-parameter grid as a ``GridSearchCV``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_etap import ETAPRegressor, encode_groups, sample_groups
+    >>> rng = np.random.RandomState(0)
+    >>> A = rng.normal(size=(6, 6))
+    >>> P = encode_groups(sample_groups(6, 12, random_state=0), n_tasks=6)
+    >>> from sklearn_etap import group_affinity
+    >>> y = np.tanh(group_affinity(A, P)) + 0.1 * P[:, 0]
+    >>> etap = ETAPRegressor(affinity=A).fit(P, y)
+    >>> etap.predict(P[:3]).round(2)
+    array([...])
+    """
+
+    _parameter_constraints: dict = {
+        "affinity": ["array-like", None],
+        "affinity_estimator": [HasMethods(["fit", "predict"]), None],
+        "residual_estimator": [HasMethods(["fit", "predict"]), None],
+        "cv": ["cv_object", None],
+    }
+
+    def __init__(
+        self,
+        affinity=None,
+        affinity_estimator=None,
+        residual_estimator=None,
+        cv=None,
+    ):
+        self.affinity = affinity
+        self.affinity_estimator = affinity_estimator
+        self.residual_estimator = residual_estimator
+        self.cv = cv
+
+    def _check_affinity(self):
+        if self.affinity is None:
+            return None
+        affinity = check_array(self.affinity, ensure_2d=True, input_name="affinity")
+        if affinity.shape[0] != affinity.shape[1]:
+            raise ValueError(
+                f"affinity must be a square (n_tasks, n_tasks) matrix; got shape "
+                f"{affinity.shape}."
+            )
+        return affinity
+
+    def _split_features(self, X):
+        """The stage-1 column and the stage-2 encoding of ``X``."""
+        if self.affinity_ is None:
+            return X[:, :1], X[:, 1:]
+        n_tasks = self.affinity_.shape[0]
+        if X.shape[1] != 2 * n_tasks:
+            raise ValueError(
+                f"X has {X.shape[1]} columns but affinity has {n_tasks} tasks; "
+                f"group-task rows [u_G | e_t] for {n_tasks} tasks have "
+                f"{2 * n_tasks} columns (see encode_groups)."
+            )
+        return group_affinity(self.affinity_, X).reshape(-1, 1), X
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y):
+        """Fit stage 1 on the affinity feature, stage 2 on its residuals.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_rows, 2 * n_tasks) or (n_rows, 1 + n_encoding)
+            Group-task rows ``[u_G | e_t]`` when ``affinity`` is set;
+            otherwise the affinity feature followed by the group encoding.
+        y : array-like of shape (n_rows,)
+            Measured gains of the rows.
+
+        Returns
+        -------
+        self : object
+            The fitted regressor.
+        """
+        X, y = validate_data(self, X, y, y_numeric=True)
+        self.affinity_ = self._check_affinity()
+        if self.affinity_ is None and X.shape[1] < 2:
+            raise ValueError(
+                f"With affinity=None, X holds the affinity feature followed by the "
+                f"group encoding, so it needs at least 2 columns; got "
+                f"{X.shape[1]} feature(s). Pass affinity= to use group-task rows."
+            )
+        z, encoding = self._split_features(X)
+
+        stage1 = self.affinity_estimator
+        stage1 = SplineAffinityRegressor() if stage1 is None else stage1
+        stage2 = self.residual_estimator
+        stage2 = ResidualRidge() if stage2 is None else stage2
+
+        self.affinity_estimator_ = clone(stage1).fit(z, y)
+        if self.cv is None:
+            stage1_pred = self.affinity_estimator_.predict(z)
+        else:
+            groups = None if self.affinity_ is None else _membership_group_ids(X)
+            if groups is not None and isinstance(self.cv, Integral):
+                cv = GroupKFold(n_splits=self.cv)
+            else:
+                cv = check_cv(self.cv)
+            stage1_pred = cross_val_predict(clone(stage1), z, y, cv=cv, groups=groups)
+        self.residual_estimator_ = clone(stage2).fit(encoding, y - stage1_pred)
+        return self
+
+    def predict(self, X):
+        """Predict the gains of group-task rows: stage 1 plus stage 2.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_rows, n_features)
+            Rows in the layout used in ``fit``.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_rows,)
+            Predicted gains.
+        """
+        stage1, stage2 = self.predict_stages(X)
+        return stage1 + stage2
+
+    def predict_stages(self, X):
+        """The two additive parts of the prediction.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_rows, n_features)
+            Rows in the layout used in ``fit``.
+
+        Returns
+        -------
+        stage1 : ndarray of shape (n_rows,)
+            The affinity stage's predictions.
+        stage2 : ndarray of shape (n_rows,)
+            The residual stage's corrections.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False)
+        z, encoding = self._split_features(X)
+        return (
+            np.asarray(self.affinity_estimator_.predict(z), dtype=float),
+            np.asarray(self.residual_estimator_.predict(encoding), dtype=float),
+        )
