@@ -4,6 +4,7 @@ from ._etap import ETAPRegressor
 from ._group_affinity import group_affinity
 from ._groups import encode_groups, sample_groups
 from ._residual_ridge import ResidualRidge
+from ._search import etap_param_grid, make_etap_search
 from ._spline_affinity import SplineAffinityRegressor
 
 __version__ = "0.1.0.dev0"
@@ -13,6 +14,8 @@ __all__ = [
     "ResidualRidge",
     "SplineAffinityRegressor",
     "encode_groups",
+    "etap_param_grid",
     "group_affinity",
+    "make_etap_search",
     "sample_groups",
 ]

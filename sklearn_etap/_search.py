@@ -1,0 +1,113 @@
+"""The paper's hyper-parameter search for ETAP, as a ready GridSearchCV."""
+
+import math
+
+from sklearn.model_selection import GridSearchCV, GroupKFold
+
+from ._etap import ETAPRegressor
+from ._residual_ridge import ResidualRidge
+from ._spline_affinity import SplineAffinityRegressor
+
+
+def etap_param_grid(n_train_groups):
+    """The paper's grid for :class:`ETAPRegressor`, sized to the training groups.
+
+    Spline degree 2 to 6, interior knots from 0 up to about
+    ``sqrt(n_train_groups)`` (``n_knots`` counts the two boundary knots too),
+    and both ridge penalties in ``{0.001, 0.01, 0.1, 1}``.
+
+    Parameters
+    ----------
+    n_train_groups : int
+        Number of groups whose gains were measured.
+
+    Returns
+    -------
+    param_grid : dict
+        Parameter names of an ``ETAPRegressor`` mapped to candidate values.
+
+    Examples
+    --------
+    >>> from sklearn_etap import etap_param_grid
+    >>> etap_param_grid(10)["affinity_estimator__n_knots"]
+    [2, 3, 4, 5]
+    """
+    if n_train_groups < 2:
+        raise ValueError(
+            f"the grid is tuned by cross-validation over groups, which needs at "
+            f"least 2 training groups; got {n_train_groups}."
+        )
+    max_interior = max(1, math.isqrt(int(n_train_groups)) + 1)
+    alphas = [0.001, 0.01, 0.1, 1.0]
+    return {
+        "affinity_estimator__degree": [2, 3, 4, 5, 6],
+        "affinity_estimator__n_knots": list(range(2, 2 + max_interior)),
+        "affinity_estimator__alpha": alphas,
+        "residual_estimator__alpha": alphas,
+    }
+
+
+def make_etap_search(
+    affinity,
+    n_train_groups,
+    *,
+    n_splits=5,
+    scoring="neg_mean_squared_error",
+    n_jobs=None,
+    **etap_params,
+):
+    """A ``GridSearchCV`` over the paper's grid, cross-validated by group.
+
+    The rows of one group share its training run, so they are not
+    independent: folds are made by :class:`~sklearn.model_selection.
+    GroupKFold` and ``fit`` needs the group of every row, as ``groups=``.
+
+    Parameters
+    ----------
+    affinity : array-like of shape (n_tasks, n_tasks)
+        Task-affinity matrix for the :class:`ETAPRegressor`.
+    n_train_groups : int
+        Number of measured groups; sizes the knot grid and bounds the folds.
+    n_splits : int, default=5
+        Folds, capped at ``n_train_groups``.
+    scoring : str or callable, default="neg_mean_squared_error"
+        Passed to ``GridSearchCV``. With few rows per fold, R^2 per fold is
+        unstable, hence the squared error.
+    n_jobs : int, default=None
+        Parallel jobs of the search.
+    **etap_params : dict
+        Other ``ETAPRegressor`` parameters, such as ``cv``.
+
+    Returns
+    -------
+    search : GridSearchCV
+        Unfitted; call ``search.fit(P, y, groups=row_group)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_etap import (encode_groups, group_affinity,
+    ...                           make_etap_search, sample_groups)
+    >>> from sklearn_etap._groups import group_row_ids
+    >>> A = np.random.RandomState(0).normal(size=(5, 5))
+    >>> groups = sample_groups(5, 8, random_state=0)
+    >>> P = encode_groups(groups, 5)
+    >>> y = np.tanh(group_affinity(A, P))
+    >>> search = make_etap_search(A, len(groups), n_splits=4)
+    >>> search = search.fit(P, y, groups=group_row_ids(groups))
+    >>> sorted(search.best_params_)[:2]
+    ['affinity_estimator__alpha', 'affinity_estimator__degree']
+    """
+    estimator = ETAPRegressor(
+        affinity=affinity,
+        affinity_estimator=SplineAffinityRegressor(),
+        residual_estimator=ResidualRidge(),
+        **etap_params,
+    )
+    return GridSearchCV(
+        estimator,
+        etap_param_grid(n_train_groups),
+        cv=GroupKFold(n_splits=max(2, min(n_splits, int(n_train_groups)))),
+        scoring=scoring,
+        n_jobs=n_jobs,
+    )
