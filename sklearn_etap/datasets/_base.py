@@ -94,10 +94,6 @@ def select_tasks(available, selected, n_tasks, kind):
     -------
     tasks : list of str
     """
-    if isinstance(selected, str):
-        raise TypeError(
-            f"{kind}s must be a list of names such as [{selected!r}], not a string."
-        )
     selected = list(selected)
     unknown = [name for name in selected if name not in set(available)]
     if unknown:
