@@ -79,15 +79,17 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_etap import ETAPRegressor, encode_groups, sample_groups
-    >>> rng = np.random.RandomState(0)
-    >>> A = rng.normal(size=(6, 6))
+    >>> from sklearn_etap import (ETAPRegressor, encode_groups, group_affinity,
+    ...                           sample_groups)
+    >>> A = np.random.RandomState(0).normal(size=(6, 6))
     >>> P = encode_groups(sample_groups(6, 12, random_state=0), n_tasks=6)
-    >>> from sklearn_etap import group_affinity
-    >>> y = np.tanh(group_affinity(A, P)) + 0.1 * P[:, 0]
+    >>> y = np.tanh(group_affinity(A, P)) + 0.1 * P[:, 0]  # task 0 helps its group
     >>> etap = ETAPRegressor(affinity=A).fit(P, y)
-    >>> etap.predict(P[:3]).round(2)
-    array([...])
+    >>> stage1, stage2 = etap.predict_stages(P)
+    >>> bool(np.allclose(etap.predict(P), stage1 + stage2))
+    True
+    >>> round(etap.score(P, y), 2)
+    0.97
     """
 
     _parameter_constraints: dict = {
