@@ -178,9 +178,7 @@ def test_ridership_targets_are_same_day_and_not_inputs(chicago):
     )
     # an input is the value 14 days earlier, read on the day itself
     k = data.feature_names.index("Clark_Lake_lag14")
-    np.testing.assert_allclose(
-        data.X_train[14:, k], data.Y_train[:-14, j], rtol=1e-6
-    )
+    np.testing.assert_allclose(data.X_train[14:, k], data.Y_train[:-14, j], rtol=1e-6)
     assert "ridership" not in data.feature_names
     # no input column reproduces a target
     for j in range(data.Y_train.shape[1]):

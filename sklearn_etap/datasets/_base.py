@@ -159,7 +159,7 @@ def subsample_indices(n_samples, max_samples, *, random_state, stratify=None):
     return keep
 
 
-def standardize(X_train, X_test, columns=None):
+def standardize_columns(X_train, X_test, columns=None):
     """Standardize columns with the mean and scale of the training rows.
 
     Parameters
@@ -206,8 +206,7 @@ def check_task_labels(Y_train, Y_test, task_names, task_types, hint):
                     )
             elif len(labels) < 2:
                 raise ValueError(
-                    f"task {name!r} has fewer than 2 labels in the {side} split; "
-                    f"{hint}"
+                    f"task {name!r} has fewer than 2 labels in the {side} split; {hint}"
                 )
 
 

@@ -10,7 +10,7 @@ from ._base import (
     common_constraints,
     make_bunch,
     split_indices,
-    standardize as standardize_columns,
+    standardize_columns,
     subsample_indices,
 )
 

