@@ -217,7 +217,7 @@ def test_ridership_splits_by_time_unless_shuffled(loaded):
 
 @pytest.mark.parametrize(
     "loader, n_max",
-    [(load_digits_tasks, 200), (load_mhc1, 1500), (load_ridership, 300)],
+    [(load_digits_tasks, 201), (load_mhc1, 1499), (load_ridership, 301)],
 )
 def test_subsampling_parameters(loader, n_max):
     data = loader(n_tasks=3, max_samples=n_max)

@@ -117,6 +117,8 @@ def select_tasks(available, selected, n_tasks, kind):
 def split_indices(n_samples, *, test_size, random_state, stratify=None, shuffle=True):
     """Deterministic train/test split of ``range(n_samples)``.
 
+    ``test_size`` is a fraction, or a number of samples when an integer.
+
     Stratification is used when every stratum has at least two members and
     both sides are large enough to hold one of each; otherwise the split is
     plain random (the label check afterwards catches a split too small).
@@ -129,7 +131,10 @@ def split_indices(n_samples, *, test_size, random_state, stratify=None, shuffle=
     indices = np.arange(n_samples)
     if stratify is not None and shuffle:
         _, counts = np.unique(stratify, return_counts=True)
-        n_test = int(np.ceil(test_size * n_samples))
+        if isinstance(test_size, (int, np.integer)):
+            n_test = int(test_size)
+        else:
+            n_test = int(np.ceil(test_size * n_samples))
         n_strata = len(counts)
         if counts.min() < 2 or min(n_test, n_samples - n_test) < n_strata:
             stratify = None
@@ -151,11 +156,10 @@ def subsample_indices(n_samples, max_samples, *, random_state, stratify=None):
         return np.arange(n_samples)
     keep, _ = split_indices(
         n_samples,
-        test_size=1.0 - max_samples / n_samples,
+        test_size=n_samples - max_samples,
         random_state=random_state,
         stratify=stratify,
     )
-    # train_test_split rounds the test side up, so ``keep`` never exceeds the cap.
     return keep
 
 
