@@ -1,6 +1,7 @@
 """sklearn-etap: predict which tasks to train together (ETAP, ICLR 2026)."""
 
 from ._etap import ETAPRegressor
+from ._extractor import TorchAffinityExtractor
 from ._group_affinity import group_affinity
 from ._groups import encode_groups, sample_groups
 from ._residual_ridge import ResidualRidge
@@ -13,6 +14,7 @@ __all__ = [
     "ETAPRegressor",
     "ResidualRidge",
     "SplineAffinityRegressor",
+    "TorchAffinityExtractor",
     "encode_groups",
     "etap_param_grid",
     "group_affinity",

@@ -1,0 +1,250 @@
+"""The one multi-task training loop.
+
+Every model of the package trains here: the extractor's run on all tasks (with
+or without affinity recording), the models the gain runner fits (clones of the
+extractor) and the TAG baseline (a recorder plugged into this loop).
+
+The total loss is the sum over tasks of each task's mean loss over the labels
+present in the batch (a missing label, NaN in ``Y``, simply does not count).
+At a recording step the recorder computes the per-task gradients and sets
+``.grad`` to their sum; at any other step one ordinary backward pass does.
+"""
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+REGRESSION = "regression"
+BINARY = "binary"
+
+
+def masked_task_losses(outputs, targets, present, is_binary):
+    """Mean loss of every task over the labels present.
+
+    Parameters
+    ----------
+    outputs : tensor of shape (batch, n_tasks)
+        Values (regression tasks) or logits (binary tasks).
+    targets : tensor of shape (batch, n_tasks)
+        Labels, with missing labels replaced by 0.
+    present : tensor of shape (batch, n_tasks)
+        1.0 where the label is present, else 0.0.
+    is_binary : bool tensor of shape (n_tasks,)
+
+    Returns
+    -------
+    losses : tensor of shape (n_tasks,)
+        MSE or BCE-with-logits per task; 0 for a task without labels.
+    has_label : bool tensor of shape (n_tasks,)
+    """
+    squared_error = (outputs - targets) ** 2
+    # softplus(x) - y x is BCE with logits, written out so that batched
+    # (vmap) backward passes find a batching rule for every operation.
+    cross_entropy = F.softplus(outputs) - targets * outputs
+    elementwise = torch.where(is_binary, cross_entropy, squared_error)
+    counts = present.sum(dim=0)
+    losses = (elementwise * present).sum(dim=0) / counts.clamp(min=1)
+    return losses, counts > 0
+
+
+@dataclass
+class TaskData:
+    """Inputs and labels of a multi-task problem, as tensors on one device."""
+
+    X: torch.Tensor
+    targets: torch.Tensor
+    present: torch.Tensor
+
+    @classmethod
+    def from_numpy(cls, X, Y, device, dtype=torch.float32):
+        present = ~np.isnan(Y)
+        # np.array copies, so read-only inputs (memory maps) are never shared
+        return cls(
+            X=torch.as_tensor(np.array(X), dtype=dtype, device=device),
+            targets=torch.as_tensor(
+                np.where(present, Y, 0.0), dtype=dtype, device=device
+            ),
+            present=torch.as_tensor(present, dtype=dtype, device=device),
+        )
+
+    def __len__(self):
+        return self.X.shape[0]
+
+    def rows(self, index):
+        return TaskData(self.X[index], self.targets[index], self.present[index])
+
+
+@dataclass
+class StepData:
+    """What a recorder sees at a recording step (before ``optimizer.step()``)."""
+
+    losses: torch.Tensor
+    has_label: torch.Tensor
+    representation: torch.Tensor
+    shared_params: list
+    head_params: list
+    optimizer: torch.optim.Optimizer
+    lookahead_losses: callable  # shared parameter values -> per-task losses
+
+
+@dataclass
+class TrainingHistory:
+    loss_curve: list = field(default_factory=list)
+    validation_curve: list = field(default_factory=list)
+    n_epochs: int = 0
+    n_steps: int = 0
+    stopped_early: bool = False
+
+
+def make_optimizer(name, params, learning_rate, momentum, weight_decay):
+    """``"sgd"`` (torch SGD with momentum, no dampening) or ``"adam"`` (torch Adam)."""
+    if name == "sgd":
+        return torch.optim.SGD(
+            params, lr=learning_rate, momentum=momentum, weight_decay=weight_decay
+        )
+    return torch.optim.Adam(params, lr=learning_rate, weight_decay=weight_decay)
+
+
+def evaluate_task_losses(module, data, is_binary, batch_size=4096):
+    """Per-task mean losses of ``module`` on ``data`` (no gradient, float64 sums)."""
+    n_tasks = data.targets.shape[1]
+    device = data.X.device
+    sums = torch.zeros(n_tasks, dtype=torch.float64, device=device)
+    counts = torch.zeros(n_tasks, dtype=torch.float64, device=device)
+    with torch.no_grad():
+        for start in range(0, len(data), batch_size):
+            batch = data.rows(slice(start, start + batch_size))
+            outputs, _ = module(batch.X)
+            outputs = outputs.double()
+            targets = batch.targets.double()
+            present = batch.present.double()
+            elementwise = torch.where(
+                is_binary,
+                F.softplus(outputs) - targets * outputs,
+                (outputs - targets) ** 2,
+            )
+            sums += (elementwise * present).sum(dim=0)
+            counts += present.sum(dim=0)
+    losses = sums / counts
+    return losses.cpu().numpy()  # NaN (0/0) where a task has no label
+
+
+def _check_finite(epoch_losses, epoch):
+    bad = np.flatnonzero(~np.isfinite(epoch_losses))
+    if bad.size:
+        tasks = ", ".join(f"task {t} ({epoch_losses[t]})" for t in bad)
+        raise ValueError(
+            f"the training loss of {tasks} became non-finite in epoch {epoch + 1}. "
+            "Lower learning_rate, standardize X and the regression columns of Y, "
+            "or add weight_decay."
+        )
+
+
+def train(
+    module,
+    optimizer,
+    data,
+    is_binary,
+    *,
+    batch_size,
+    max_epochs,
+    generator,
+    validation=None,
+    n_iter_no_change=10,
+    tol=1e-4,
+    recorder=None,
+    record_every=1,
+    verbose=False,
+):
+    """Train ``module`` on ``data``; return a :class:`TrainingHistory`.
+
+    With ``validation`` (a :class:`TaskData`), training stops once the summed
+    validation loss has not improved by ``tol`` for ``n_iter_no_change``
+    epochs and the weights of the best epoch are restored. With a
+    ``recorder``, every ``record_every``-th step (the first included) goes
+    through ``recorder.step``, which must set the parameters' ``.grad``.
+    """
+    history = TrainingHistory()
+    encoder_names = [
+        name for name, p in module.encoder.named_parameters() if p.requires_grad
+    ]
+    shared_params = [module.encoder.get_parameter(name) for name in encoder_names]
+    head_params = [p for p in module.heads.parameters() if p.requires_grad]
+    shared_names = [f"encoder.{name}" for name in encoder_names]
+    n_samples = len(data)
+    n_batches = math.ceil(n_samples / batch_size)
+    best_score, best_state, epochs_without_improvement = math.inf, None, 0
+
+    progress = tqdm(range(max_epochs), desc="epochs", disable=not verbose, leave=False)
+    for epoch in progress:
+        module.train()
+        order = torch.randperm(n_samples, generator=generator).to(data.X.device)
+        epoch_losses = torch.zeros(data.targets.shape[1], device=data.X.device)
+        for start in range(0, n_samples, batch_size):
+            batch = data.rows(order[start : start + batch_size])
+            outputs, representation = module(batch.X)
+            losses, has_label = masked_task_losses(
+                outputs, batch.targets, batch.present, is_binary
+            )
+            optimizer.zero_grad(set_to_none=True)
+            if recorder is not None and history.n_steps % record_every == 0:
+
+                def lookahead_losses(shared_values, batch=batch):
+                    values = dict(zip(shared_names, shared_values))
+                    out, _ = torch.func.functional_call(
+                        module, values, (batch.X,), strict=False
+                    )
+                    return masked_task_losses(
+                        out, batch.targets, batch.present, is_binary
+                    )[0]
+
+                recorder.step(
+                    StepData(
+                        losses=losses,
+                        has_label=has_label,
+                        representation=representation,
+                        shared_params=shared_params,
+                        head_params=head_params,
+                        optimizer=optimizer,
+                        lookahead_losses=lookahead_losses,
+                    )
+                )
+            else:
+                losses.sum().backward()
+            optimizer.step()
+            epoch_losses += losses.detach()
+            history.n_steps += 1
+        epoch_losses = (epoch_losses / n_batches).cpu().numpy()
+        _check_finite(epoch_losses, epoch)
+        history.loss_curve.append(float(epoch_losses.sum()))
+        history.n_epochs = epoch + 1
+        postfix = {"loss": f"{history.loss_curve[-1]:.4g}"}
+
+        if validation is not None:
+            module.eval()
+            score = float(
+                np.nansum(evaluate_task_losses(module, validation, is_binary))
+            )
+            history.validation_curve.append(score)
+            postfix["val_loss"] = f"{score:.4g}"
+            if score < best_score - tol:
+                best_score, epochs_without_improvement = score, 0
+                best_state = {
+                    k: v.detach().clone() for k, v in module.state_dict().items()
+                }
+            else:
+                epochs_without_improvement += 1
+            if epochs_without_improvement >= n_iter_no_change:
+                history.stopped_early = True
+        progress.set_postfix(postfix)
+        if history.stopped_early:
+            break
+    progress.close()
+    if best_state is not None:
+        module.load_state_dict(best_state)
+    module.eval()
+    return history

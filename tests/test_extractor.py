@@ -1,0 +1,273 @@
+"""Behaviour of TorchAffinityExtractor: fitting, outputs, errors, reproducibility."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import log_loss, mean_squared_error
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from torch import nn
+
+from sklearn_etap import TorchAffinityExtractor
+
+
+def make_data(n_samples=120, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n_samples, 5))
+    Y = np.c_[
+        X[:, 0] + X[:, 1],
+        X[:, 0] - X[:, 1] + 0.1 * rng.normal(size=n_samples),
+        (X[:, 2] > 0).astype(float),
+        (X[:, 0] + X[:, 3] > 0).astype(float),
+    ]
+    return X, Y
+
+
+def small(**params):
+    defaults = dict(max_epochs=4, batch_size=32, device="cpu", random_state=0)
+    return TorchAffinityExtractor(**{**defaults, **params})
+
+
+def test_fit_outputs_and_attributes():
+    X, Y = make_data()
+    ext = small(hidden_layer_sizes=(8, 6)).fit(X, Y)
+    assert ext.n_tasks_ == 4
+    assert ext.task_types_.tolist() == ["regression", "regression", "binary", "binary"]
+    assert ext.affinity_.shape == (4, 4) and np.isfinite(ext.affinity_).all()
+    assert len(ext.loss_curve_) == ext.n_iter_ == 4
+    assert ext.n_steps_ == 4 * 4  # 120 samples in batches of 32
+    assert ext.n_recorded_steps_ == len(range(0, ext.n_steps_, ext.affinity_every))
+    assert ext.transform(X).shape == (120, 6)
+    proba = ext.predict(X)
+    assert proba.shape == (120, 4)
+    assert ((proba[:, 2:] > 0) & (proba[:, 2:] < 1)).all()
+    assert isinstance(ext.module_, nn.Module)
+
+
+def test_task_losses_match_sklearn_metrics():
+    X, Y = make_data()
+    Y[::3, 1] = np.nan
+    ext = small().fit(X, Y)
+    pred = ext.predict(X)
+    expected = []
+    for task in range(4):
+        rows = ~np.isnan(Y[:, task])
+        metric = mean_squared_error if task < 2 else log_loss
+        expected.append(metric(Y[rows, task], pred[rows, task]))
+    assert_allclose(ext.task_losses(X, Y), expected, rtol=1e-5)
+    # a task without labels in the given data has no loss
+    Y_missing = Y.copy()
+    Y_missing[:, 3] = np.nan
+    losses = ext.task_losses(X, Y_missing)
+    assert np.isnan(losses[3]) and np.isfinite(losses[:3]).all()
+    with pytest.raises(ValueError, match="expected \\(120, 4\\)"):
+        ext.task_losses(X, Y[:, :3])
+
+
+def test_same_seed_same_fit_and_different_seed_differs():
+    X, Y = make_data()
+    a, b = small(random_state=3).fit(X, Y), small(random_state=3).fit(X, Y)
+    assert_array_equal(a.affinity_, b.affinity_)
+    assert_array_equal(a.transform(X), b.transform(X))
+    c = small(random_state=4).fit(X, Y)
+    assert not np.array_equal(a.affinity_, c.affinity_)
+
+
+def test_recording_does_not_change_training():
+    """The summed per-task gradients are the training gradient."""
+    X, Y = make_data()
+    recorded = small(affinity_every=1).fit(X, Y)
+    plain = small(affinity=None).fit(X, Y)
+    assert plain.affinity_ is None and plain.n_recorded_steps_ == 0
+    assert_allclose(recorded.loss_curve_, plain.loss_curve_, rtol=1e-5)
+    assert_allclose(recorded.transform(X), plain.transform(X), rtol=1e-4, atol=1e-6)
+
+
+def test_recording_interval_averages_a_subset_of_the_every_step_scores():
+    X, Y = make_data()
+    every = small(affinity_every=1).fit(X, Y)
+    sparse = small(affinity_every=3).fit(X, Y)
+    assert sparse.n_recorded_steps_ == len(range(0, 16, 3))
+    assert every.n_recorded_steps_ == 16
+    # same sign structure on this easy problem, different averages
+    assert not np.allclose(every.affinity_, sparse.affinity_)
+    assert np.corrcoef(every.affinity_.ravel(), sparse.affinity_.ravel())[0, 1] > 0.8
+
+
+def test_subset_and_single_column_fits_like_measure_gains():
+    X, Y = make_data()
+    ext = small()
+    for group in [(0, 2), (3,)]:
+        sub = clone(ext).set_params(affinity=None, random_state=1, verbose=False)
+        sub.fit(X, Y[:, list(group)])
+        again = (
+            clone(ext)
+            .set_params(affinity=None, random_state=1)
+            .fit(X, Y[:, list(group)])
+        )
+        assert sub.n_tasks_ == len(group)
+        assert_array_equal(
+            sub.task_losses(X, Y[:, list(group)]),
+            again.task_losses(X, Y[:, list(group)]),
+        )
+
+
+def test_one_dimensional_y_is_one_task():
+    X, Y = make_data()
+    ext = small().fit(X, Y[:, 0])
+    assert ext.n_tasks_ == 1 and ext.affinity_.shape == (1, 1)
+    assert ext.predict(X).shape == (120, 1)
+    assert ext.task_losses(X, Y[:, 0]).shape == (1,)
+
+
+def test_missing_labels_train_the_other_tasks():
+    X, Y = make_data()
+    Y[:60, 0] = np.nan
+    Y[60:, 2] = np.nan
+    ext = small(max_epochs=30, learning_rate=0.05).fit(X, Y)
+    assert np.isfinite(ext.affinity_).all()
+    losses = ext.task_losses(X, Y)
+    assert np.isfinite(losses).all()
+    assert ext.loss_curve_[-1] < ext.loss_curve_[0]
+
+
+def test_task_present_in_few_batches_keeps_per_pair_counts():
+    X, Y = make_data()
+    Y[1:, 3] = np.nan  # one label: task 3 is in one batch per epoch
+    ext = small(affinity_every=1).fit(X, Y)
+    assert np.isfinite(ext.affinity_).all()
+    assert ext.affinity_.shape == (4, 4)
+
+
+def test_pickle_round_trip_transforms_identically():
+    X, Y = make_data()
+    ext = small().fit(X, Y)
+    restored = pickle.loads(pickle.dumps(ext))
+    assert_array_equal(restored.transform(X), ext.transform(X))
+    assert_array_equal(restored.affinity_, ext.affinity_)
+
+
+def test_user_encoder_and_heads():
+    X, Y = make_data()
+
+    class Encoder(nn.Module):
+        def __init__(self, n_features):
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(n_features, 7), nn.GELU())
+
+        def forward(self, x):
+            return self.body(x)
+
+    def head(n_representation):
+        return nn.Sequential(nn.Linear(n_representation, 3), nn.Tanh(), nn.Linear(3, 1))
+
+    ext = small(encoder=Encoder, heads=head).fit(X, Y)
+    assert ext.transform(X).shape == (120, 7)
+    assert ext.affinity_.shape == (4, 4)
+    assert len(ext.module_.heads.heads) == 4
+    instance = small(encoder=Encoder(5), heads=[nn.Linear(7, 1) for _ in range(4)])
+    assert instance.fit(X, Y).predict(X).shape == (120, 4)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(optimizer="adam"),
+        dict(affinity="tag"),
+        dict(affinity_gradient="representation"),
+    ],
+)
+def test_other_settings_record_finite_affinity(params):
+    X, Y = make_data()
+    ext = small(**params).fit(X, Y)
+    assert ext.affinity_.shape == (4, 4) and np.isfinite(ext.affinity_).all()
+
+
+def test_early_stopping_and_convergence_warning():
+    X, Y = make_data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        ext = small(
+            early_stopping=True, max_epochs=500, n_iter_no_change=3, tol=1e-2
+        ).fit(X, Y)
+    assert ext.n_iter_ < 500
+    assert len(ext.validation_scores_) == ext.n_iter_
+    with pytest.warns(ConvergenceWarning, match="max_epochs=2"):
+        small(early_stopping=True, max_epochs=2).fit(X, Y)
+
+
+def test_verbose_shows_progress(capsys):
+    X, Y = make_data()
+    small(verbose=True).fit(X, Y)
+    assert "epochs" in capsys.readouterr().err
+
+
+def test_works_in_a_pipeline():
+    X, Y = make_data()
+    pipe = make_pipeline(StandardScaler(), small(hidden_layer_sizes=(4,)))
+    assert pipe.fit_transform(X, Y).shape == (120, 4)
+
+
+# ---------------------------------------------------------------- errors
+def test_error_three_dimensional_y():
+    X, Y = make_data()
+    with pytest.raises(ValueError, match="Y has 3 dimensions"):
+        small().fit(X, Y[:, :, None])
+
+
+def test_error_all_nan_task_column():
+    X, Y = make_data()
+    Y[:, 2] = np.nan
+    with pytest.raises(ValueError, match=r"task column\(s\) \[2\].*all NaN"):
+        small().fit(X, Y)
+
+
+def test_error_non_finite_loss_names_task_and_epoch():
+    X, Y = make_data()
+    Y[:, 1] *= 1e6
+    with pytest.raises(ValueError, match=r"task 1 \(.*\).* epoch 1"):
+        small(learning_rate=1.0).fit(X, Y)
+
+
+@pytest.mark.parametrize(
+    "encoder, message",
+    [
+        (lambda n: nn.Flatten(start_dim=0), "shape \\(40,\\) for a batch of 8"),
+        (lambda n: nn.Unflatten(1, (n, 1)), "shape \\(8, 5, 1\\)"),
+    ],
+)
+def test_error_encoder_output_shape(encoder, message):
+    X, Y = make_data()
+    with pytest.raises(ValueError, match="encoder returned a tensor of " + message):
+        small(encoder=encoder).fit(X, Y)
+
+
+def test_error_heads_and_task_types():
+    X, Y = make_data()
+    with pytest.raises(ValueError, match="heads lists 2 modules but Y has 4"):
+        small(heads=[nn.Linear(16, 1), nn.Linear(16, 1)]).fit(X, Y)
+    with pytest.raises(ValueError, match="head of task 0 returned a tensor of shape"):
+        small(heads=lambda d: nn.Linear(d, 2)).fit(X, Y)
+    with pytest.raises(ValueError, match="task 0 is binary but its labels"):
+        small(task_types="binary").fit(X, Y)
+    with pytest.raises(ValueError, match="task_types lists 2 types"):
+        small(task_types=["binary", "regression"]).fit(X, Y)
+
+
+def test_error_bad_hidden_layer_sizes():
+    X, Y = make_data()
+    with pytest.raises(ValueError, match="hidden_layer_sizes"):
+        small(hidden_layer_sizes=(8, 0)).fit(X, Y)
+
+
+def test_auto_device_is_cpu_without_cuda():
+    X, Y = make_data()
+    ext = TorchAffinityExtractor(max_epochs=1, random_state=0).fit(X, Y)
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert ext.device_.type == expected
