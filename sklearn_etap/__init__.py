@@ -3,7 +3,9 @@
 from ._etap import ETAPRegressor
 from ._extractor import TorchAffinityExtractor
 from ._group_affinity import group_affinity
+from ._gains import measure_gains
 from ._groups import encode_groups, sample_groups
+from ._measured_gains import MeasuredGains
 from ._residual_ridge import ResidualRidge
 from ._search import etap_param_grid, make_etap_search
 from ._spline_affinity import SplineAffinityRegressor
@@ -12,6 +14,7 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "ETAPRegressor",
+    "MeasuredGains",
     "ResidualRidge",
     "SplineAffinityRegressor",
     "TorchAffinityExtractor",
@@ -19,5 +22,6 @@ __all__ = [
     "etap_param_grid",
     "group_affinity",
     "make_etap_search",
+    "measure_gains",
     "sample_groups",
 ]

@@ -1,0 +1,208 @@
+"""The result of :func:`measure_gains`: measured MTL gains of group-task rows."""
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ._groups import check_groups, encode_groups, group_row_ids
+
+
+@dataclass(frozen=True, eq=False)
+class MeasuredGains:
+    """Measured MTL gains of task groups, one row per (group, member task).
+
+    Only the losses are stored; gains and encodings are derived from them,
+    so they always agree. The gain of task ``t`` in group ``G`` for seed
+    ``s`` is ``(stl_loss_per_seed[t, s] - mtl_loss_per_seed[row, s]) /
+    stl_loss_per_seed[t, s]``; ``y`` averages it over the seeds.
+
+    Parameters
+    ----------
+    groups : list of tuple of int
+        The measured groups, sorted tuples, in the order given.
+    n_tasks : int
+        Number of tasks (columns of ``Y``).
+    seeds : ndarray of shape (n_seeds,)
+        The ``random_state`` of the models of each repetition; the STL
+        models and the MTL models of repetition ``s`` share ``seeds[s]``.
+    stl_loss_per_seed : ndarray of shape (n_tasks, n_seeds)
+        Test loss of each task's single-task model; NaN for tasks in no group.
+    mtl_loss_per_seed : ndarray of shape (n_rows, n_seeds)
+        Test loss of the row's task in its group's model.
+    metadata : dict
+        JSON-serialisable description of how the gains were measured.
+
+    Attributes
+    ----------
+    X : ndarray of shape (n_rows, 2 * n_tasks)
+        ``encode_groups(groups, n_tasks)``.
+    y : ndarray of shape (n_rows,)
+        Gains averaged over the seeds.
+    y_per_seed : ndarray of shape (n_rows, n_seeds)
+        Gain of every row in every repetition.
+    y_std : ndarray of shape (n_rows,)
+        Standard deviation (ddof=1) of the per-seed gains; NaN with one seed.
+    row_group : ndarray of shape (n_rows,)
+        Index into ``groups`` of each row's group.
+    row_task : ndarray of shape (n_rows,)
+        The task each row describes.
+    stl_loss : ndarray of shape (n_tasks,)
+        STL test loss averaged over the seeds (NaN for tasks in no group).
+    mtl_loss : ndarray of shape (n_rows,)
+        MTL test loss averaged over the seeds.
+    """
+
+    groups: list
+    n_tasks: int
+    seeds: np.ndarray
+    stl_loss_per_seed: np.ndarray
+    mtl_loss_per_seed: np.ndarray
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def X(self):
+        return encode_groups(self.groups, self.n_tasks)
+
+    @property
+    def row_group(self):
+        return group_row_ids(self.groups)
+
+    @property
+    def row_task(self):
+        return np.array([t for g in self.groups for t in g], dtype=int)
+
+    @property
+    def y_per_seed(self):
+        stl = self.stl_loss_per_seed[self.row_task]
+        # A zero STL loss leaves the relative gain undefined: NaN, not inf.
+        return np.divide(
+            stl - self.mtl_loss_per_seed,
+            stl,
+            out=np.full(stl.shape, np.nan),
+            where=stl != 0,
+        )
+
+    @property
+    def y(self):
+        return self.y_per_seed.mean(axis=1)
+
+    @property
+    def y_std(self):
+        if len(self.seeds) < 2:
+            return np.full(len(self.row_task), np.nan)
+        return self.y_per_seed.std(axis=1, ddof=1)
+
+    @property
+    def stl_loss(self):
+        return self.stl_loss_per_seed.mean(axis=1)
+
+    @property
+    def mtl_loss(self):
+        return self.mtl_loss_per_seed.mean(axis=1)
+
+    def _columns(self):
+        """Table columns as (name, values) pairs, one value per row."""
+        columns = [
+            ("group", ["-".join(map(str, g)) for g in self.groups for _ in g]),
+            ("task", self.row_task),
+            ("gain", self.y),
+            ("gain_std", self.y_std),
+            ("stl_loss", self.stl_loss[self.row_task]),
+            ("mtl_loss", self.mtl_loss),
+        ]
+        for s in range(len(self.seeds)):
+            columns.append((f"gain_seed{s}", self.y_per_seed[:, s]))
+        for s in range(len(self.seeds)):
+            columns.append((f"mtl_loss_seed{s}", self.mtl_loss_per_seed[:, s]))
+        return columns
+
+    def to_frame(self):
+        """The rows as a :class:`pandas.DataFrame` (needs pandas).
+
+        Columns: ``group`` (tasks joined by ``-``, e.g. ``"0-2-5"``), ``task``,
+        ``gain``, ``gain_std``, ``stl_loss``, ``mtl_loss`` and per seed ``s``
+        ``gain_seed{s}`` and ``mtl_loss_seed{s}``.
+        """
+        try:
+            import pandas as pd
+        except ImportError as exc:  # pragma: no cover - depends on the env
+            raise ImportError(
+                "to_frame needs pandas; install it with `pip install pandas`."
+            ) from exc
+        return pd.DataFrame(dict(self._columns()))
+
+    def save(self, path):
+        """Write the rows to ``path`` (CSV) and the rest to a JSON sidecar.
+
+        The sidecar is ``path`` with the suffix ``.json`` (``gains.csv`` ->
+        ``gains.json``).
+
+        The CSV has the columns of :meth:`to_frame`, floats written exactly;
+        the JSON sidecar holds ``n_tasks``, ``seeds``, ``stl_loss_per_seed``
+        and ``metadata``. :meth:`load` reads both back.
+        """
+        path = Path(path)
+        columns = self._columns()
+        with open(path, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow([name for name, _ in columns])
+            for row in zip(*(values for _, values in columns)):
+                writer.writerow([_format(v) for v in row])
+        sidecar = {
+            "n_tasks": self.n_tasks,
+            "seeds": [int(s) for s in self.seeds],
+            "stl_loss_per_seed": [
+                [None if np.isnan(v) else float(v) for v in task]
+                for task in self.stl_loss_per_seed
+            ],
+            "metadata": self.metadata,
+        }
+        _sidecar(path).write_text(json.dumps(sidecar, indent=1, allow_nan=False))
+
+    @classmethod
+    def load(cls, path):
+        """Read what :meth:`save` wrote."""
+        path = Path(path)
+        sidecar = json.loads(_sidecar(path).read_text())
+        n_seeds = len(sidecar["seeds"])
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        groups, seen = [], set()
+        for row in rows:
+            if row["group"] not in seen:
+                seen.add(row["group"])
+                groups.append(tuple(int(t) for t in row["group"].split("-")))
+        n_tasks = int(sidecar["n_tasks"])
+        mtl = np.array(
+            [[float(row[f"mtl_loss_seed{s}"]) for s in range(n_seeds)] for row in rows]
+        ).reshape(len(rows), n_seeds)
+        stl = np.array(
+            [
+                [np.nan if v is None else v for v in task]
+                for task in sidecar["stl_loss_per_seed"]
+            ],
+            dtype=float,
+        ).reshape(n_tasks, n_seeds)
+        return cls(
+            groups=check_groups(groups, n_tasks),
+            n_tasks=n_tasks,
+            seeds=np.array(sidecar["seeds"], dtype=np.int64),
+            stl_loss_per_seed=stl,
+            mtl_loss_per_seed=mtl,
+            metadata=sidecar["metadata"],
+        )
+
+
+def _sidecar(path):
+    return path.with_suffix(".json")
+
+
+def _format(value):
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    return repr(float(value))
