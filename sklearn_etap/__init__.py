@@ -8,12 +8,14 @@ from ._groups import encode_groups, sample_groups
 from ._measured_gains import MeasuredGains
 from ._residual_ridge import ResidualRidge
 from ._search import etap_param_grid, make_etap_search
+from ._selector import GroupSelector, select_groups
 from ._spline_affinity import SplineAffinityRegressor
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "ETAPRegressor",
+    "GroupSelector",
     "MeasuredGains",
     "ResidualRidge",
     "SplineAffinityRegressor",
@@ -24,4 +26,5 @@ __all__ = [
     "make_etap_search",
     "measure_gains",
     "sample_groups",
+    "select_groups",
 ]

@@ -1,0 +1,515 @@
+"""Exact solvers for choosing which task groups to train.
+
+The problem, independent of any estimator: ``candidates`` is a list of task
+groups, each with a gain per member task. Choose at most ``n_groups`` of them
+so that every task is covered and the total gain is maximal.
+
+* ``mode="overlap"`` (the paper's): chosen groups may share tasks; each task
+  scores the best gain it has among the chosen groups that contain it.
+* ``mode="partition"``: chosen groups are disjoint and cover every task once;
+  each task scores its gain in its group.
+
+Three solvers return the same optimum value (ties may pick different groups):
+``solve_milp`` (scipy's ``milp``, HiGHS), ``solve_branch_and_bound`` (in the
+spirit of Standley et al., 2020, "Which tasks should be learned together in
+multi-task learning?") and ``solve_brute_force`` (tiny problems only; the
+reference in tests). ``prune_candidates`` removes candidates that provably
+cannot change the optimum value.
+"""
+
+import itertools
+import time
+from dataclasses import dataclass
+from math import comb
+
+import numpy as np
+from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse import coo_array
+
+MODES = ("overlap", "partition")
+
+
+@dataclass
+class SelectionProblem:
+    """Candidate groups and their per-member gains.
+
+    Attributes
+    ----------
+    n_tasks : int
+    candidates : list of tuple of int
+        Distinct sorted groups.
+    gain : ndarray of shape (n_candidates, n_tasks)
+        ``gain[c, t]`` is task ``t``'s gain in candidate ``c``; ``-inf`` where
+        ``t`` is not a member.
+    """
+
+    n_tasks: int
+    candidates: list
+    gain: np.ndarray
+
+    @classmethod
+    def from_lists(cls, candidates, member_gains, n_tasks):
+        """Build from groups and, per group, the gains of its sorted members."""
+        gain = np.full((len(candidates), n_tasks), -np.inf)
+        for c, (group, values) in enumerate(zip(candidates, member_gains)):
+            gain[c, list(group)] = values
+        return cls(n_tasks, list(candidates), gain)
+
+    @property
+    def membership(self):
+        return np.isfinite(self.gain)
+
+    def subset(self, keep):
+        keep = np.asarray(keep)
+        return SelectionProblem(
+            self.n_tasks, [self.candidates[i] for i in keep], self.gain[keep]
+        )
+
+
+@dataclass
+class SelectionResult:
+    """A solved selection.
+
+    Attributes
+    ----------
+    chosen : list of int
+        Indices of the chosen candidates, ascending; in overlap mode only
+        groups that are some task's best are kept.
+    task_choice : ndarray of int, shape (n_tasks,)
+        Index (into ``chosen``) of the group each task is scored by.
+    task_gain : ndarray of shape (n_tasks,)
+        Each task's gain in that group.
+    value : float
+        ``task_gain.sum()``.
+    optimal : bool
+        Whether the solver proved optimality (False only after a time limit).
+    """
+
+    chosen: list
+    task_choice: np.ndarray
+    task_gain: np.ndarray
+    value: float
+    optimal: bool = True
+
+
+class InfeasibleSelectionError(ValueError):
+    """No set of at most ``n_groups`` candidates covers every task."""
+
+
+def check_mode(mode):
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}.")
+
+
+def evaluate(problem, chosen, mode):
+    """Score a set of chosen candidates; ``None`` if it is not a valid cover.
+
+    Returns a :class:`SelectionResult` with unused groups dropped (overlap).
+    """
+    chosen = sorted(int(c) for c in chosen)
+    if not chosen:
+        return None
+    gains = problem.gain[chosen]
+    if mode == "partition":
+        if not np.array_equal(np.isfinite(gains).sum(axis=0), np.ones(problem.n_tasks)):
+            return None
+    elif not np.isfinite(gains).any(axis=0).all():
+        return None
+    best = gains.argmax(axis=0)
+    used = np.unique(best)
+    kept = [chosen[i] for i in used]
+    task_choice = np.searchsorted(used, best)
+    task_gain = gains[best, np.arange(problem.n_tasks)]
+    return SelectionResult(kept, task_choice, task_gain, float(task_gain.sum()))
+
+
+def min_groups_needed(problem):
+    """A lower bound on how many candidates any cover of all tasks needs."""
+    largest = int(problem.membership.sum(axis=1).max())
+    return -(-problem.n_tasks // largest)
+
+
+def check_coverable(problem, n_groups):
+    """Raise a clear error for tasks without candidates or a too-small budget."""
+    covered = problem.membership.any(axis=0)
+    if not covered.all():
+        missing = np.flatnonzero(~covered).tolist()
+        raise ValueError(
+            f"task(s) {missing} appear in no candidate group, so no selection "
+            "covers every task; add groups containing them (or singletons)."
+        )
+    needed = min_groups_needed(problem)
+    if n_groups < needed:
+        largest = int(problem.membership.sum(axis=1).max())
+        raise InfeasibleSelectionError(
+            f"n_groups={n_groups} is too small: covering {problem.n_tasks} tasks "
+            f"with groups of at most {largest} tasks needs at least {needed} "
+            "groups; raise n_groups or allow larger groups (max_group_size)."
+        )
+
+
+# --------------------------------------------------------------------------
+# pruning
+
+
+def prune_candidates(problem, n_groups, mode):
+    """Indices of candidates to keep; the optimum value is unchanged.
+
+    Two exact rules:
+
+    * overlap mode, any budget: a group ``G`` is dropped when a candidate
+      ``H = G + {u}`` gives every member of ``G`` at least the same gain.
+      Swapping ``G`` for ``H`` in any selection keeps the count, covers more
+      and lowers no task's best gain. Chains of such supersets end in a kept
+      group, so every dropped group has a kept replacement.
+    * either mode, when ``n_groups >= n_tasks`` and every singleton is a
+      candidate with gain 0: the budget cannot bind (an optimal selection
+      needs at most one group per task), so a group whose members' gains are
+      all ``<= 0`` (overlap) or sum to ``<= 0`` (partition) is dropped: its
+      members can be served by their singletons instead.
+
+    Dropping groups with non-positive gains is *not* exact when the budget
+    binds (``n_groups < n_tasks``): with ``n_groups=1`` the all-task group must
+    be chosen whatever its gains, so that rule is applied only as above.
+    """
+    check_mode(mode)
+    n_cand, n_tasks = problem.gain.shape
+    keep = np.ones(n_cand, dtype=bool)
+    member = problem.membership
+    sizes = member.sum(axis=1)
+    singletons = {problem.candidates[c][0]: c for c in np.flatnonzero(sizes == 1)}
+    all_singletons_free = len(singletons) == n_tasks and all(
+        problem.gain[c].max() == 0.0 for c in singletons.values()
+    )
+    if all_singletons_free and n_groups >= n_tasks:
+        gains = np.where(member, problem.gain, 0.0)
+        if mode == "overlap":
+            useless = (gains <= 0).all(axis=1)
+        else:
+            useless = gains.sum(axis=1) <= 0
+        keep &= ~useless | (sizes == 1)
+    if mode == "overlap":
+        keep &= ~_dominated_by_superset(problem)
+    return np.flatnonzero(keep)
+
+
+def _dominated_by_superset(problem):
+    index = {g: c for c, g in enumerate(problem.candidates)}
+    small, large = [], []
+    for c, group in enumerate(problem.candidates):
+        members = set(group)
+        for u in range(problem.n_tasks):
+            if u not in members:
+                h = index.get(tuple(sorted(members | {u})))
+                if h is not None:
+                    small.append(c)
+                    large.append(h)
+    dominated = np.zeros(len(problem.candidates), dtype=bool)
+    if small:
+        small, large = np.array(small), np.array(large)
+        # -inf (non-member) compares >= -inf and is below any finite gain.
+        ok = (problem.gain[large] >= problem.gain[small]).all(axis=1)
+        dominated[small[ok]] = True
+    return dominated
+
+
+# --------------------------------------------------------------------------
+# exact integer programming
+
+
+def solve_milp(problem, n_groups, mode="overlap", *, time_limit=None):
+    """Solve the selection as a mixed-integer program with HiGHS.
+
+    Overlap mode: binary ``x_G`` (group chosen) and continuous
+    ``0 <= a_{G,t} <= x_G`` (task ``t`` scored by ``G``) with
+    ``sum_G a_{G,t} = 1`` per task, ``sum_G x_G <= n_groups``, maximizing
+    ``sum a_{G,t} gain[G, t]``. For fixed ``x`` the assignment is a per-task
+    choice, so integral ``a`` need not be imposed. Partition mode: binary
+    ``x_G`` with ``sum_{G ∋ t} x_G = 1`` per task and the same budget,
+    maximizing ``sum x_G sum_{t in G} gain[G, t]``.
+    """
+    check_mode(mode)
+    check_coverable(problem, n_groups)
+    member = problem.membership
+    n_cand, n_tasks = member.shape
+    cand_idx, task_idx = np.nonzero(member)
+    pair_gain = problem.gain[cand_idx, task_idx]
+    options = {} if time_limit is None else {"time_limit": float(time_limit)}
+    if mode == "partition":
+        c = -np.where(member, problem.gain, 0.0).sum(axis=1)
+        cover = coo_array(
+            (np.ones(len(cand_idx)), (task_idx, cand_idx)), shape=(n_tasks, n_cand)
+        )
+        constraints = [
+            LinearConstraint(cover, 1, 1),
+            LinearConstraint(np.ones((1, n_cand)), 0, n_groups),
+        ]
+        integrality = np.ones(n_cand)
+    else:
+        n_pairs = len(cand_idx)
+        pairs = np.arange(n_pairs)
+        c = np.concatenate([np.zeros(n_cand), -pair_gain])
+        assign = coo_array(
+            (np.ones(n_pairs), (task_idx, n_cand + pairs)),
+            shape=(n_tasks, n_cand + n_pairs),
+        )
+        link = coo_array(
+            (
+                np.concatenate([np.ones(n_pairs), -np.ones(n_pairs)]),
+                (
+                    np.concatenate([pairs, pairs]),
+                    np.concatenate([n_cand + pairs, cand_idx]),
+                ),
+            ),
+            shape=(n_pairs, n_cand + n_pairs),
+        )
+        budget = np.concatenate([np.ones(n_cand), np.zeros(n_pairs)])[None, :]
+        constraints = [
+            LinearConstraint(assign, 1, 1),
+            LinearConstraint(link, -np.inf, 0),
+            LinearConstraint(budget, 0, n_groups),
+        ]
+        integrality = np.concatenate([np.ones(n_cand), np.zeros(n_pairs)])
+    res = milp(
+        c,
+        constraints=constraints,
+        integrality=integrality,
+        bounds=Bounds(0, 1),
+        options=options,
+    )
+    if res.status == 2:
+        raise InfeasibleSelectionError(
+            f"no selection of at most {n_groups} candidate groups "
+            f"{'partitions' if mode == 'partition' else 'covers'} all "
+            f"{n_tasks} tasks; raise n_groups or add candidate groups."
+        )
+    if res.x is None:
+        raise RuntimeError(f"HiGHS stopped without a solution: {res.message}")
+    chosen = np.flatnonzero(res.x[:n_cand] > 0.5)
+    result = evaluate(problem, chosen, mode)
+    if result is None:  # pragma: no cover - guards against solver tolerance issues
+        raise RuntimeError(f"HiGHS returned an invalid selection: {res.message}")
+    result.optimal = res.status == 0
+    return result
+
+
+# --------------------------------------------------------------------------
+# branch and bound
+
+
+def solve_branch_and_bound(problem, n_groups, mode="overlap", *, time_limit=None):
+    """Depth-first branch and bound (after Standley et al., 2020).
+
+    Overlap mode: candidates are sorted by their total positive gain and
+    decided in turn (take / skip). A branch is cut when even giving every task
+    its best gain among the chosen and the still-undecided candidates, capped
+    by the best ``k`` single-group improvements when ``k`` slots remain (the
+    objective is submodular in the chosen set, so this bounds it), cannot beat
+    the incumbent, or when an uncovered task has no undecided candidate left.
+    Partition mode: the lowest uncovered task is given each disjoint candidate
+    that contains it, best first; the bound adds every uncovered task's best
+    gain in any candidate.
+
+    ``time_limit`` (seconds) returns the incumbent with ``optimal=False``.
+    """
+    check_mode(mode)
+    check_coverable(problem, n_groups)
+    deadline = None if time_limit is None else time.perf_counter() + time_limit
+    if mode == "partition":
+        search = _PartitionSearch(problem, n_groups, deadline)
+    else:
+        search = _OverlapSearch(problem, n_groups, deadline)
+    search.run()
+    if search.best_chosen is None:
+        if search.timed_out:
+            raise RuntimeError(
+                "branch and bound hit its time limit before any solution."
+            )
+        raise InfeasibleSelectionError(
+            f"no selection of at most {n_groups} candidate groups covers all "
+            f"{problem.n_tasks} tasks in mode={mode!r}; raise n_groups or add "
+            "candidate groups."
+        )
+    result = evaluate(problem, search.best_chosen, mode)
+    result.optimal = not search.timed_out
+    return result
+
+
+class _Search:
+    def __init__(self, problem, n_groups, deadline):
+        self.problem = problem
+        self.n_groups = n_groups
+        self.deadline = deadline
+        self.best_value = -np.inf
+        self.best_chosen = None
+        self.timed_out = False
+        self._ticks = 0
+
+    def out_of_time(self):
+        if self.deadline is None:
+            return False
+        self._ticks += 1
+        if self._ticks % 256 == 0 and time.perf_counter() > self.deadline:
+            self.timed_out = True
+        return self.timed_out
+
+
+class _OverlapSearch(_Search):
+    def run(self):
+        gain = self.problem.gain
+        order = np.argsort(
+            -np.where(np.isfinite(gain), np.maximum(gain, 0), 0).sum(axis=1),
+            kind="stable",
+        )
+        self.order = order
+        self.gain = gain[order]
+        # suffix_best[i, t]: best gain of t among candidates order[i:].
+        suffix = np.maximum.accumulate(self.gain[::-1], axis=0)[::-1]
+        self.suffix_best = np.vstack([suffix, np.full(self.problem.n_tasks, -np.inf)])
+        self._seed_incumbent()
+        self._descend(0, np.full(self.problem.n_tasks, -np.inf), [])
+
+    def _seed_incumbent(self):
+        # Greedy: add the group that raises the objective most while slots last.
+        # Newly covered tasks count first, then the rise in total gain.
+        current = np.full(self.problem.n_tasks, -np.inf)
+        chosen = []
+        for _ in range(self.n_groups):
+            covered = np.isfinite(current)
+            new = np.maximum(self.gain, current)
+            newly = (np.isfinite(new) & ~covered).sum(axis=1)
+            rise = np.where(np.isfinite(new), new, 0.0).sum(axis=1)
+            pick = int(np.lexsort((-rise, -newly))[0])
+            chosen.append(pick)
+            current = np.maximum(current, self.gain[pick])
+        if np.isfinite(current).all():
+            self._record(chosen, current)
+
+    def _record(self, chosen, current):
+        value = float(current.sum())
+        if value > self.best_value:
+            self.best_value = value
+            self.best_chosen = [int(self.order[i]) for i in chosen]
+
+    def _descend(self, i, current, chosen):
+        if self.out_of_time():
+            return
+        covered = np.isfinite(current)
+        if covered.all():
+            self._record(chosen, current)
+        slots = self.n_groups - len(chosen)
+        if slots == 0 or i == len(self.gain):
+            return
+        reachable = np.maximum(current, self.suffix_best[i])
+        if not np.isfinite(reachable).all():
+            return
+        bound = reachable.sum()
+        if covered.all():
+            lift = np.maximum(self.gain[i:] - current, 0.0).sum(axis=1)
+            if len(lift) > slots:
+                lift = np.partition(lift, len(lift) - slots)[-slots:]
+            bound = min(bound, current.sum() + lift.sum())
+        if bound <= self.best_value + 1e-12:
+            return
+        if not (self.gain[i] > current).any():
+            # Taking i neither covers a task nor raises a gain: skip it.
+            self._descend(i + 1, current, chosen)
+            return
+        self._descend(i + 1, np.maximum(current, self.gain[i]), chosen + [i])
+        self._descend(i + 1, current, chosen)
+
+
+class _PartitionSearch(_Search):
+    def run(self):
+        gain = self.problem.gain
+        member = self.problem.membership
+        totals = np.where(member, gain, 0.0).sum(axis=1)
+        self.member = member
+        self.totals = totals
+        self.task_best = gain.max(axis=0)
+        self.largest = int(member.sum(axis=1).max())
+        self.by_task = [
+            sorted(np.flatnonzero(member[:, t]).tolist(), key=lambda c: -totals[c])
+            for t in range(self.problem.n_tasks)
+        ]
+        self._descend(np.zeros(self.problem.n_tasks, dtype=bool), [], 0.0)
+
+    def _descend(self, covered, chosen, value):
+        if self.out_of_time():
+            return
+        uncovered = ~covered
+        if not uncovered.any():
+            if value > self.best_value:
+                self.best_value = value
+                self.best_chosen = list(chosen)
+            return
+        slots = self.n_groups - len(chosen)
+        n_left = int(uncovered.sum())
+        if slots * self.largest < n_left:
+            return
+        if value + self.task_best[uncovered].sum() <= self.best_value + 1e-12:
+            return
+        task = int(np.argmax(uncovered))
+        for c in self.by_task[task]:
+            if (self.member[c] & covered).any():
+                continue
+            self._descend(
+                covered | self.member[c], chosen + [c], value + self.totals[c]
+            )
+
+
+# --------------------------------------------------------------------------
+# brute force
+
+
+def solve_brute_force(problem, n_groups, mode="overlap", *, max_evaluations=5_000_000):
+    """Try every set of at most ``n_groups`` candidates (tiny problems only)."""
+    check_mode(mode)
+    check_coverable(problem, n_groups)
+    n_cand = len(problem.candidates)
+    largest = min(n_groups, n_cand, problem.n_tasks)
+    n_sets = sum(comb(n_cand, k) for k in range(1, largest + 1))
+    if n_sets > max_evaluations:
+        raise ValueError(
+            f"brute force would evaluate {n_sets} sets of candidates (limit "
+            f"{max_evaluations}); use solver='milp' for problems this large."
+        )
+    gain = problem.gain
+    member = problem.membership.astype(np.int64)
+    best_value, best_set = -np.inf, None
+    for k in range(1, largest + 1):
+        combos = itertools.combinations(range(n_cand), k)
+        while True:
+            chunk = np.fromiter(
+                itertools.chain.from_iterable(itertools.islice(combos, 20_000)),
+                dtype=np.int64,
+            ).reshape(-1, k)
+            if len(chunk) == 0:
+                break
+            values = gain[chunk].max(axis=1)
+            if mode == "partition":
+                valid = (member[chunk].sum(axis=1) == 1).all(axis=1)
+            else:
+                valid = np.isfinite(values).all(axis=1)
+            if not valid.any():
+                continue
+            totals = np.where(
+                valid, np.where(valid[:, None], values, 0).sum(axis=1), -np.inf
+            )
+            top = int(np.argmax(totals))
+            if totals[top] > best_value:
+                best_value, best_set = totals[top], chunk[top].tolist()
+    if best_set is None:
+        raise InfeasibleSelectionError(
+            f"no selection of at most {n_groups} candidate groups covers all "
+            f"{problem.n_tasks} tasks in mode={mode!r}; raise n_groups or add "
+            "candidate groups."
+        )
+    return evaluate(problem, best_set, mode)
+
+
+SOLVERS = {
+    "milp": solve_milp,
+    "branch_and_bound": solve_branch_and_bound,
+    "brute_force": solve_brute_force,
+}

@@ -1,0 +1,403 @@
+"""Choose which task groups to train from predicted (or known) gains."""
+
+from collections.abc import Mapping
+from math import comb
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import (
+    BaseEstimator,
+    MetaEstimatorMixin,
+    RegressorMixin,
+    _fit_context,
+    clone,
+)
+from sklearn.utils import Bunch
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import (
+    _estimator_has,
+    check_is_fitted,
+    check_non_negative,
+    validate_data,
+)
+
+from ._groups import all_groups, check_groups, decode_rows, encode_groups
+from ._selection_solvers import MODES, SOLVERS, SelectionProblem, prune_candidates
+
+
+def solve_selection(problem, n_groups, *, mode="overlap", solver="milp", prune=True):
+    """Prune (exactly) and solve; chosen indices refer to ``problem``."""
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {sorted(SOLVERS)}, got {solver!r}.")
+    keep = np.arange(len(problem.candidates))
+    if prune:
+        keep = prune_candidates(problem, n_groups, mode)
+    result = SOLVERS[solver](problem.subset(keep), n_groups, mode)
+    result.chosen = [int(keep[c]) for c in result.chosen]
+    return result
+
+
+def _check_finite(candidates, member_gains, what):
+    for group, values in zip(candidates, member_gains):
+        values = np.asarray(values, dtype=float)
+        if not np.isfinite(values).all():
+            i = int(np.flatnonzero(~np.isfinite(values))[0])
+            raise ValueError(
+                f"{what} for task {group[i]} in group {group} is {values[i]}; "
+                "gains must be finite numbers (check the estimator's "
+                "predictions or the gains given)."
+            )
+
+
+def _gains_from_rows(gains, rows):
+    _, target, row_groups = decode_rows(rows)
+    gains = np.asarray(gains, dtype=float)
+    if gains.shape != (len(target),):
+        raise ValueError(
+            f"gains has shape {gains.shape} but rows has {len(target)} rows; "
+            "give one gain per group-task row."
+        )
+    table = {}
+    for group, task, value in zip(row_groups, target, gains):
+        members = table.setdefault(group, {})
+        if task in members:
+            raise ValueError(f"task {task} of group {group} has more than one row.")
+        members[int(task)] = value
+    return table, rows.shape[1] // 2
+
+
+def _gains_from_mapping(gains):
+    table = {}
+    for group, values in gains.items():
+        members = tuple(sorted(group))
+        if isinstance(values, Mapping):
+            table[members] = {int(t): float(v) for t, v in values.items()}
+        else:
+            values = np.atleast_1d(np.asarray(values, dtype=float))
+            if values.shape != (len(members),):
+                raise ValueError(
+                    f"group {tuple(group)} has {len(members)} members but "
+                    f"{values.size} gains; give one gain per member, members in "
+                    "ascending order (or a {task: gain} mapping)."
+                )
+            table[members] = dict(zip(members, values.tolist()))
+    n_tasks = 1 + max((max(g) for g in table if len(g)), default=-1)
+    return table, n_tasks
+
+
+def _problem_from_table(table, n_tasks, include_singletons):
+    candidates = check_groups(list(table), n_tasks)
+    member_gains = []
+    for group in candidates:
+        values = table[group]
+        if set(values) != set(group):
+            raise ValueError(
+                f"group {group} has gains for tasks {sorted(values)}; give one "
+                "gain for each of its members."
+            )
+        member_gains.append([values[t] for t in group])
+    _check_finite(candidates, member_gains, "the gain")
+    if include_singletons:
+        present = {g for g in candidates if len(g) == 1}
+        for t in range(n_tasks):
+            if (t,) not in present:
+                candidates.append((t,))
+                member_gains.append([0.0])
+    return SelectionProblem.from_lists(candidates, member_gains, n_tasks)
+
+
+def select_groups(
+    gains,
+    n_groups,
+    *,
+    rows=None,
+    n_tasks=None,
+    mode="overlap",
+    solver="milp",
+    prune=True,
+    include_singletons=True,
+):
+    """Choose at most ``n_groups`` groups from gains you already have.
+
+    Every task is covered. ``mode="overlap"`` (the paper's objective) lets
+    chosen groups share tasks and scores each task by its best chosen group;
+    ``mode="partition"`` requires disjoint groups. The result is exact.
+
+    Parameters
+    ----------
+    gains : mapping or array-like
+        Either a mapping ``{group: gains}``, where ``gains`` lists the gain of
+        each member in ascending task order (or is a ``{task: gain}``
+        mapping), or, with ``rows``, a 1-D array with one gain per row.
+    n_groups : int
+        Budget: at most this many groups, singletons included.
+    rows : array-like of shape (n_rows, 2 * n_tasks), default=None
+        Group-task rows from :func:`encode_groups` that ``gains`` belongs to.
+    n_tasks : int, default=None
+        Number of tasks; by default ``rows.shape[1] // 2`` or the largest
+        task index in ``gains`` plus one.
+    mode : {"overlap", "partition"}, default="overlap"
+    solver : {"milp", "branch_and_bound", "brute_force"}, default="milp"
+    prune : bool, default=True
+        Drop candidates that provably cannot change the optimum value.
+    include_singletons : bool, default=True
+        Add every task trained alone as a candidate with gain 0 (unless
+        ``gains`` already has it). With ``False`` a task in no candidate is
+        an error.
+
+    Returns
+    -------
+    selection : :class:`~sklearn.utils.Bunch`
+        ``groups`` (chosen groups, sorted), ``total_gain`` (objective value),
+        ``task_gain`` (each task's gain in its group), ``task_group`` (index
+        into ``groups`` of the group each task is scored by).
+
+    Examples
+    --------
+    >>> from sklearn_etap import select_groups
+    >>> gains = {(0, 1): [0.3, 0.2], (1, 2): [0.5, -0.2], (0, 1, 2): [0.1, 0.1, 0.1]}
+    >>> sel = select_groups(gains, n_groups=2)
+    >>> sel.groups, round(sel.total_gain, 3)
+    ([(1, 2), (0, 1, 2)], 0.7)
+    >>> sel.task_group  # task 1 is scored by (1, 2), tasks 0 and 2 by (0, 1, 2)
+    array([1, 0, 1])
+    >>> select_groups(gains, n_groups=2, mode="partition").groups
+    [(2,), (0, 1)]
+    """
+    if isinstance(n_groups, (bool, np.bool_)) or not isinstance(n_groups, Integral):
+        raise TypeError(f"n_groups must be an integer, got {n_groups!r}.")
+    if n_groups < 1:
+        raise ValueError(f"n_groups must be at least 1, got {n_groups}.")
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}.")
+    if rows is not None:
+        table, inferred = _gains_from_rows(gains, np.asarray(rows, dtype=float))
+    elif isinstance(gains, Mapping):
+        table, inferred = _gains_from_mapping(gains)
+    else:
+        raise TypeError(
+            "gains must be a mapping {group: member gains}, or a 1-D array of "
+            "per-row gains together with rows=encode_groups(groups, n_tasks)."
+        )
+    n_tasks = inferred if n_tasks is None else n_tasks
+    problem = _problem_from_table(table, n_tasks, include_singletons)
+    result = solve_selection(problem, n_groups, mode=mode, solver=solver, prune=prune)
+    return _as_bunch(problem, result)
+
+
+def _as_bunch(problem, result):
+    groups = [problem.candidates[c] for c in result.chosen]
+    order = sorted(range(len(groups)), key=lambda i: (len(groups[i]), groups[i]))
+    rank = np.argsort(order)
+    return Bunch(
+        groups=[groups[i] for i in order],
+        total_gain=result.value,
+        task_gain=result.task_gain,
+        task_group=rank[result.task_choice],
+        optimal=result.optimal,
+    )
+
+
+class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
+    """Choose which task groups to train from an estimator's predicted gains.
+
+    ``fit(P, y)`` fits a clone of ``estimator`` on group-task rows ``P``
+    (from :func:`encode_groups`) and their measured gains ``y``, predicts the
+    gain of every member of every candidate group, and picks at most
+    ``n_groups`` groups covering all tasks so that the sum over tasks of the
+    gain of each task's group is maximal. A task trained alone is a singleton
+    group with gain 0; singletons in the selection count against
+    ``n_groups``.
+
+    Parameters
+    ----------
+    estimator : object
+        A regressor taking group-task rows, e.g. ``ETAPRegressor`` with
+        ``affinity`` set. It is cloned, never fitted in place.
+    n_groups : int
+        Budget: the most groups to train, singletons included. Must be at
+        least ``ceil(n_tasks / largest candidate size)``.
+    mode : {"overlap", "partition"}, default="overlap"
+        ``"overlap"`` (the paper's objective): chosen groups may share tasks
+        and each task is scored by its best chosen group. ``"partition"``:
+        chosen groups are disjoint.
+    solver : {"milp", "branch_and_bound", "brute_force"}, default="milp"
+        All three are exact. ``"milp"`` is scipy's HiGHS integer programming
+        solver; ``"branch_and_bound"`` follows Standley et al. (2020) and can
+        take exponential time on large candidate sets; ``"brute_force"``
+        tries every set of candidates and is only for a handful of them.
+    max_group_size : int, default=None
+        Largest candidate group. ``None`` allows all ``n_tasks``. The
+        selection is exact over the candidates; limiting their size is the
+        one heuristic step when the best groups would be larger.
+    candidates : list of groups, default=None
+        Multi-task groups to consider instead of all groups of size
+        ``2..max_group_size``. Singletons are always added.
+    prune : bool, default=True
+        Drop candidates that provably cannot change the optimum value
+        (see ``prune_candidates``); the result stays exact.
+    max_candidates : int, default=5000
+        Refuse to enumerate more candidate groups than this (all groups of
+        13 or more tasks exceed it); set ``max_group_size`` instead.
+
+    Attributes
+    ----------
+    estimator_ : estimator
+        The fitted clone of ``estimator``.
+    n_tasks_ : int
+        ``P.shape[1] // 2``.
+    n_features_in_ : int
+        ``2 * n_tasks_``.
+    groups_ : list of tuple of int
+        The chosen groups, singletons included, by size then task indices.
+    predicted_gain_ : float
+        The objective: the summed predicted gain of every task in its group.
+    task_gain_ : ndarray of shape (n_tasks_,)
+        Each task's predicted gain in the group it is scored by.
+    task_group_ : ndarray of int, shape (n_tasks_,)
+        Index into ``groups_`` of the group each task is scored by.
+    n_candidates_ : int
+        Candidate groups considered, singletons included.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LinearRegression
+    >>> from sklearn_etap import GroupSelector, encode_groups
+    >>> groups = [(0, 1), (0, 2), (1, 2), (0, 1, 2)]
+    >>> P = encode_groups(groups, n_tasks=3)
+    >>> y = [0.4, 0.3, -0.2, -0.1, -0.3, -0.2, 0.1, 0.0, -0.3]
+    >>> sel = GroupSelector(LinearRegression(), n_groups=2).fit(P, y)
+    >>> sel.groups_
+    [(2,), (0, 1)]
+    >>> round(sel.predicted_gain_, 3)
+    0.7
+    """
+
+    _parameter_constraints: dict = {
+        "estimator": [HasMethods(["fit", "predict"])],
+        "n_groups": [Interval(Integral, 1, None, closed="left")],
+        "mode": [StrOptions(set(MODES))],
+        "solver": [StrOptions(set(SOLVERS))],
+        "max_group_size": [Interval(Integral, 1, None, closed="left"), None],
+        "candidates": ["array-like", None],
+        "prune": ["boolean"],
+        "max_candidates": [Interval(Real, 1, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        estimator,
+        n_groups,
+        *,
+        mode="overlap",
+        solver="milp",
+        max_group_size=None,
+        candidates=None,
+        prune=True,
+        max_candidates=5000,
+    ):
+        self.estimator = estimator
+        self.n_groups = n_groups
+        self.mode = mode
+        self.solver = solver
+        self.max_group_size = max_group_size
+        self.candidates = candidates
+        self.prune = prune
+        self.max_candidates = max_candidates
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, P, y, **fit_params):
+        """Fit the estimator on group-task rows and select groups.
+
+        Parameters
+        ----------
+        P : array-like of shape (n_rows, 2 * n_tasks)
+            Group-task rows ``[u_G | e_t]`` from :func:`encode_groups`.
+        y : array-like of shape (n_rows,)
+            Measured gain of each row.
+        **fit_params : dict
+            Passed to ``estimator.fit``.
+
+        Returns
+        -------
+        self : GroupSelector
+        """
+        # A multi-task group contributes at least two rows, one per member.
+        P, y = validate_data(
+            self, P, y, y_numeric=True, ensure_min_samples=2, ensure_min_features=2
+        )
+        check_non_negative(P, "GroupSelector.fit (group-task rows hold 0 and 1)")
+        decode_rows(P)
+        n_tasks = P.shape[1] // 2
+        self.estimator_ = clone(self.estimator).fit(P, y, **fit_params)
+        candidates = self._candidate_groups(n_tasks)
+        if candidates:
+            predicted = np.asarray(
+                self.estimator_.predict(encode_groups(candidates, n_tasks)), dtype=float
+            ).ravel()
+        else:
+            predicted = np.zeros(0)
+        sizes = [len(g) for g in candidates]
+        member_gains = np.split(predicted, np.cumsum(sizes)[:-1]) if sizes else []
+        _check_finite(candidates, member_gains, "the estimator's predicted gain")
+        singletons = [(t,) for t in range(n_tasks)]
+        problem = SelectionProblem.from_lists(
+            candidates + singletons,
+            list(member_gains) + [[0.0]] * n_tasks,
+            n_tasks,
+        )
+        result = solve_selection(
+            problem, self.n_groups, mode=self.mode, solver=self.solver, prune=self.prune
+        )
+        selection = _as_bunch(problem, result)
+        self.n_tasks_ = n_tasks
+        self.n_candidates_ = len(problem.candidates)
+        self.groups_ = selection.groups
+        self.predicted_gain_ = selection.total_gain
+        self.task_gain_ = selection.task_gain
+        self.task_group_ = selection.task_group
+        return self
+
+    def _candidate_groups(self, n_tasks):
+        if self.candidates is not None:
+            groups = check_groups(self.candidates, n_tasks)
+            if self.max_group_size is not None:
+                groups = [g for g in groups if len(g) <= self.max_group_size]
+            return [g for g in groups if len(g) >= 2]
+        max_size = n_tasks if self.max_group_size is None else self.max_group_size
+        max_size = min(max_size, n_tasks)
+        count = sum(comb(n_tasks, k) for k in range(2, max_size + 1))
+        if count > self.max_candidates:
+            raise ValueError(
+                f"{n_tasks} tasks with groups of up to {max_size} tasks give "
+                f"{count} candidate groups, more than max_candidates="
+                f"{self.max_candidates}; set max_group_size (or pass candidates) "
+                "to keep the problem tractable, or raise max_candidates."
+            )
+        return all_groups(n_tasks, min_size=2, max_size=max_size)
+
+    @available_if(_estimator_has("predict"))
+    def predict(self, P):
+        """Predicted gain of group-task rows, from ``estimator_``.
+
+        Parameters
+        ----------
+        P : array-like of shape (n_rows, 2 * n_tasks)
+
+        Returns
+        -------
+        y : ndarray of shape (n_rows,)
+        """
+        check_is_fitted(self)
+        return self.estimator_.predict(P)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        sub = self.estimator.__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = False
+        tags.input_tags.positive_only = True  # rows hold 0 and 1 only
+        tags.regressor_tags.poor_score = True
+        tags.target_tags.single_output = sub.target_tags.single_output
+        return tags
