@@ -130,13 +130,18 @@ def descent_matrix(G, optimizer, params):
     """M[i, j] = -g_j . dtheta_i: the first-order decrease of L_j by task i's step."""
     if isinstance(optimizer, torch.optim.SGD):
         settings = _optimizer_settings(optimizer)
-        theta = _flat([p.detach() for p in params])
-        drift = settings["weight_decay"] * theta
+        decrease = G @ G.T
+        # the step every task shares: momentum and weight decay
+        drift = 0.0
         if settings["momentum"]:
-            drift = drift + settings["momentum"] * _state_or_zeros(
-                optimizer, params, "momentum_buffer"
-            )
-        return settings["lr"] * (G @ G.T + (G @ drift)[None, :])
+            buf = _state_or_zeros(optimizer, params, "momentum_buffer")
+            drift = settings["momentum"] * buf
+        if settings["weight_decay"]:
+            theta = _flat([p.detach() for p in params])
+            drift = drift + settings["weight_decay"] * theta
+        if torch.is_tensor(drift):
+            decrease = decrease + (G @ drift)[None, :]
+        return settings["lr"] * decrease
     return -(task_updates(G, optimizer, params) @ G.T)
 
 
@@ -188,15 +193,13 @@ class ETAPRecorder(_AffinityAccumulator):
     def step(self, data):
         losses = data.losses
         if self.gradient == "representation":
-            eye = torch.eye(losses.shape[0], dtype=losses.dtype, device=losses.device)
-            (rep_grads,) = torch.autograd.grad(
-                losses,
-                data.representation,
-                grad_outputs=eye,
-                is_grads_batched=True,
-                retain_graph=True,
+            # one batched pass through the heads only, then ONE ordinary pass
+            # through the encoder with the summed representation gradient
+            rep_grads, *head_grads = per_task_gradients(
+                losses, [data.representation, *data.head_params], "batched"
             )
-            losses.sum().backward()
+            set_training_gradients(data.head_params, head_grads)
+            data.representation.backward(rep_grads.sum(dim=0))
             G = rep_grads.reshape(losses.shape[0], -1)
             lr = _optimizer_settings(data.optimizer)["lr"]
             decrease = lr * (G @ G.T)

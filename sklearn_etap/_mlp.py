@@ -122,6 +122,11 @@ def build_module(encoder, heads, hidden_layer_sizes, n_features, n_tasks, probe)
     check_representation(representation, probe.shape[0])
     n_representation = representation.shape[1]
 
+    if isinstance(heads, nn.Module):
+        raise TypeError(
+            "heads is a single module; pass a callable heads(n_representation) "
+            "that builds one head, or a list with one module per task."
+        )
     if heads is None:
         head_module = nn.Linear(n_representation, n_tasks)
     else:

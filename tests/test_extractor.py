@@ -254,6 +254,8 @@ def test_error_heads_and_task_types():
         small(heads=[nn.Linear(16, 1), nn.Linear(16, 1)]).fit(X, Y)
     with pytest.raises(ValueError, match="head of task 0 returned a tensor of shape"):
         small(heads=lambda d: nn.Linear(d, 2)).fit(X, Y)
+    with pytest.raises(TypeError, match="heads is a single module"):
+        small(heads=nn.Linear(16, 1)).fit(X, Y)
     with pytest.raises(ValueError, match="task 0 is binary but its labels"):
         small(task_types="binary").fit(X, Y)
     with pytest.raises(ValueError, match="task_types lists 2 types"):
