@@ -300,15 +300,19 @@ def solve_milp(problem, n_groups, mode="overlap", *, time_limit=None):
 def solve_branch_and_bound(problem, n_groups, mode="overlap", *, time_limit=None):
     """Depth-first branch and bound (after Standley et al., 2020).
 
-    Overlap mode: candidates are sorted by their total positive gain and
-    decided in turn (take / skip). A branch is cut when even giving every task
-    its best gain among the chosen and the still-undecided candidates, capped
-    by the best ``k`` single-group improvements when ``k`` slots remain (the
-    objective is submodular in the chosen set, so this bounds it), cannot beat
-    the incumbent, or when an uncovered task has no undecided candidate left.
+    Overlap mode: candidates are sorted by their total positive gain; a node
+    is a set of chosen candidates and its children add one later candidate.
+    A branch is cut when it cannot beat the incumbent (seeded greedily):
+    neither when every task gets its best gain among the chosen and all later
+    candidates, nor when ``k`` remaining slots each add their best single
+    improvement (the objective, with uncovered tasks at their lowest gain, is
+    monotone submodular, so this bounds it); or when uncovered tasks can no
+    longer be covered.
+    A set in which some chosen group is no task's strict best is skipped: the
+    same set without that group has the same value and is visited too.
     Partition mode: the lowest uncovered task is given each disjoint candidate
     that contains it, best first; the bound adds every uncovered task's best
-    gain in any candidate.
+    gain among the candidates disjoint from the chosen ones.
 
     ``time_limit`` (seconds) returns the incumbent with ``optimal=False``.
     """
@@ -355,23 +359,26 @@ class _Search:
 
 
 class _OverlapSearch(_Search):
+    """Search over chosen sets; a node's children add one later candidate."""
+
     def run(self):
         gain = self.problem.gain
-        order = np.argsort(
-            -np.where(np.isfinite(gain), np.maximum(gain, 0), 0).sum(axis=1),
-            kind="stable",
-        )
-        self.order = order
-        self.gain = gain[order]
+        positive = np.where(np.isfinite(gain), np.maximum(gain, 0), 0).sum(axis=1)
+        self.order = np.argsort(-positive, kind="stable")
+        self.gain = gain[self.order]
+        n_tasks = self.problem.n_tasks
         # suffix_best[i, t]: best gain of t among candidates order[i:].
         suffix = np.maximum.accumulate(self.gain[::-1], axis=0)[::-1]
-        self.suffix_best = np.vstack([suffix, np.full(self.problem.n_tasks, -np.inf)])
+        self.suffix_best = np.vstack([suffix, np.full(n_tasks, -np.inf)])
+        # A finite stand-in for "uncovered" that makes the objective a
+        # monotone submodular facility-location function.
+        self.floor = np.where(np.isfinite(gain), gain, np.inf).min(axis=0)
+        self.largest = int(self.problem.membership.sum(axis=1).max())
         self._seed_incumbent()
-        self._descend(0, np.full(self.problem.n_tasks, -np.inf), [])
+        self._expand(0, np.full(n_tasks, -np.inf), [])
 
     def _seed_incumbent(self):
-        # Greedy: add the group that raises the objective most while slots last.
-        # Newly covered tasks count first, then the rise in total gain.
+        # Greedy: newly covered tasks first, then the rise in total gain.
         current = np.full(self.problem.n_tasks, -np.inf)
         chosen = []
         for _ in range(self.n_groups):
@@ -391,32 +398,61 @@ class _OverlapSearch(_Search):
             self.best_value = value
             self.best_chosen = [int(self.order[i]) for i in chosen]
 
-    def _descend(self, i, current, chosen):
+    def _expand(self, start, current, chosen):
+        """Explore every superset of ``chosen`` adding candidates ``>= start``."""
         if self.out_of_time():
             return
         covered = np.isfinite(current)
         if covered.all():
             self._record(chosen, current)
         slots = self.n_groups - len(chosen)
-        if slots == 0 or i == len(self.gain):
+        if slots == 0 or start == len(self.gain):
             return
-        reachable = np.maximum(current, self.suffix_best[i])
-        if not np.isfinite(reachable).all():
+        if slots * self.largest < int((~covered).sum()):
             return
-        bound = reachable.sum()
-        if covered.all():
-            lift = np.maximum(self.gain[i:] - current, 0.0).sum(axis=1)
-            if len(lift) > slots:
-                lift = np.partition(lift, len(lift) - slots)[-slots:]
-            bound = min(bound, current.sum() + lift.sum())
-        if bound <= self.best_value + 1e-12:
+        # Submodular bound: at most `slots` more groups add at most the sum of
+        # their individual improvements.
+        base = np.where(covered, current, self.floor)
+        lift = np.maximum(self.gain[start:] - base, 0.0).sum(axis=1)
+        if len(lift) > slots:
+            top = np.partition(lift, len(lift) - slots)[-slots:]
+        else:
+            top = lift
+        if base.sum() + top.sum() <= self.best_value + 1e-12:
             return
-        if not (self.gain[i] > current).any():
-            # Taking i neither covers a task nor raises a gain: skip it.
-            self._descend(i + 1, current, chosen)
-            return
-        self._descend(i + 1, np.maximum(current, self.gain[i]), chosen + [i])
-        self._descend(i + 1, current, chosen)
+        # Each child j adds candidate j; its subtree can reach at most every
+        # task's best among the chosen, j, and the candidates after j.
+        new = np.maximum(self.gain[start:], current)
+        reach = np.maximum(new, self.suffix_best[start + 1 :])
+        feasible = np.isfinite(reach).all(axis=1)
+        bound = np.where(
+            feasible, np.where(feasible[:, None], reach, 0).sum(axis=1), -np.inf
+        )
+        candidates = self.gain[start:]
+        wanted = (candidates > current).any(axis=1) & (bound > self.best_value + 1e-12)
+        if chosen:
+            wanted &= self._keeps_chosen_useful(chosen, candidates)
+        for offset in np.flatnonzero(wanted):
+            if bound[offset] <= self.best_value + 1e-12:
+                continue  # the incumbent rose while exploring earlier children
+            j = start + int(offset)
+            self._expand(j + 1, new[offset], [*chosen, j])
+
+    def _keeps_chosen_useful(self, chosen, candidates):
+        """Whether adding each candidate leaves every chosen group some task's
+        strict best. A set with a group that is no task's strict best has the
+        value of the same set without it, which the search also visits (with
+        the same later additions and one slot more), so it can be skipped."""
+        rows = self.gain[chosen]
+        if len(chosen) == 1:
+            others = np.full_like(rows, -np.inf)
+        else:
+            others = np.stack(
+                [np.delete(rows, k, axis=0).max(axis=0) for k in range(len(chosen))]
+            )
+        strict = rows > others
+        still = (candidates[:, None, :] < rows[None]) & strict[None]
+        return still.any(axis=2).all(axis=1)
 
 
 class _PartitionSearch(_Search):
@@ -447,11 +483,18 @@ class _PartitionSearch(_Search):
         n_left = int(uncovered.sum())
         if slots * self.largest < n_left:
             return
-        if value + self.task_best[uncovered].sum() <= self.best_value + 1e-12:
+        # Only candidates disjoint from the chosen groups can still be added.
+        open_ = ~self.member[:, covered].any(axis=1)
+        if not open_.any():
+            return
+        best_open = self.problem.gain[open_][:, uncovered].max(axis=0)
+        if not np.isfinite(best_open).all():
+            return
+        if value + best_open.sum() <= self.best_value + 1e-12:
             return
         task = int(np.argmax(uncovered))
         for c in self.by_task[task]:
-            if (self.member[c] & covered).any():
+            if not open_[c]:
                 continue
             self._descend(
                 covered | self.member[c], chosen + [c], value + self.totals[c]

@@ -12,7 +12,13 @@ from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from sklearn_etap import GroupSelector, encode_groups, sample_groups, select_groups
+from sklearn_etap import (
+    ETAPRegressor,
+    GroupSelector,
+    encode_groups,
+    sample_groups,
+    select_groups,
+)
 from sklearn_etap._groups import all_groups, decode_rows, group_row_ids
 
 
@@ -104,11 +110,14 @@ def check_selection_invariants(sel, n_groups, mode, predict_gain):
 
 
 def gain_function(estimator, n_tasks):
+    """Look-up of the estimator's gain for every (group, member), one predict."""
+    groups = all_groups(n_tasks, min_size=2)
+    predicted = estimator.predict(encode_groups(groups, n_tasks))
+    rows = [(g, t) for g in groups for t in g]
+    table = dict(zip(rows, predicted.tolist()))
+
     def gain_of(group, task):
-        if len(group) == 1:
-            return 0.0
-        row = encode_groups([group], n_tasks)[list(group).index(task)]
-        return float(estimator.predict(row[None, :])[0])
+        return 0.0 if len(group) == 1 else table[group, task]
 
     return gain_of
 
@@ -145,6 +154,21 @@ def test_with_ridge_and_group_size_limit(mode):
     expected = reference_best(gain_of, n_tasks, n_groups, mode, max_size=3)
     assert np.isclose(sel.predicted_gain_, expected)
     check_selection_invariants(sel, n_groups, mode, gain_of)
+
+
+@pytest.mark.parametrize("mode", ["overlap", "partition"])
+def test_with_etap_regressor(mode):
+    # The workflow of DESIGN.md on planted data: ETAP fitted on a few groups.
+    n_tasks = 6
+    affinity = np.random.default_rng(8).normal(0, 0.3, (n_tasks, n_tasks))
+    groups = sample_groups(n_tasks, 10, random_state=8)
+    P = encode_groups(groups, n_tasks)
+    y = PairAffinityRegressor().fit(P, np.zeros(len(P))).predict(P)
+    etap = ETAPRegressor(affinity=affinity)
+    sel = GroupSelector(etap, 3, mode=mode).fit(P, y)
+    gain_of = gain_function(sel.estimator_, n_tasks)
+    assert np.isclose(sel.predicted_gain_, reference_best(gain_of, n_tasks, 3, mode))
+    check_selection_invariants(sel, 3, mode, gain_of)
 
 
 def test_overlap_never_worse_than_partition_and_budget_monotone():
