@@ -300,19 +300,27 @@ def solve_milp(problem, n_groups, mode="overlap", *, time_limit=None):
 def solve_branch_and_bound(problem, n_groups, mode="overlap", *, time_limit=None):
     """Depth-first branch and bound (after Standley et al., 2020).
 
+    Standley et al. choose task groups by enumerating sets of candidates with
+    a bound on what the remaining choices can add; this follows that scheme
+    with stronger bounds.
+
     Overlap mode: candidates are sorted by their total positive gain; a node
     is a set of chosen candidates and its children add one later candidate.
-    A branch is cut when it cannot beat the incumbent (seeded greedily):
-    neither when every task gets its best gain among the chosen and all later
-    candidates, nor when ``k`` remaining slots each add their best single
-    improvement (the objective, with uncovered tasks at their lowest gain, is
-    monotone submodular, so this bounds it); or when uncovered tasks can no
-    longer be covered.
-    A set in which some chosen group is no task's strict best is skipped: the
-    same set without that group has the same value and is visited too.
-    Partition mode: the lowest uncovered task is given each disjoint candidate
-    that contains it, best first; the bound adds every uncovered task's best
-    gain among the candidates disjoint from the chosen ones.
+    The incumbent is seeded greedily. A set in which some chosen group is no
+    task's strict best is skipped: the same set without that group has the
+    same value and is visited too. Partition mode: the lowest uncovered task
+    is given each candidate disjoint from the chosen ones that contains it,
+    best total first.
+
+    Both modes cut a branch when its bound cannot beat the incumbent, or when
+    uncovered tasks can no longer be covered. The bound is the Lagrangian
+    relaxation of "each task is scored by exactly one group", valid for any
+    multipliers and tightened by a few subgradient steps warm-started from the
+    parent (the classical bound for budgeted facility location and set
+    partitioning). With multipliers at the tasks' current gains it is the
+    "each remaining slot adds its best single improvement" bound; in overlap
+    mode every child is also bounded by each task's best gain among the
+    chosen, the child and all later candidates.
 
     ``time_limit`` (seconds) returns the incumbent with ``optimal=False``.
     """
@@ -398,7 +406,7 @@ class _OverlapSearch(_Search):
             self.best_value = value
             self.best_chosen = [int(self.order[i]) for i in chosen]
 
-    def _expand(self, start, current, chosen):
+    def _expand(self, start, current, chosen, multipliers=None):
         """Explore every superset of ``chosen`` adding candidates ``>= start``."""
         if self.out_of_time():
             return
@@ -410,33 +418,84 @@ class _OverlapSearch(_Search):
             return
         if slots * self.largest < int((~covered).sum()):
             return
-        # Submodular bound: at most `slots` more groups add at most the sum of
-        # their individual improvements.
-        base = np.where(covered, current, self.floor)
-        lift = np.maximum(self.gain[start:] - base, 0.0).sum(axis=1)
-        if len(lift) > slots:
-            top = np.partition(lift, len(lift) - slots)[-slots:]
-        else:
-            top = lift
-        if base.sum() + top.sum() <= self.best_value + 1e-12:
+        # Lagrangian bound (budgeted facility location): relaxing "each task
+        # is scored by exactly one group" with multipliers u gives, for ANY u,
+        #   sum(u) + sum over chosen and the best `slots` later candidates of
+        #   sum over members t of max(0, gain - u_t),
+        # an upper bound on every selection in this subtree. u = the tasks'
+        # current gains is the submodular "best single improvements" bound;
+        # a few subgradient steps tighten it towards the LP relaxation.
+        if multipliers is None:
+            multipliers = np.where(covered, current, self.floor)
+        cutoff = self.best_value + 1e-12
+        iterations = 60 if not chosen else 12
+        bound, u, excess = self._lagrangian(
+            start, chosen, slots, multipliers, iterations
+        )
+        if bound <= cutoff:
             return
-        # Each child j adds candidate j; its subtree can reach at most every
-        # task's best among the chosen, j, and the candidates after j.
-        new = np.maximum(self.gain[start:], current)
+        candidates = self.gain[start:]
+        # Child j fixes j: its bound is at most the constant part, j's own
+        # excess, and the best slots - 1 excesses of the others.
+        if slots > 1:
+            others = np.sort(excess)[-(slots - 1) :].sum()
+        else:
+            others = 0.0
+        child_bound = bound - np.sort(excess)[-slots:].sum() + excess + others
+        # Each child's subtree can also reach at most every task's best among
+        # the chosen, j, and the candidates after j.
+        new = np.maximum(candidates, current)
         reach = np.maximum(new, self.suffix_best[start + 1 :])
         feasible = np.isfinite(reach).all(axis=1)
-        bound = np.where(
+        reach_bound = np.where(
             feasible, np.where(feasible[:, None], reach, 0).sum(axis=1), -np.inf
         )
-        candidates = self.gain[start:]
-        wanted = (candidates > current).any(axis=1) & (bound > self.best_value + 1e-12)
+        child_bound = np.minimum(child_bound, reach_bound)
+        wanted = (candidates > current).any(axis=1) & (child_bound > cutoff)
         if chosen:
             wanted &= self._keeps_chosen_useful(chosen, candidates)
         for offset in np.flatnonzero(wanted):
-            if bound[offset] <= self.best_value + 1e-12:
+            if child_bound[offset] <= self.best_value + 1e-12:
                 continue  # the incumbent rose while exploring earlier children
             j = start + int(offset)
-            self._expand(j + 1, new[offset], [*chosen, j])
+            self._expand(j + 1, new[offset], [*chosen, j], u)
+
+    def _lagrangian(self, start, chosen, slots, u, iterations):
+        """Smallest Lagrangian bound found by subgradient steps from ``u``.
+
+        Returns the bound, its multipliers and each later candidate's excess
+        ``sum_t max(0, gain - u_t)`` under them.
+        """
+        remaining = self.gain[start:]
+        fixed = self.gain[chosen]
+        target = self.best_value
+        best = (np.inf, u, None)
+        scale, stall = 1.0, 0
+        for _ in range(iterations):
+            over = remaining - u
+            excess = np.maximum(over, 0.0).sum(axis=1)
+            if len(excess) > slots:
+                top = np.argpartition(excess, len(excess) - slots)[-slots:]
+            else:
+                top = np.arange(len(excess))
+            fixed_over = fixed - u
+            bound = u.sum() + np.maximum(fixed_over, 0.0).sum() + excess[top].sum()
+            if bound < best[0] - 1e-12:
+                best, stall = (bound, u, excess), 0
+            else:
+                stall += 1
+                if stall >= 3:
+                    scale, stall = scale / 2, 0
+            if best[0] <= target + 1e-12 or not np.isfinite(target):
+                break
+            top = top[excess[top] > 0]
+            served = (fixed_over > 0).sum(axis=0) + (over[top] > 0).sum(axis=0)
+            direction = 1.0 - served
+            norm = float(direction @ direction)
+            if norm == 0:
+                break
+            u = u - scale * (bound - target) / norm * direction
+        return best
 
     def _keeps_chosen_useful(self, chosen, candidates):
         """Whether adding each candidate leaves every chosen group some task's
@@ -459,18 +518,13 @@ class _PartitionSearch(_Search):
     def run(self):
         gain = self.problem.gain
         member = self.problem.membership
-        totals = np.where(member, gain, 0.0).sum(axis=1)
         self.member = member
-        self.totals = totals
-        self.task_best = gain.max(axis=0)
+        self.member_float = member.astype(float)
+        self.totals = np.where(member, gain, 0.0).sum(axis=1)
         self.largest = int(member.sum(axis=1).max())
-        self.by_task = [
-            sorted(np.flatnonzero(member[:, t]).tolist(), key=lambda c: -totals[c])
-            for t in range(self.problem.n_tasks)
-        ]
         self._descend(np.zeros(self.problem.n_tasks, dtype=bool), [], 0.0)
 
-    def _descend(self, covered, chosen, value):
+    def _descend(self, covered, chosen, value, multipliers=None):
         if self.out_of_time():
             return
         uncovered = ~covered
@@ -480,25 +534,76 @@ class _PartitionSearch(_Search):
                 self.best_chosen = list(chosen)
             return
         slots = self.n_groups - len(chosen)
-        n_left = int(uncovered.sum())
-        if slots * self.largest < n_left:
+        if slots * self.largest < int(uncovered.sum()):
             return
         # Only candidates disjoint from the chosen groups can still be added.
-        open_ = ~self.member[:, covered].any(axis=1)
-        if not open_.any():
+        open_idx = np.flatnonzero(~self.member[:, covered].any(axis=1))
+        if len(open_idx) == 0:
             return
-        best_open = self.problem.gain[open_][:, uncovered].max(axis=0)
-        if not np.isfinite(best_open).all():
+        best_open = self.problem.gain[open_idx].max(axis=0)
+        if not np.isfinite(best_open[uncovered]).all():
             return
-        if value + best_open.sum() <= self.best_value + 1e-12:
+        cutoff = self.best_value + 1e-12
+        # Lagrangian bound: relaxing "each uncovered task in exactly one
+        # group" with multipliers u gives, for ANY u, value + sum(u) + the
+        # best `slots` positive reduced totals sum_G(gain) - sum_G(u).
+        # u = each task's best gain is the plain "best gain per task" bound.
+        if multipliers is None:
+            multipliers = best_open
+        u = np.where(uncovered, multipliers, 0.0)
+        iterations = 60 if not chosen else 12
+        bound, u, reduced = self._lagrangian(
+            open_idx, uncovered, slots, value, u, iterations
+        )
+        if bound <= cutoff:
             return
+        positive = np.sort(np.maximum(reduced, 0.0))
+        rest = positive[-(slots - 1) :].sum() if slots > 1 else 0.0
+        child_bound = bound - positive[-slots:].sum() + reduced + rest
         task = int(np.argmax(uncovered))
-        for c in self.by_task[task]:
-            if not open_[c]:
+        children = np.flatnonzero(self.member[open_idx, task] & (child_bound > cutoff))
+        for k in children[np.argsort(-self.totals[open_idx[children]], kind="stable")]:
+            if child_bound[k] <= self.best_value + 1e-12:
                 continue
+            c = int(open_idx[k])
             self._descend(
-                covered | self.member[c], chosen + [c], value + self.totals[c]
+                covered | self.member[c], [*chosen, c], value + self.totals[c], u
             )
+
+    def _lagrangian(self, open_idx, uncovered, slots, value, u, iterations):
+        """Smallest Lagrangian bound found by subgradient steps from ``u``.
+
+        Returns the bound, its multipliers and each open candidate's reduced
+        total under them.
+        """
+        member = self.member_float[open_idx]
+        totals = self.totals[open_idx]
+        target = self.best_value
+        best = (np.inf, u, None)
+        scale, stall = 1.0, 0
+        for _ in range(iterations):
+            reduced = totals - member @ u
+            positive = np.maximum(reduced, 0.0)
+            if len(positive) > slots:
+                top = np.argpartition(positive, len(positive) - slots)[-slots:]
+            else:
+                top = np.arange(len(positive))
+            bound = value + u.sum() + positive[top].sum()
+            if bound < best[0] - 1e-12:
+                best, stall = (bound, u, reduced), 0
+            else:
+                stall += 1
+                if stall >= 3:
+                    scale, stall = scale / 2, 0
+            if best[0] <= target + 1e-12 or not np.isfinite(target):
+                break
+            top = top[positive[top] > 0]
+            direction = (1.0 - member[top].sum(axis=0)) * uncovered
+            norm = float(direction @ direction)
+            if norm == 0:
+                break
+            u = u - scale * (bound - target) / norm * direction
+        return best
 
 
 # --------------------------------------------------------------------------
