@@ -55,7 +55,7 @@ from sklearn_etap._extractor import DEFAULT_AFFINITY_EVERY  # noqa: E402
 from sklearn_etap._training import masked_task_losses  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SWEEP = (2, 5, 8, 10, 12, 15, 20)
+SWEEP = (2, 5, 10, 15, 20, 30)
 CONFIGS = {
     "plain": dict(affinity=None),
     "etap_every_step": dict(affinity_every=1),
@@ -236,7 +236,7 @@ def main(argv=None):
     extra_per_recorded_step = rows["etap_every_step"]["ratio_to_plain"] - 1
     for k in SWEEP + (DEFAULT_AFFINITY_EVERY,):
         for name in (f"etap_every_{k}", "etap_default"):
-            if CONFIGS[name]["affinity_every"] == k:
+            if name in CONFIGS and CONFIGS[name]["affinity_every"] == k:
                 rows[name]["modelled_ratio_to_plain"] = 1 + extra_per_recorded_step / k
     checks = {
         label: {
