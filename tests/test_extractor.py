@@ -273,3 +273,16 @@ def test_auto_device_is_cpu_without_cuda():
     ext = TorchAffinityExtractor(max_epochs=1, random_state=0).fit(X, Y)
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert ext.device_.type == expected
+
+
+def test_error_cuda_requested_without_cuda():
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA; the error is for machines without it")
+    X, Y = make_data()
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        small(device="cuda").fit(X, Y)
+
+
+def test_integer_hidden_layer_sizes_is_one_layer():
+    X, Y = make_data()
+    assert small(hidden_layer_sizes=5).fit(X, Y).transform(X).shape == (120, 5)
