@@ -378,9 +378,6 @@ class _OverlapSearch(_Search):
         # suffix_best[i, t]: best gain of t among candidates order[i:].
         suffix = np.maximum.accumulate(self.gain[::-1], axis=0)[::-1]
         self.suffix_best = np.vstack([suffix, np.full(n_tasks, -np.inf)])
-        # A finite stand-in for "uncovered" that makes the objective a
-        # monotone submodular facility-location function.
-        self.floor = np.where(np.isfinite(gain), gain, np.inf).min(axis=0)
         self.largest = int(self.problem.membership.sum(axis=1).max())
         self._seed_incumbent()
         self._expand(0, np.full(n_tasks, -np.inf), [])
@@ -399,12 +396,37 @@ class _OverlapSearch(_Search):
             current = np.maximum(current, self.gain[pick])
         if np.isfinite(current).all():
             self._record(chosen, current)
+            self._improve_by_swaps(chosen)
+
+    def _improve_by_swaps(self, chosen):
+        """Swap one chosen group for another while that raises the total."""
+        chosen = list(chosen)
+        rows = self.gain[chosen]
+        for _ in range(100):
+            best_gain, best_swap = self.best_value + 1e-12, None
+            for k in range(len(chosen)):
+                rest = np.delete(rows, k, axis=0)
+                kept = rest.max(axis=0) if len(rest) else np.full(len(rows[0]), -np.inf)
+                totals = np.maximum(self.gain, kept)
+                valid = np.isfinite(totals).all(axis=1)
+                values = np.where(
+                    valid, np.where(valid[:, None], totals, 0).sum(axis=1), -np.inf
+                )
+                j = int(np.argmax(values))
+                if values[j] > best_gain:
+                    best_gain, best_swap = values[j], (k, j)
+            if best_swap is None:
+                return
+            k, j = best_swap
+            chosen[k] = j
+            rows = self.gain[chosen]
+            self._record(chosen, rows.max(axis=0))
 
     def _record(self, chosen, current):
         value = float(current.sum())
         if value > self.best_value:
             self.best_value = value
-            self.best_chosen = [int(self.order[i]) for i in chosen]
+            self.best_chosen = sorted({int(self.order[i]) for i in chosen})
 
     def _expand(self, start, current, chosen, multipliers=None):
         """Explore every superset of ``chosen`` adding candidates ``>= start``."""
@@ -426,9 +448,13 @@ class _OverlapSearch(_Search):
         # current gains is the submodular "best single improvements" bound;
         # a few subgradient steps tighten it towards the LP relaxation.
         if multipliers is None:
-            multipliers = np.where(covered, current, self.floor)
+            # Each task's best reachable gain: the bound starts at "every task
+            # gets its best gain among the chosen and later candidates".
+            multipliers = np.maximum(current, self.suffix_best[start])
+            if not np.isfinite(multipliers).all():
+                return
         cutoff = self.best_value + 1e-12
-        iterations = 60 if not chosen else 12
+        iterations = 200 if not chosen else 15
         bound, u, excess = self._lagrangian(
             start, chosen, slots, multipliers, iterations
         )
