@@ -10,12 +10,13 @@ what is missing.
 
 import os
 import warnings
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 import torch
 from joblib import Parallel, delayed
 from sklearn.base import clone
+from sklearn.exceptions import FitFailedWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_consistent_length
 from tqdm.auto import tqdm
@@ -40,6 +41,7 @@ def measure_gains(
     n_seeds=1,
     random_state=None,
     cache_dir=None,
+    error_score="raise",
     progress=True,
 ):
     """Measure the MTL gain of every member task of every group.
@@ -92,6 +94,12 @@ def measure_gains(
         Calling again with the same inputs and ``random_state`` trains only
         what is missing (e.g. after an interruption) and returns the same
         result. ``None`` stores nothing.
+    error_score : "raise" or float, default="raise"
+        What a training that raises (e.g. a loss that diverged to NaN) gives:
+        ``"raise"`` stops the measurement with its error (finished trainings
+        stay in ``cache_dir``); a number, typically ``np.nan``, becomes the
+        test loss of every task of that model, with a ``FitFailedWarning``,
+        so its gains are NaN. Failed trainings are not cached.
     progress : bool, default=True
         Show a progress bar over the trainings.
 
@@ -107,6 +115,8 @@ def measure_gains(
 
     Warns
     -----
+    FitFailedWarning
+        When trainings failed and ``error_score`` is a number.
     RuntimeWarning
         When a gain is undefined because a task's STL test loss is 0 or NaN
         (or an MTL loss is NaN); such gains are NaN.
@@ -139,6 +149,14 @@ def measure_gains(
         or n_seeds < 1
     ):
         raise ValueError(f"n_seeds must be a positive integer, got {n_seeds!r}.")
+    if not (
+        (isinstance(error_score, str) and error_score == "raise")
+        or (isinstance(error_score, Real) and not isinstance(error_score, bool))
+    ):
+        raise ValueError(
+            f"error_score must be 'raise' or a number such as np.nan, got "
+            f"{error_score!r}."
+        )
     seeds = check_random_state(random_state).randint(
         np.iinfo(np.int32).max, size=n_seeds
     )
@@ -146,9 +164,27 @@ def measure_gains(
     # STL models first: the MTL gains of every group depend on them.
     trainings = [((t,), s) for s in range(n_seeds) for t in tasks]
     trainings += [(g, s) for s in range(n_seeds) for g in groups]
-    losses = _run_trainings(
-        extractor, X, Y, X_test, Y_test, trainings, seeds, n_jobs, cache_dir, progress
+    losses, failures = _run_trainings(
+        extractor,
+        X,
+        Y,
+        X_test,
+        Y_test,
+        trainings,
+        seeds,
+        n_jobs,
+        cache_dir,
+        error_score,
+        progress,
     )
+    if failures:
+        warnings.warn(
+            f"{len(failures)} of {len(trainings)} trainings failed; their test "
+            f"losses are set to error_score={error_score!r}. First failure: "
+            f"{failures[0]}",
+            FitFailedWarning,
+            stacklevel=2,
+        )
 
     stl = np.full((n_tasks, n_seeds), np.nan)
     mtl_by_group = {}
@@ -171,7 +207,7 @@ def measure_gains(
         seeds=seeds,
         stl_loss_per_seed=stl,
         mtl_loss_per_seed=mtl,
-        metadata=_describe_run(extractor, X, X_test, random_state),
+        metadata=_describe_run(extractor, X, X_test, random_state, len(failures)),
     )
     _warn_undefined_gains(gains)
     return gains
@@ -200,18 +236,35 @@ def _fit_and_score(extractor, X, Y, X_test, Y_test, seed, caller_pid):
     return losses
 
 
-def _training_job(index, store, key, args):
-    # Look the training function up at run time (not at import) so that
-    # patching it, e.g. in tests, affects the run.
-    if store is None:
-        return index, _fit_and_score(*args)
-    return index, store.run(_fit_and_score, args, key)
+def _training_job(index, store, key, args, error_score):
+    """Run (or load) one training; returns (index, losses, failure or None)."""
+    # _fit_and_score is looked up at run time, not bound at import, so that
+    # patching it (as the tests do) affects the run.
+    try:
+        if store is None:
+            return index, _fit_and_score(*args), None
+        return index, store.run(_fit_and_score, args, key), None
+    except Exception as exc:
+        if isinstance(error_score, str):
+            raise
+        return index, np.full(args[2].shape[1], float(error_score)), repr(exc)
 
 
 def _run_trainings(
-    extractor, X, Y, X_test, Y_test, trainings, seeds, n_jobs, cache_dir, progress
+    extractor,
+    X,
+    Y,
+    X_test,
+    Y_test,
+    trainings,
+    seeds,
+    n_jobs,
+    cache_dir,
+    error_score,
+    progress,
 ):
-    """Losses of every (columns, seed index) training, in the order given."""
+    """Losses of every (columns, seed index) training, in the order given,
+    and the descriptions of the trainings that failed."""
     extractor = clone(extractor)
     caller_pid = os.getpid()
     store = None if cache_dir is None else TrainingStore(cache_dir)
@@ -232,7 +285,7 @@ def _run_trainings(
             if store.contains(key):
                 results[index] = store.run(None, None, key)
                 continue
-        jobs.append(delayed(_training_job)(index, store, key, args))
+        jobs.append(delayed(_training_job)(index, store, key, args, error_score))
 
     n_done = len(trainings) - len(jobs)
     with tqdm(
@@ -242,10 +295,14 @@ def _run_trainings(
         disable=not progress,
         unit="fit",
     ) as bar:
-        for index, losses in _parallel_unordered(jobs, n_jobs):
+        failures = []
+        for index, losses, failure in _parallel_unordered(jobs, n_jobs):
             results[index] = losses
+            if failure is not None:
+                cols, s = trainings[index]
+                failures.append(f"group {cols}, seed {seeds[s]}: {failure}")
             bar.update()
-    return results
+    return results, failures
 
 
 def _restrict_to_tasks(extractor, cols, n_tasks):
@@ -362,16 +419,23 @@ def _warn_undefined_gains(gains):
         )
 
 
-def _describe_run(extractor, X, X_test, random_state):
+def _describe_run(extractor, X, X_test, random_state, n_failed):
+    """JSON-ready settings of the trainings, as run (affinity off, seeded)."""
     params = extractor.get_params(deep=False)
+    params.update(
+        (name, value)
+        for name, value in {"affinity": None, "verbose": False}.items()
+        if name in params
+    )
+    described = {name: repr(value) for name, value in sorted(params.items())}
+    described["random_state"] = "seeds (one per repetition)"
     return {
         "extractor": type(extractor).__name__,
-        "extractor_params": {
-            name: repr(value) for name, value in sorted(params.items())
-        },
+        "extractor_params": described,
         "random_state": _json_seed(random_state),
         "n_train_samples": int(X.shape[0]),
         "n_test_samples": int(X_test.shape[0]),
+        "n_failed_trainings": int(n_failed),
     }
 
 

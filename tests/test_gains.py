@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from sklearn.base import clone
+from sklearn.exceptions import FitFailedWarning
 
 from sklearn_etap import MeasuredGains, TorchAffinityExtractor, _gains, measure_gains
 from sklearn_etap._groups import encode_groups, group_row_ids
@@ -414,3 +415,29 @@ def test_progress_bar_over_trainings_unless_quiet(capsys):
     measure_gains(*args, random_state=0, progress=True)
     err = capsys.readouterr().err
     assert "trainings" in err and "3/3" in err
+
+
+def test_failed_training_raises_or_gives_error_score(monkeypatch):
+    X, Y, X_test, Y_test = make_data()
+
+    def groups_diverge(extractor, X, Y, *rest):
+        if Y.shape[1] > 1:
+            raise ValueError("the training loss became non-finite")
+        return TRAIN_ONE_MODEL(extractor, X, Y, *rest)
+
+    monkeypatch.setattr(_gains, "_fit_and_score", groups_diverge)
+    args = (make_extractor(), X, Y, [(0, 1), (2, 3)], X_test, Y_test)
+    with pytest.raises(ValueError, match="non-finite"):
+        measure_gains(*args, random_state=0, progress=False)
+
+    with (
+        pytest.warns(FitFailedWarning, match=r"2 of 6 trainings failed"),
+        pytest.warns(RuntimeWarning, match="NaN"),
+    ):
+        gains = measure_gains(*args, random_state=0, error_score=np.nan, progress=False)
+    assert np.all(np.isnan(gains.mtl_loss))
+    assert np.all(np.isfinite(gains.stl_loss))
+    assert gains.metadata["n_failed_trainings"] == 2
+
+    with pytest.raises(ValueError, match="error_score must be 'raise' or a number"):
+        measure_gains(*args, error_score="ignore", progress=False)
