@@ -223,20 +223,29 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         and each task is scored by its best chosen group. ``"partition"``:
         chosen groups are disjoint.
     solver : {"milp", "branch_and_bound", "brute_force"}, default="milp"
-        All three are exact. ``"milp"`` is scipy's HiGHS integer programming
-        solver; ``"branch_and_bound"`` follows Standley et al. (2020) and can
-        take exponential time on large candidate sets; ``"brute_force"``
-        tries every set of candidates and is only for a handful of them.
+        All three are exact and reach the same optimum value (ties may pick
+        different groups). ``"milp"`` is scipy's HiGHS mixed-integer solver.
+        ``"branch_and_bound"`` follows Standley et al. (2020), with Lagrangian
+        bounds; often faster than the MILP with few slots, but its worst case
+        is exponential (slower than the MILP when the budget is close to the
+        number of tasks). ``"brute_force"`` tries every set of candidates and
+        refuses problems with more than a few million such sets.
     max_group_size : int, default=None
         Largest candidate group. ``None`` allows all ``n_tasks``. The
-        selection is exact over the candidates; limiting their size is the
-        one heuristic step when the best groups would be larger.
+        selection is exact over the candidates; limiting their size (or
+        passing ``candidates``) is the one heuristic step: a better selection
+        using larger groups is not considered.
     candidates : list of groups, default=None
         Multi-task groups to consider instead of all groups of size
         ``2..max_group_size``. Singletons are always added.
     prune : bool, default=True
-        Drop candidates that provably cannot change the optimum value
-        (see ``prune_candidates``); the result stays exact.
+        Drop candidates that provably cannot change the optimum value; the
+        result stays exact. Overlap mode: a group ``G`` is dropped when a
+        candidate ``G + {u}`` gives every member of ``G`` at least the same
+        gain. Either mode, when ``n_groups >= n_tasks`` (the budget cannot
+        bind): groups whose gains cannot beat the singletons'. Dropping
+        groups with non-positive gains is *not* exact in general (with
+        ``n_groups=1`` the all-task group must be chosen), so it is not done.
     max_candidates : int, default=5000
         Refuse to enumerate more candidate groups than this (all groups of
         13 or more tasks exceed it); set ``max_group_size`` instead.

@@ -71,7 +71,7 @@ def solve_all(problem, n_groups, mode):
     return outcome
 
 
-@settings(max_examples=60, deadline=None, derandomize=True)
+@settings(max_examples=150, deadline=None, derandomize=True)
 @given(
     seed=st.integers(0, 2**32 - 1),
     n_tasks=st.integers(1, 8),
