@@ -70,7 +70,14 @@ def _gains_from_rows(gains, rows):
 def _gains_from_mapping(gains):
     table = {}
     for group, values in gains.items():
+        if isinstance(group, (str, bytes)) or not hasattr(group, "__iter__"):
+            raise TypeError(
+                f"gains has the key {group!r}; keys must be groups of task "
+                "indices such as (0, 2)."
+            )
         members = tuple(sorted(group))
+        if members in table:
+            raise ValueError(f"gains lists group {members} more than once.")
         if isinstance(values, Mapping):
             table[members] = {int(t): float(v) for t, v in values.items()}
         else:
@@ -348,6 +355,11 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         else:
             predicted = np.zeros(0)
         sizes = [len(g) for g in candidates]
+        if predicted.shape != (sum(sizes),):
+            raise ValueError(
+                f"the estimator predicted {predicted.size} values for "
+                f"{sum(sizes)} candidate rows; it must return one gain per row."
+            )
         member_gains = np.split(predicted, np.cumsum(sizes)[:-1]) if sizes else []
         _check_finite(candidates, member_gains, "the estimator's predicted gain")
         singletons = [(t,) for t in range(n_tasks)]
@@ -403,10 +415,8 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        sub = self.estimator.__sklearn_tags__()
         tags.input_tags.allow_nan = False
         tags.input_tags.sparse = False
         tags.input_tags.positive_only = True  # rows hold 0 and 1 only
         tags.regressor_tags.poor_score = True
-        tags.target_tags.single_output = sub.target_tags.single_output
         return tags

@@ -59,6 +59,15 @@ class NaNRegressor(RegressorMixin, BaseEstimator):
         return out
 
 
+class TwoColumnRegressor(RegressorMixin, BaseEstimator):
+    def fit(self, X, y):
+        self.n_features_in_ = np.shape(X)[1]
+        return self
+
+    def predict(self, X):
+        return np.zeros((len(X), 2))
+
+
 def reference_best(gain_of, n_tasks, n_groups, mode, max_size=None):
     """Exhaustive optimum written independently of the package's solvers."""
     groups = all_groups(n_tasks, min_size=1, max_size=max_size)
@@ -235,6 +244,12 @@ def test_nan_predictions_are_a_clear_error():
         GroupSelector(NaNRegressor(), 2).fit(P, y)
 
 
+def test_predictions_of_the_wrong_shape_are_a_clear_error():
+    P, y, _ = training_rows(4)
+    with pytest.raises(ValueError, match="must return one gain per row"):
+        GroupSelector(TwoColumnRegressor(), 2).fit(P, y)
+
+
 @pytest.mark.parametrize(
     "P, message",
     [
@@ -330,6 +345,12 @@ def test_select_groups_adds_singletons_for_missing_tasks():
         ),
         (lambda: select_groups({(0, 1): [0.2, 0.1]}, 0), ValueError, "at least 1"),
         (lambda: select_groups([0.1, 0.2], 2), TypeError, "mapping"),
+        (lambda: select_groups({3: [0.1]}, 2), TypeError, "keys must be groups"),
+        (
+            lambda: select_groups({(0, 1): [0.1, 0.2], (1, 0): [0.1, 0.2]}, 2),
+            ValueError,
+            "more than once",
+        ),
         (
             lambda: select_groups([0.1], 2, rows=encode_groups([(0, 1)], 2)),
             ValueError,
