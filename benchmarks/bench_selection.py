@@ -13,6 +13,10 @@ Run (from the repository root)::
 
 writes ``benchmarks/results/selection_time.json`` (and ``.png``). Two
 budgets: "tight" (``ceil(n/3) + 1`` groups) and "loose" (``ceil(2n/3)``).
+The adversarial case, unstructured uniform gains::
+
+    python benchmarks/bench_selection.py --gains uniform \
+        --out benchmarks/results/selection_time_uniform.json
 """
 
 import argparse
@@ -76,6 +80,20 @@ def planted_problem(n_tasks, max_size, seed):
     )
 
 
+def uniform_problem(n_tasks, max_size, seed):
+    """Unstructured gains, uniform on [-1, 1]: many near-equal selections."""
+    rng = np.random.default_rng(seed)
+    groups = all_groups(n_tasks, min_size=2, max_size=max_size)
+    gains = [rng.uniform(-1.0, 1.0, len(g)) for g in groups]
+    singletons = [(t,) for t in range(n_tasks)]
+    return SelectionProblem.from_lists(
+        groups + singletons, gains + [[0.0]] * n_tasks, n_tasks
+    )
+
+
+GAIN_MODELS = {"planted": planted_problem, "uniform": uniform_problem}
+
+
 def timed(solver, problem, n_groups, mode, **kwargs):
     start = time.perf_counter()
     keep = prune_candidates(problem, n_groups, mode)
@@ -124,6 +142,7 @@ def main(argv=None):
     parser.add_argument(
         "--budgets", nargs="+", choices=sorted(BUDGETS), default=["tight", "loose"]
     )
+    parser.add_argument("--gains", choices=sorted(GAIN_MODELS), default="planted")
     parser.add_argument("--out", default=str(RESULTS / "selection_time.json"))
     parser.add_argument("--no-plot", action="store_true")
     args = parser.parse_args(argv)
@@ -137,7 +156,7 @@ def main(argv=None):
     for n_tasks in args.n_tasks:
         max_size = max_group_size_for(n_tasks)
         for seed in range(args.seeds):
-            problem = planted_problem(n_tasks, max_size, seed)
+            problem = GAIN_MODELS[args.gains](n_tasks, max_size, seed)
             for kind in args.budgets:
                 n_groups = budget_for(n_tasks, max_size, kind)
                 for mode in ["overlap", "partition"]:
@@ -150,6 +169,7 @@ def main(argv=None):
         "command": " ".join(
             ["python", "benchmarks/bench_selection.py", *(argv or sys.argv[1:])]
         ),
+        "gains": args.gains,
         "bnb_time_limit_seconds": args.time_limit,
         "machine": {
             "platform": platform.platform(),
@@ -163,10 +183,10 @@ def main(argv=None):
     out.write_text(json.dumps(payload, indent=1))
     print(f"wrote {out}")
     if not args.no_plot:
-        plot(rows, out.with_suffix(".png"), args.time_limit)
+        plot(rows, out.with_suffix(".png"), args.time_limit, args.gains)
 
 
-def plot(rows, path, time_limit):
+def plot(rows, path, time_limit, gains):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -204,7 +224,7 @@ def plot(rows, path, time_limit):
     axes[0, 0].legend(title="median; band = min..max")
     fig.suptitle(
         "candidates: all groups up to 12 tasks; max group size 4 at 14, 3 at 16-20\n"
-        "budget: tight = ceil(n/3) + 1, loose = ceil(2n/3)"
+        f"budget: tight = ceil(n/3) + 1, loose = ceil(2n/3); {gains} gains"
     )
     fig.tight_layout()
     fig.savefig(path, dpi=120)
