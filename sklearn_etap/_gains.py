@@ -121,6 +121,23 @@ def measure_gains(
         When a gain is undefined because a task's STL test loss is 0 or NaN
         (or an MTL loss is NaN); such gains are NaN.
 
+    Notes
+    -----
+    Repetition ``s`` trains every model with ``random_state=seeds[s]``: the
+    STL and MTL models of one repetition share their seed (common random
+    numbers), and the seeds come from ``random_state`` alone, so serial,
+    parallel, Dask and resumed runs give identical losses on CPU.
+
+    A cached training is identified by the extractor's class and parameters
+    (``affinity``, ``random_state`` and ``verbose`` excluded, a torch module
+    by its weights), the features, the task columns it saw and its seed. The
+    data is hashed once per call. The cache is written by
+    :class:`joblib.Memory`, one file per training, renamed into place when
+    complete.
+
+    In worker processes torch is limited to one thread, so that ``n_jobs``
+    trainings share the cores instead of oversubscribing them.
+
     Examples
     --------
     >>> import numpy as np
@@ -386,7 +403,15 @@ def _check_targets(Y, name):
 def _check_measured_groups(groups, n_tasks):
     if isinstance(groups, np.ndarray) and groups.ndim == 2 and groups.dtype == bool:
         groups = [np.flatnonzero(row) for row in groups]
-    groups = check_groups(groups, n_tasks, min_size=2)
+    groups = check_groups(groups, n_tasks)
+    for position, group in enumerate(groups):
+        if len(group) < 2:
+            raise ValueError(
+                f"group {position} {group} has a single task; a gain compares a "
+                "task trained with others against the task trained alone, so "
+                "groups need at least 2 tasks (the single-task models are "
+                "trained anyway)."
+            )
     if not groups:
         raise ValueError(
             "groups is empty; pass at least one group of two or more tasks, "

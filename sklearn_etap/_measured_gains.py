@@ -53,6 +53,20 @@ class MeasuredGains:
         STL test loss averaged over the seeds (NaN for tasks in no group).
     mtl_loss : ndarray of shape (n_rows,)
         MTL test loss averaged over the seeds.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_etap import MeasuredGains
+    >>> gains = MeasuredGains(
+    ...     groups=[(0, 1)], n_tasks=3, seeds=np.array([7]),
+    ...     stl_loss_per_seed=np.array([[1.0], [2.0], [np.nan]]),
+    ...     mtl_loss_per_seed=np.array([[0.5], [3.0]]))
+    >>> gains.y
+    array([ 0.5, -0.5])
+    >>> gains.X
+    array([[1., 1., 0., 1., 0., 0.],
+           [1., 1., 0., 0., 1., 0.]])
     """
 
     groups: list
@@ -137,11 +151,9 @@ class MeasuredGains:
     def save(self, path):
         """Write the rows to ``path`` (CSV) and the rest to a JSON sidecar.
 
-        The sidecar is ``path`` with the suffix ``.json`` (``gains.csv`` ->
-        ``gains.json``).
-
-        The CSV has the columns of :meth:`to_frame`, floats written exactly;
-        the JSON sidecar holds ``n_tasks``, ``seeds``, ``stl_loss_per_seed``
+        The CSV has the columns of :meth:`to_frame`, floats written exactly.
+        The sidecar, ``path`` with the suffix ``.json`` (``gains.csv`` ->
+        ``gains.json``), holds ``n_tasks``, ``seeds``, ``stl_loss_per_seed``
         and ``metadata``. :meth:`load` reads both back.
         """
         path = Path(path)

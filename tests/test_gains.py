@@ -342,7 +342,7 @@ def test_zero_stl_loss_gives_nan_gain_and_warns(monkeypatch):
 @pytest.mark.parametrize(
     "change, error, match",
     [
-        ({"groups": [(0,), (1, 2)]}, ValueError, "at least 2"),
+        ({"groups": [(0,), (1, 2)]}, ValueError, "single task.*at least 2 tasks"),
         ({"groups": []}, ValueError, "groups is empty"),
         ({"groups": [(0, 9)]}, ValueError, "out of range"),
         ({"groups": [(0, 1), (1, 0)]}, ValueError, "duplicates"),
