@@ -145,6 +145,11 @@ def descent_matrix(G, optimizer, params):
     return -(task_updates(G, optimizer, params) @ G.T)
 
 
+def scored_pairs(losses, has_label):
+    """valid[i, j]: z[i -> j] exists at this step (both tasks labelled, L_j > 0)."""
+    return has_label[:, None] & (has_label & (losses > 0))[None, :]
+
+
 class _AffinityAccumulator:
     """Sums and counts of per-step scores, kept on the device (no host sync)."""
 
@@ -154,7 +159,7 @@ class _AffinityAccumulator:
         self.n_recorded_steps = 0
 
     def add(self, scores, losses, has_label):
-        valid = has_label[:, None] & (has_label & (losses > 0))[None, :]
+        valid = scored_pairs(losses, has_label)
         self.total += torch.where(valid, scores, 0.0).double()
         self.count += valid
         self.n_recorded_steps += 1

@@ -28,7 +28,7 @@ from ._training import (
     train,
 )
 
-DEFAULT_AFFINITY_EVERY = 25
+DEFAULT_AFFINITY_EVERY = 20
 
 
 class TorchAffinityExtractor(
@@ -98,16 +98,16 @@ class TorchAffinityExtractor(
         (Fifty et al. 2021), ``z[i -> j] = 1 - L_j(after) / L_j(before)``
         after the step of task i alone on a copy of the shared weights, as a
         baseline. ``None``: plain training, ``affinity_`` is None.
-    affinity_every : int, default=25
+    affinity_every : int, default=20
         Record every k-th training step (the first step included); the other
-        steps are plain training steps. A recorded step costs two to three
-        plain steps (more when recording is rare: cold caches), so the
-        fit-time overhead is about 1.6/k. The default keeps it within 10%
+        steps are plain training steps. A recorded step costs about two plain
+        steps (a little more when recording is rare: cold caches), so the
+        fit-time overhead is about 1.1/k. The default keeps it within 10%
         (``benchmarks/bench_affinity_overhead.py``, 10 tasks), but per-step
-        scores are noisy: there the affinity recorded every 20th to 25th step
-        correlates only about 0.6 to 0.75 with every-step recording, against
+        scores are noisy: there the affinity recorded every 20th step
+        correlates only about 0.65 to 0.75 with every-step recording, against
         0.96 every 2nd step. Use 1 or 2 when the affinity's precision matters
-        more than a 1.6 to 2.3 times longer fit.
+        more than a 1.5 to 1.9 times longer fit.
     affinity_gradient : {"parameters", "representation"}, default="parameters"
         ``"parameters"``: gradients with respect to the shared weights (the
         paper's score). ``"representation"``: a cheaper approximation using
