@@ -112,7 +112,11 @@ class TorchAffinityExtractor(
         ``"parameters"``: gradients with respect to the shared weights (the
         paper's score). ``"representation"``: a cheaper approximation using
         gradients with respect to the encoder's output on the batch,
-        ``z = eta g_i . g_j / L_j`` (no momentum or weight-decay term).
+        ``z = eta g_i . g_j / L_j`` (no momentum or weight-decay term). It
+        costs little (every step: 1.6 times plain training against 1.8 for
+        the exact score) but tracks the exact score poorly: in the benchmark
+        (SGD, momentum 0.9) its correlation with it is about 0.03, mostly
+        because the momentum term, which dominates there, drops out.
     gradient_method : {"batched", "loop"}, default="batched"
         ``"batched"``: all per-task gradients from one vectorized backward
         pass. ``"loop"``: one backward pass per task (the reference, and how
