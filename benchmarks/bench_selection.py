@@ -31,13 +31,10 @@ from pathlib import Path
 import numpy as np
 import scipy
 
+from sklearn_etap._branch_and_bound import solve_branch_and_bound
 from sklearn_etap._groups import all_groups
-from sklearn_etap._selection_solvers import (
-    SelectionProblem,
-    prune_candidates,
-    solve_branch_and_bound,
-    solve_milp,
-)
+from sklearn_etap._selection_problem import SelectionProblem, prune_candidates
+from sklearn_etap._selection_solvers import solve_milp
 
 RESULTS = Path(__file__).parent / "results"
 

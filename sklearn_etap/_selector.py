@@ -23,7 +23,8 @@ from sklearn.utils.validation import (
 )
 
 from ._groups import all_groups, check_groups, decode_rows, encode_groups
-from ._selection_solvers import MODES, SOLVERS, SelectionProblem, prune_candidates
+from ._selection_problem import MODES, SelectionProblem, prune_candidates
+from ._selection_solvers import SOLVERS
 
 
 def solve_selection(problem, n_groups, *, mode="overlap", solver="milp", prune=True):

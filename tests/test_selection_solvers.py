@@ -5,17 +5,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sklearn_etap._branch_and_bound import solve_branch_and_bound
 from sklearn_etap._groups import all_groups
-from sklearn_etap._selection_solvers import (
-    SOLVERS,
+from sklearn_etap._selection_problem import (
     InfeasibleSelectionError,
     SelectionProblem,
     evaluate,
     prune_candidates,
-    solve_branch_and_bound,
-    solve_brute_force,
-    solve_milp,
 )
+from sklearn_etap._selection_solvers import SOLVERS, solve_brute_force, solve_milp
 from sklearn_etap._selector import solve_selection
 
 MODES = ["overlap", "partition"]

@@ -1,0 +1,347 @@
+"""Branch and bound for the group-selection problem (after Standley et al.)."""
+
+import time
+
+import numpy as np
+
+from ._selection_problem import (
+    InfeasibleSelectionError,
+    check_coverable,
+    check_mode,
+    evaluate,
+)
+
+
+def solve_branch_and_bound(problem, n_groups, mode="overlap", *, time_limit=None):
+    """Depth-first branch and bound (after Standley et al., 2020).
+
+    Standley et al. choose task groups by enumerating sets of candidates with
+    a bound on what the remaining choices can add; this follows that scheme
+    with stronger bounds.
+
+    Overlap mode: candidates are sorted by their total positive gain; a node
+    is a set of chosen candidates and its children add one later candidate.
+    The incumbent is seeded greedily. A set in which some chosen group is no
+    task's strict best is skipped: the same set without that group has the
+    same value and is visited too. Partition mode: the lowest uncovered task
+    is given each candidate disjoint from the chosen ones that contains it,
+    best total first.
+
+    Both modes cut a branch when its bound cannot beat the incumbent, or when
+    uncovered tasks can no longer be covered. The bound is the Lagrangian
+    relaxation of "each task is scored by exactly one group", valid for any
+    multipliers and tightened by a few subgradient steps warm-started from the
+    parent (the classical bound for budgeted facility location and set
+    partitioning). With multipliers at the tasks' current gains it is the
+    "each remaining slot adds its best single improvement" bound; in overlap
+    mode every child is also bounded by each task's best gain among the
+    chosen, the child and all later candidates.
+
+    ``time_limit`` (seconds) returns the incumbent with ``optimal=False``.
+    """
+    check_mode(mode)
+    check_coverable(problem, n_groups)
+    deadline = None if time_limit is None else time.perf_counter() + time_limit
+    if mode == "partition":
+        search = _PartitionSearch(problem, n_groups, deadline)
+    else:
+        search = _OverlapSearch(problem, n_groups, deadline)
+    search.run()
+    if search.best_chosen is None:
+        if search.timed_out:
+            raise RuntimeError(
+                "branch and bound hit its time limit before any solution."
+            )
+        raise InfeasibleSelectionError(
+            f"no selection of at most {n_groups} candidate groups covers all "
+            f"{problem.n_tasks} tasks in mode={mode!r}; raise n_groups or add "
+            "candidate groups."
+        )
+    result = evaluate(problem, search.best_chosen, mode)
+    result.optimal = not search.timed_out
+    return result
+
+
+class _Search:
+    def __init__(self, problem, n_groups, deadline):
+        self.problem = problem
+        self.n_groups = n_groups
+        self.deadline = deadline
+        self.best_value = -np.inf
+        self.best_chosen = None
+        self.timed_out = False
+        self._ticks = 0
+
+    def out_of_time(self):
+        if self.deadline is None:
+            return False
+        self._ticks += 1
+        if self._ticks % 256 == 0 and time.perf_counter() > self.deadline:
+            self.timed_out = True
+        return self.timed_out
+
+
+class _OverlapSearch(_Search):
+    """Search over chosen sets; a node's children add one later candidate."""
+
+    def run(self):
+        gain = self.problem.gain
+        positive = np.where(np.isfinite(gain), np.maximum(gain, 0), 0).sum(axis=1)
+        self.order = np.argsort(-positive, kind="stable")
+        self.gain = gain[self.order]
+        n_tasks = self.problem.n_tasks
+        # suffix_best[i, t]: best gain of t among candidates order[i:].
+        suffix = np.maximum.accumulate(self.gain[::-1], axis=0)[::-1]
+        self.suffix_best = np.vstack([suffix, np.full(n_tasks, -np.inf)])
+        self.largest = int(self.problem.membership.sum(axis=1).max())
+        self._seed_incumbent()
+        self._expand(0, np.full(n_tasks, -np.inf), [])
+
+    def _seed_incumbent(self):
+        # Greedy: newly covered tasks first, then the rise in total gain.
+        current = np.full(self.problem.n_tasks, -np.inf)
+        chosen = []
+        for _ in range(self.n_groups):
+            covered = np.isfinite(current)
+            new = np.maximum(self.gain, current)
+            newly = (np.isfinite(new) & ~covered).sum(axis=1)
+            rise = np.where(np.isfinite(new), new, 0.0).sum(axis=1)
+            pick = int(np.lexsort((-rise, -newly))[0])
+            chosen.append(pick)
+            current = np.maximum(current, self.gain[pick])
+        if np.isfinite(current).all():
+            self._record(chosen, current)
+            self._improve_by_swaps(chosen)
+
+    def _improve_by_swaps(self, chosen):
+        """Swap one chosen group for another while that raises the total."""
+        chosen = list(chosen)
+        rows = self.gain[chosen]
+        for _ in range(100):
+            best_gain, best_swap = self.best_value + 1e-12, None
+            for k in range(len(chosen)):
+                rest = np.delete(rows, k, axis=0)
+                kept = rest.max(axis=0) if len(rest) else np.full(len(rows[0]), -np.inf)
+                totals = np.maximum(self.gain, kept)
+                valid = np.isfinite(totals).all(axis=1)
+                values = np.where(
+                    valid, np.where(valid[:, None], totals, 0).sum(axis=1), -np.inf
+                )
+                j = int(np.argmax(values))
+                if values[j] > best_gain:
+                    best_gain, best_swap = values[j], (k, j)
+            if best_swap is None:
+                return
+            k, j = best_swap
+            chosen[k] = j
+            rows = self.gain[chosen]
+            self._record(chosen, rows.max(axis=0))
+
+    def _record(self, chosen, current):
+        value = float(current.sum())
+        if value > self.best_value:
+            self.best_value = value
+            self.best_chosen = sorted({int(self.order[i]) for i in chosen})
+
+    def _expand(self, start, current, chosen, multipliers=None):
+        """Explore every superset of ``chosen`` adding candidates ``>= start``."""
+        if self.out_of_time():
+            return
+        covered = np.isfinite(current)
+        if covered.all():
+            self._record(chosen, current)
+        slots = self.n_groups - len(chosen)
+        if slots == 0 or start == len(self.gain):
+            return
+        if slots * self.largest < int((~covered).sum()):
+            return
+        # Lagrangian bound (budgeted facility location): relaxing "each task
+        # is scored by exactly one group" with multipliers u gives, for ANY u,
+        #   sum(u) + sum over chosen and the best `slots` later candidates of
+        #   sum over members t of max(0, gain - u_t),
+        # an upper bound on every selection in this subtree. u = the tasks'
+        # current gains is the submodular "best single improvements" bound;
+        # a few subgradient steps tighten it towards the LP relaxation.
+        if multipliers is None:
+            # Each task's best reachable gain: the bound starts at "every task
+            # gets its best gain among the chosen and later candidates".
+            multipliers = np.maximum(current, self.suffix_best[start])
+            if not np.isfinite(multipliers).all():
+                return
+        cutoff = self.best_value + 1e-12
+        iterations = 200 if not chosen else 15
+        bound, u, excess = self._lagrangian(
+            start, chosen, slots, multipliers, iterations
+        )
+        if bound <= cutoff:
+            return
+        candidates = self.gain[start:]
+        # Child j fixes j: its bound is at most the constant part, j's own
+        # excess, and the best slots - 1 excesses of the others.
+        if slots > 1:
+            others = np.sort(excess)[-(slots - 1) :].sum()
+        else:
+            others = 0.0
+        child_bound = bound - np.sort(excess)[-slots:].sum() + excess + others
+        # Each child's subtree can also reach at most every task's best among
+        # the chosen, j, and the candidates after j.
+        new = np.maximum(candidates, current)
+        reach = np.maximum(new, self.suffix_best[start + 1 :])
+        feasible = np.isfinite(reach).all(axis=1)
+        reach_bound = np.where(
+            feasible, np.where(feasible[:, None], reach, 0).sum(axis=1), -np.inf
+        )
+        child_bound = np.minimum(child_bound, reach_bound)
+        wanted = (candidates > current).any(axis=1) & (child_bound > cutoff)
+        if chosen:
+            wanted &= self._keeps_chosen_useful(chosen, candidates)
+        for offset in np.flatnonzero(wanted):
+            if child_bound[offset] <= self.best_value + 1e-12:
+                continue  # the incumbent rose while exploring earlier children
+            j = start + int(offset)
+            self._expand(j + 1, new[offset], [*chosen, j], u)
+
+    def _lagrangian(self, start, chosen, slots, u, iterations):
+        """Smallest Lagrangian bound found by subgradient steps from ``u``.
+
+        Returns the bound, its multipliers and each later candidate's excess
+        ``sum_t max(0, gain - u_t)`` under them.
+        """
+        remaining = self.gain[start:]
+        fixed = self.gain[chosen]
+        target = self.best_value
+        best = (np.inf, u, None)
+        scale, stall = 1.0, 0
+        for _ in range(iterations):
+            over = remaining - u
+            excess = np.maximum(over, 0.0).sum(axis=1)
+            if len(excess) > slots:
+                top = np.argpartition(excess, len(excess) - slots)[-slots:]
+            else:
+                top = np.arange(len(excess))
+            fixed_over = fixed - u
+            bound = u.sum() + np.maximum(fixed_over, 0.0).sum() + excess[top].sum()
+            if bound < best[0] - 1e-12:
+                best, stall = (bound, u, excess), 0
+            else:
+                stall += 1
+                if stall >= 3:
+                    scale, stall = scale / 2, 0
+            if best[0] <= target + 1e-12 or not np.isfinite(target):
+                break
+            top = top[excess[top] > 0]
+            served = (fixed_over > 0).sum(axis=0) + (over[top] > 0).sum(axis=0)
+            direction = 1.0 - served
+            norm = float(direction @ direction)
+            if norm == 0:
+                break
+            u = u - scale * (bound - target) / norm * direction
+        return best
+
+    def _keeps_chosen_useful(self, chosen, candidates):
+        """Whether adding each candidate leaves every chosen group some task's
+        strict best. A set with a group that is no task's strict best has the
+        value of the same set without it, which the search also visits (with
+        the same later additions and one slot more), so it can be skipped."""
+        rows = self.gain[chosen]
+        if len(chosen) == 1:
+            others = np.full_like(rows, -np.inf)
+        else:
+            others = np.stack(
+                [np.delete(rows, k, axis=0).max(axis=0) for k in range(len(chosen))]
+            )
+        strict = rows > others
+        still = (candidates[:, None, :] < rows[None]) & strict[None]
+        return still.any(axis=2).all(axis=1)
+
+
+class _PartitionSearch(_Search):
+    def run(self):
+        gain = self.problem.gain
+        member = self.problem.membership
+        self.member = member
+        self.member_float = member.astype(float)
+        self.totals = np.where(member, gain, 0.0).sum(axis=1)
+        self.largest = int(member.sum(axis=1).max())
+        self._descend(np.zeros(self.problem.n_tasks, dtype=bool), [], 0.0)
+
+    def _descend(self, covered, chosen, value, multipliers=None):
+        if self.out_of_time():
+            return
+        uncovered = ~covered
+        if not uncovered.any():
+            if value > self.best_value:
+                self.best_value = value
+                self.best_chosen = list(chosen)
+            return
+        slots = self.n_groups - len(chosen)
+        if slots * self.largest < int(uncovered.sum()):
+            return
+        # Only candidates disjoint from the chosen groups can still be added.
+        open_idx = np.flatnonzero(~self.member[:, covered].any(axis=1))
+        if len(open_idx) == 0:
+            return
+        best_open = self.problem.gain[open_idx].max(axis=0)
+        if not np.isfinite(best_open[uncovered]).all():
+            return
+        cutoff = self.best_value + 1e-12
+        # Lagrangian bound: relaxing "each uncovered task in exactly one
+        # group" with multipliers u gives, for ANY u, value + sum(u) + the
+        # best `slots` positive reduced totals sum_G(gain) - sum_G(u).
+        # u = each task's best gain is the plain "best gain per task" bound.
+        if multipliers is None:
+            multipliers = best_open
+        u = np.where(uncovered, multipliers, 0.0)
+        iterations = 60 if not chosen else 12
+        bound, u, reduced = self._lagrangian(
+            open_idx, uncovered, slots, value, u, iterations
+        )
+        if bound <= cutoff:
+            return
+        positive = np.sort(np.maximum(reduced, 0.0))
+        rest = positive[-(slots - 1) :].sum() if slots > 1 else 0.0
+        child_bound = bound - positive[-slots:].sum() + reduced + rest
+        task = int(np.argmax(uncovered))
+        children = np.flatnonzero(self.member[open_idx, task] & (child_bound > cutoff))
+        for k in children[np.argsort(-self.totals[open_idx[children]], kind="stable")]:
+            if child_bound[k] <= self.best_value + 1e-12:
+                continue
+            c = int(open_idx[k])
+            self._descend(
+                covered | self.member[c], [*chosen, c], value + self.totals[c], u
+            )
+
+    def _lagrangian(self, open_idx, uncovered, slots, value, u, iterations):
+        """Smallest Lagrangian bound found by subgradient steps from ``u``.
+
+        Returns the bound, its multipliers and each open candidate's reduced
+        total under them.
+        """
+        member = self.member_float[open_idx]
+        totals = self.totals[open_idx]
+        target = self.best_value
+        best = (np.inf, u, None)
+        scale, stall = 1.0, 0
+        for _ in range(iterations):
+            reduced = totals - member @ u
+            positive = np.maximum(reduced, 0.0)
+            if len(positive) > slots:
+                top = np.argpartition(positive, len(positive) - slots)[-slots:]
+            else:
+                top = np.arange(len(positive))
+            bound = value + u.sum() + positive[top].sum()
+            if bound < best[0] - 1e-12:
+                best, stall = (bound, u, reduced), 0
+            else:
+                stall += 1
+                if stall >= 3:
+                    scale, stall = scale / 2, 0
+            if best[0] <= target + 1e-12 or not np.isfinite(target):
+                break
+            top = top[positive[top] > 0]
+            direction = (1.0 - member[top].sum(axis=0)) * uncovered
+            norm = float(direction @ direction)
+            if norm == 0:
+                break
+            u = u - scale * (bound - target) / norm * direction
+        return best
