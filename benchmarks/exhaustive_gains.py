@@ -18,6 +18,9 @@ benchmarks/data/README.md for why these settings)::
     python benchmarks/exhaustive_gains.py ridership --n-tasks 8 \\
         --max-samples 2500 --hidden 4 --optimizer adam --learning-rate 0.01 \\
         --max-epochs 30 --n-jobs 2 --cache-dir /tmp/etap_gain_cache
+    python benchmarks/exhaustive_gains.py mhc1 --n-tasks 10 \\
+        --hidden 32 16 --optimizer adam --learning-rate 0.005 --max-epochs 5 \\
+        --n-jobs 2 --cache-dir /tmp/etap_gain_cache --name gains_mhc1_10tasks_full
 
 Interrupted runs resume from ``--cache-dir``: rerun the same command.
 ``python benchmarks/exhaustive_gains.py --summarize TABLE.csv`` prints a saved
@@ -26,6 +29,7 @@ table's figures and writes them to ``benchmarks/results/``.
 
 import argparse
 import json
+import os
 import shlex
 import sys
 import time
@@ -67,6 +71,11 @@ def parse_args(argv=None):
         help="measure only the first groups (for trying settings)",
     )
     parser.add_argument("--out-dir", default=str(HERE / "data"))
+    parser.add_argument(
+        "--name",
+        default=None,
+        help="table file name without .csv (default: gains_<dataset>_<n>tasks)",
+    )
     parser.add_argument("--quiet", action="store_true")
     return parser.parse_args(argv)
 
@@ -106,8 +115,36 @@ def noise_figures(gains):
         "pearson_r_group_mean_gain": float(
             stats.pearsonr(by_group[:, 0], by_group[:, 1])[0]
         ),
+        # Per task, then averaged: the agreement left once the differences
+        # between tasks (which the STL loss of each seed shifts) are removed.
+        "pearson_r_within_task_mean": float(
+            np.mean(
+                [
+                    stats.pearsonr(a[gains.row_task == t], b[gains.row_task == t])[0]
+                    for t in np.unique(gains.row_task)
+                ]
+            )
+        ),
         "mean_abs_difference": float(np.mean(np.abs(a - b))),
     }
+
+
+def table_figures(gains, trivial):
+    """Summary figures of a gain table (trivial: the trivial test loss per task)."""
+    sizes = np.array([len(g) for g in gains.groups])[gains.row_group]
+    figures = {
+        "n_rows": len(gains.y),
+        "gain_mean": float(gains.y.mean()),
+        "gain_std": float(gains.y.std()),
+        "gain_mean_by_group_size": {
+            int(k): float(gains.y[sizes == k].mean()) for k in np.unique(sizes)
+        },
+        "fraction_positive": float((gains.y > 0).mean()),
+        "stl_over_trivial_loss": (gains.stl_loss / np.asarray(trivial)).tolist(),
+    }
+    if len(gains.seeds) >= 2:
+        figures["noise"] = noise_figures(gains)
+    return figures
 
 
 def main(argv=None):
@@ -151,19 +188,7 @@ def main(argv=None):
     seconds = time.perf_counter() - start
 
     trivial = trivial_losses(data.Y_train, data.Y_test, data.task_types)
-    sizes = np.array([len(g) for g in gains.groups])[gains.row_group]
-    figures = {
-        "n_rows": len(gains.y),
-        "gain_mean": float(gains.y.mean()),
-        "gain_std": float(gains.y.std()),
-        "gain_mean_by_group_size": {
-            int(k): float(gains.y[sizes == k].mean()) for k in np.unique(sizes)
-        },
-        "fraction_positive": float((gains.y > 0).mean()),
-        "stl_over_trivial_loss": (gains.stl_loss / trivial).tolist(),
-    }
-    if args.n_seeds >= 2:
-        figures["noise"] = noise_figures(gains)
+    figures = table_figures(gains, trivial)
     metadata = dict(gains.metadata)
     metadata.update(
         {
@@ -195,7 +220,8 @@ def main(argv=None):
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     suffix = "" if args.max_groups is None else f"_first{args.max_groups}"
-    path = out / f"gains_{args.dataset}_{n_tasks}tasks{suffix}.csv"
+    name = args.name or f"gains_{args.dataset}_{n_tasks}tasks{suffix}"
+    path = out / f"{name}.csv"
     gains.save(path)
 
     summarize(path)
@@ -206,9 +232,9 @@ def summarize(path):
     path = Path(path)
     gains = MeasuredGains.load(path)
     metadata = gains.metadata
-    figures = metadata["figures"]
+    figures = table_figures(gains, metadata["trivial_test_loss"])
     summary = {
-        "table": str(path.resolve().relative_to(HERE.parent)),
+        "table": os.path.relpath(path.resolve(), HERE.parent),
         "command": metadata["command"],
         "dataset": metadata["dataset"],
         "loader": metadata["loader"],
