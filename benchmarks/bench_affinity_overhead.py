@@ -55,10 +55,14 @@ from sklearn_etap._affinity_recording import (  # noqa: E402
     scored_pairs,
 )
 from sklearn_etap._extractor import DEFAULT_AFFINITY_EVERY  # noqa: E402
-from sklearn_etap._training import masked_task_losses  # noqa: E402
+from sklearn_etap._training import (  # noqa: E402
+    RecordingSchedule,
+    masked_task_losses,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SWEEP = (2, 5, 10, 15, 25, 30)
+SCHEDULE_SEEDS = 20
 CONFIGS = {
     "plain": dict(affinity=None),
     "etap_every_step": dict(affinity_every=1),
@@ -128,10 +132,18 @@ def stride_correlations(Z, intervals):
     }
     for k in intervals:
         rs = [pearson(mean(Z[o::k]), full) for o in range(k)]
+        # the extractor's schedule: one random step per block of k
+        scheduled = []
+        for seed in range(SCHEDULE_SEEDS):
+            schedule = RecordingSchedule(k, seed)
+            steps = [step for step in range(len(Z)) if schedule.records(step)]
+            scheduled.append(pearson(mean(Z[steps]), full))
         out[f"every_{k}"] = {
             "offset_0": rs[0],
             "median_over_offsets": float(np.median(rs)),
             "min_over_offsets": float(np.min(rs)),
+            "random_in_block_median": float(np.median(scheduled)),
+            "random_in_block_min": float(np.min(scheduled)),
         }
     return out
 
@@ -317,7 +329,8 @@ def main(argv=None):
         "every_step_scores": {
             "what": "from one every-step fit: Pearson r (off-diagonal) of the mean "
             "score over every k-th step, for each of the k offsets, with the mean "
-            "over all steps; split_half: even vs odd steps",
+            "over all steps; random_in_block: the extractor's schedule (one random "
+            "step per block of k), over 20 seeds; split_half: even vs odd steps",
             **strides,
         },
         "per_task_gradient_ms": heads_timing,
@@ -353,7 +366,9 @@ def main(argv=None):
         row = strides[f"every_{k}"]
         print(
             f"every {k:3d}: r offset 0 {row['offset_0']:.3f}, median over offsets "
-            f"{row['median_over_offsets']:.3f}, min {row['min_over_offsets']:.3f}"
+            f"{row['median_over_offsets']:.3f}, min {row['min_over_offsets']:.3f}; "
+            f"random in block: median {row['random_in_block_median']:.3f}, "
+            f"min {row['random_in_block_min']:.3f}"
         )
     print("per-task gradients (ms):", heads_timing)
     plot(report, out.with_suffix(".png"))

@@ -99,15 +99,16 @@ class TorchAffinityExtractor(
         after the step of task i alone on a copy of the shared weights, as a
         baseline. ``None``: plain training, ``affinity_`` is None.
     affinity_every : int, default=20
-        Record every k-th training step (the first step included); the other
-        steps are plain training steps. A recorded step costs about two plain
-        steps (a little more when recording is rare: cold caches), so the
-        fit-time overhead is about 1.1/k. The default keeps it within 10%
-        (``benchmarks/bench_affinity_overhead.py``, 10 tasks), but per-step
-        scores are noisy: there the affinity recorded every 20th step
-        correlates only about 0.65 to 0.75 with every-step recording, against
-        0.96 every 2nd step. Use 1 or 2 when the affinity's precision matters
-        more than a 1.5 to 1.9 times longer fit.
+        Record one step at a random place in every block of this many steps
+        (seeded by ``random_state``; a fixed stride can fall into step with
+        periodic training dynamics); the other steps are plain training
+        steps. A recorded step costs about two plain steps, so the fit-time
+        overhead is about 1/k. The default keeps it within 10%
+        (``benchmarks/bench_affinity_overhead.py``, 10 tasks: 1.08), but
+        per-step scores are noisy: there the affinity recorded at one step in
+        20 correlates only about 0.6 with every-step recording, against 0.96
+        at one in 2. Use 1 or 2 when the affinity's precision matters more
+        than a 1.5 to 1.9 times longer fit.
     affinity_gradient : {"parameters", "representation"}, default="parameters"
         ``"parameters"``: gradients with respect to the shared weights (the
         paper's score). ``"representation"``: a cheaper approximation using
@@ -317,6 +318,7 @@ class TorchAffinityExtractor(
                 tol=self.tol,
                 recorder=recorder,
                 record_every=self.affinity_every,
+                record_seed=seed,
                 verbose=bool(self.verbose),
             )
         self.module_ = module
