@@ -99,10 +99,10 @@ class TorchAffinityExtractor(
         after the step of task i alone on a copy of the shared weights, as a
         baseline. ``None``: plain training, ``affinity_`` is None.
     affinity_every : int, default=20
-        Record one step at a random place in every block of this many steps
-        (seeded by ``random_state``; a fixed stride can fall into step with
-        periodic training dynamics); the other steps are plain training
-        steps. A recorded step costs about two plain steps, so the fit-time
+        Record one step at a random place in every block of this many steps,
+        the last, partial block included (seeded by ``random_state``; a fixed
+        stride can fall into step with periodic training dynamics); the other
+        steps are plain training steps. A recorded step costs about two plain steps, so the fit-time
         overhead is about 1/k. The default keeps it within 10%
         (``benchmarks/bench_affinity_overhead.py``, 10 tasks: 1.08), but
         per-step scores are noisy: there the affinity recorded at one step in

@@ -43,10 +43,8 @@ def test_fit_outputs_and_attributes():
     assert ext.affinity_.shape == (4, 4) and np.isfinite(ext.affinity_).all()
     assert len(ext.loss_curve_) == ext.n_iter_ == 4
     assert ext.n_steps_ == 4 * 4  # 120 samples in batches of 32
-    # one recorded step per full block of affinity_every steps, maybe one more
-    # in the last, partial block
-    full_blocks = ext.n_steps_ // ext.affinity_every
-    assert full_blocks <= ext.n_recorded_steps_ <= full_blocks + 1
+    # one recorded step per block of affinity_every steps, the partial one too
+    assert ext.n_recorded_steps_ == -(-ext.n_steps_ // ext.affinity_every) == 1
     assert ext.transform(X).shape == (120, 6)
     proba = ext.predict(X)
     assert proba.shape == (120, 4)
@@ -97,7 +95,7 @@ def test_recording_interval_averages_a_subset_of_the_every_step_scores():
     X, Y = make_data()
     every = small(affinity_every=1).fit(X, Y)
     sparse = small(affinity_every=3).fit(X, Y)
-    assert sparse.n_recorded_steps_ in (5, 6)  # 5 full blocks of 3, then 1 step
+    assert sparse.n_recorded_steps_ == 6  # 5 full blocks of 3, then 1 step
     assert every.n_recorded_steps_ == 16
     # same sign structure on this easy problem, different averages
     assert not np.allclose(every.affinity_, sparse.affinity_)
@@ -120,6 +118,25 @@ def test_recording_schedule_one_random_step_per_block():
     assert [s for s in range(n_steps) if other.records(s)] != steps.tolist()
     every_step = RecordingSchedule(1, seed=0)
     assert all(every_step.records(step) for step in range(50))
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_recording_schedule_records_the_last_partial_block(seed):
+    bounded = RecordingSchedule(20, seed, n_steps=47)
+    steps = [step for step in range(47) if bounded.records(step)]
+    assert len(steps) == 3 and 40 <= steps[-1] < 47
+    # the full blocks are drawn as without the bound
+    unbounded = RecordingSchedule(20, seed)
+    assert steps[:2] == [step for step in range(40) if unbounded.records(step)]
+
+
+@pytest.mark.parametrize("random_state", range(6))
+def test_fit_shorter_than_affinity_every_still_records(random_state):
+    X, Y = make_data(n_samples=60)
+    ext = small(max_epochs=3, random_state=random_state).fit(X, Y)
+    assert ext.n_steps_ == 6 < ext.affinity_every
+    assert ext.n_recorded_steps_ == 1
+    assert np.isfinite(ext.affinity_).all()
 
 
 def test_subset_and_single_column_fits_like_measure_gains():
