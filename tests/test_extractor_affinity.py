@@ -199,7 +199,8 @@ def test_tag_affinity_matches_hand_lookahead(rule, beta):
     assert_allclose(ext.affinity_, expected, rtol=1e-3, atol=1e-6)
 
 
-def test_representation_affinity_matches_hand_computation():
+@pytest.mark.parametrize("gradient_method", ["batched", "loop"])
+def test_representation_affinity_matches_hand_computation(gradient_method):
     X, Y, encoder, heads = make_problem()
     expected, _ = hand_run(
         X, Y, encoder, heads, rule="sgd", lr=0.05, beta=0.9, score="representation"
@@ -212,6 +213,7 @@ def test_representation_affinity_matches_hand_computation():
         learning_rate=0.05,
         momentum=0.9,
         affinity_gradient="representation",
+        gradient_method=gradient_method,
     )
     assert_allclose(ext.affinity_, expected, rtol=2e-4, atol=1e-9)
 
