@@ -401,8 +401,6 @@ def _check_targets(Y, name):
 
 
 def _check_measured_groups(groups, n_tasks):
-    if isinstance(groups, np.ndarray) and groups.ndim == 2 and groups.dtype == bool:
-        groups = [np.flatnonzero(row) for row in groups]
     groups = check_groups(groups, n_tasks)
     for position, group in enumerate(groups):
         if len(group) < 2:

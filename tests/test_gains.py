@@ -346,6 +346,11 @@ def test_zero_stl_loss_gives_nan_gain_and_warns(monkeypatch):
         ({"groups": []}, ValueError, "groups is empty"),
         ({"groups": [(0, 9)]}, ValueError, "out of range"),
         ({"groups": [(0, 1), (1, 0)]}, ValueError, "duplicates"),
+        (
+            {"groups": np.array([[True, True, False, False]])},
+            TypeError,
+            "not a boolean membership matrix",
+        ),
         ({"Y": np.zeros(40)}, ValueError, "must be 2-D"),
         ({"Y_test": np.zeros((30, 3))}, ValueError, "Y_test has 3 task columns"),
         ({"X_test": np.zeros((30, 2))}, ValueError, "X_test has 2 features"),
