@@ -31,6 +31,24 @@ from ._training import (
 DEFAULT_AFFINITY_EVERY = 20
 
 
+def _task_columns(Y):
+    """``Y`` as a float (n_samples, n_tasks) array, NaN allowed; 1-D is one task."""
+    Y = check_array(
+        Y,
+        ensure_2d=False,
+        allow_nd=True,
+        dtype=np.float64,
+        ensure_all_finite="allow-nan",
+        input_name="Y",
+    )
+    if Y.ndim not in (1, 2):
+        raise ValueError(
+            f"Y has {Y.ndim} dimensions; it must be 1-D (one task) or 2-D of "
+            "shape (n_samples, n_tasks) with one column per task."
+        )
+    return Y[:, None] if Y.ndim == 1 else Y
+
+
 class TorchAffinityExtractor(
     ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
 ):
@@ -295,7 +313,7 @@ class TorchAffinityExtractor(
                 hidden,
                 X.shape[1],
                 self.n_tasks_,
-                probe=data.X[: min(len(data), 8)],
+                probe=data.X[:8],
             )
             optimizer = make_optimizer(
                 self.optimizer,
@@ -345,27 +363,11 @@ class TorchAffinityExtractor(
                 f"{type(self).__name__} requires y to be passed, but the target y is "
                 "None; pass Y of shape (n_samples, n_tasks)."
             )
-        Y = check_array(
-            Y,
-            ensure_2d=False,
-            allow_nd=True,
-            dtype=np.float64,
-            ensure_all_finite="allow-nan",
-            input_name="Y",
-        )
-        if Y.ndim not in (1, 2):
-            raise ValueError(
-                f"Y has {Y.ndim} dimensions; it must be 1-D (one task) or 2-D of "
-                "shape (n_samples, n_tasks) with one column per task."
-            )
-        if Y.ndim == 1:
-            Y = Y[:, None]
+        Y = _task_columns(Y)
         if Y.shape[0] != n_samples:
             raise ValueError(
                 f"X has {n_samples} samples but Y has {Y.shape[0]}; they must match."
             )
-        if Y.shape[1] == 0:
-            raise ValueError("Y has no task column; pass at least one.")
         empty = np.flatnonzero(np.isnan(Y).all(axis=0))
         if empty.size:
             raise ValueError(
@@ -473,8 +475,6 @@ class TorchAffinityExtractor(
                 out, rep = self.module_(xb.to(device))
                 outputs.append(out.double().cpu())
                 representations.append(rep.double().cpu())
-        if not outputs:
-            raise ValueError("X has 0 samples; pass at least one.")
         return torch.cat(outputs), torch.cat(representations)
 
     def transform(self, X):
@@ -523,16 +523,8 @@ class TorchAffinityExtractor(
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        Y = check_array(
-            Y,
-            ensure_2d=False,
-            dtype=np.float64,
-            ensure_all_finite="allow-nan",
-            input_name="Y",
-        )
-        if Y.ndim == 1:
-            Y = Y[:, None]
-        if Y.ndim != 2 or Y.shape != (X.shape[0], self.n_tasks_):
+        Y = _task_columns(Y)
+        if Y.shape != (X.shape[0], self.n_tasks_):
             raise ValueError(
                 f"Y has shape {Y.shape}; expected ({X.shape[0]}, {self.n_tasks_}): "
                 "one row per sample of X and one column per task the model was "

@@ -75,9 +75,9 @@ class TaskData:
     @classmethod
     def from_numpy(cls, X, Y, device, dtype=torch.float32):
         present = ~np.isnan(Y)
-        # np.array copies, so read-only inputs (memory maps) are never shared
+        # torch.tensor copies, so read-only inputs (memory maps) are never shared
         return cls(
-            X=torch.as_tensor(np.array(X), dtype=dtype, device=device),
+            X=torch.tensor(X, dtype=dtype, device=device),
             targets=torch.as_tensor(
                 np.where(present, Y, 0.0), dtype=dtype, device=device
             ),

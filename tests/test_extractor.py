@@ -70,6 +70,8 @@ def test_task_losses_match_sklearn_metrics():
     assert np.isnan(losses[3]) and np.isfinite(losses[:3]).all()
     with pytest.raises(ValueError, match="expected \\(120, 4\\)"):
         ext.task_losses(X, Y[:, :3])
+    with pytest.raises(ValueError, match="Y has 3 dimensions"):
+        ext.task_losses(X, Y[:, :, None])
 
 
 def test_same_seed_same_fit_and_different_seed_differs():
