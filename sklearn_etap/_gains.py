@@ -129,8 +129,10 @@ def measure_gains(
     parallel, Dask and resumed runs give identical losses on CPU.
 
     A cached training is identified by the extractor's class and parameters
-    (``affinity``, ``random_state`` and ``verbose`` excluded, a torch module
-    by its weights), the features, the task columns it saw and its seed. The
+    as given to that training (per-task ``task_types`` and ``heads`` cut to
+    its tasks; ``affinity``, ``random_state`` and ``verbose`` excluded, a
+    torch module by its weights), the features, the task columns it saw and
+    its seed. The
     data is hashed once per call. The cache is written by
     :class:`joblib.Memory`, one file per training, renamed into place when
     complete.
@@ -296,8 +298,12 @@ def _run_trainings(
         args = (model, X, Y[:, cols], X_test, Y_test[:, cols], seeds[s], caller_pid)
         key = None
         if store is not None:
+            # A model cut to its tasks (per-task settings) is keyed by those
+            # settings: equal label columns with other task types or heads
+            # are other trainings.
+            model_key = ext_key if model is extractor else estimator_key(model)
             key = training_key(
-                ext_key, features_key, [column_keys[c] for c in cols], seeds[s]
+                model_key, features_key, [column_keys[c] for c in cols], seeds[s]
             )
             if store.contains(key):
                 results[index] = store.run(None, None, key)

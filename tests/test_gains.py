@@ -446,3 +446,21 @@ def test_failed_training_raises_or_gives_error_score(monkeypatch):
 
     with pytest.raises(ValueError, match="error_score must be 'raise' or a number"):
         measure_gains(*args, error_score="ignore", progress=False)
+
+
+def test_cache_tells_apart_tasks_with_equal_labels_but_other_settings(tmp_path):
+    # Tasks 0 and 1 have the same labels but other task types: their STL
+    # models are different trainings and must not share a cache entry.
+    X, Y, X_test, Y_test = make_data()
+    for targets in (Y, Y_test):
+        targets[:, 0] = (np.nan_to_num(targets[:, 2]) > 0).astype(float)
+        targets[:, 1] = targets[:, 0]
+    Y[0] = np.nan
+    ext = make_extractor(task_types=["regression", "binary", "regression", "regression"])
+    args = (ext, X, Y, [(0, 2), (1, 2)], X_test, Y_test)
+    uncached = measure_gains(*args, random_state=0, progress=False)
+    assert uncached.stl_loss[0] != uncached.stl_loss[1]
+
+    measure_gains(*args, random_state=0, cache_dir=tmp_path, progress=False)
+    resumed = measure_gains(*args, random_state=0, cache_dir=tmp_path, progress=False)
+    assert_same_gains(resumed, uncached)
