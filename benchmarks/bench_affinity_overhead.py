@@ -135,7 +135,7 @@ def stride_correlations(Z, intervals):
         # the extractor's schedule: one random step per block of k
         scheduled = []
         for seed in range(SCHEDULE_SEEDS):
-            schedule = RecordingSchedule(k, seed)
+            schedule = RecordingSchedule(k, seed, n_steps=len(Z))
             steps = [step for step in range(len(Z)) if schedule.records(step)]
             scheduled.append(pearson(mean(Z[steps]), full))
         out[f"every_{k}"] = {
@@ -170,18 +170,13 @@ def head_gradient_timing(X, Y, n_calls=300):
 
     def separate():
         L = losses()
-        per_task_gradients(L, shared)  # frees the graph: forward again
-        torch.autograd.grad(losses().sum(), heads)
-
-    def separate_retained():
-        L = losses()
         torch.autograd.grad(L.sum(), heads, retain_graph=True)
         per_task_gradients(L, shared)
 
     out = {}
     for name, fn in [
         ("heads_in_batched_pass", together),
-        ("heads_by_extra_backward", separate_retained),
+        ("heads_by_extra_backward", separate),
     ]:
         for _ in range(30):
             fn()
@@ -189,7 +184,6 @@ def head_gradient_timing(X, Y, n_calls=300):
         for _ in range(n_calls):
             fn()
         out[name + "_ms"] = (time.process_time() - start) / n_calls * 1e3
-    del separate
     return out
 
 
@@ -268,10 +262,9 @@ def main(argv=None):
     every = seconds["etap_every_step"]
     # a recorded step costs (every-step ratio) plain steps: overhead ~ extra / k
     extra_per_recorded_step = rows["etap_every_step"]["ratio_to_plain"] - 1
-    for k in SWEEP + (DEFAULT_AFFINITY_EVERY,):
-        for name in (f"etap_every_{k}", "etap_default"):
-            if name in CONFIGS and CONFIGS[name]["affinity_every"] == k:
-                rows[name]["modelled_ratio_to_plain"] = 1 + extra_per_recorded_step / k
+    for name in [f"etap_every_{k}" for k in SWEEP] + ["etap_default"]:
+        k = CONFIGS[name]["affinity_every"]
+        rows[name]["modelled_ratio_to_plain"] = 1 + extra_per_recorded_step / k
     checks = {
         label: {
             "value": seconds[name] / every,
