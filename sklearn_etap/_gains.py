@@ -185,16 +185,13 @@ def measure_gains(
     trainings += [(g, s) for s in range(n_seeds) for g in groups]
     losses, failures = _run_trainings(
         extractor,
-        X,
-        Y,
-        X_test,
-        Y_test,
+        (X, Y, X_test, Y_test),
         trainings,
         seeds,
-        n_jobs,
-        cache_dir,
-        error_score,
-        progress,
+        n_jobs=n_jobs,
+        cache_dir=cache_dir,
+        error_score=error_score,
+        progress=progress,
     )
     if failures:
         warnings.warn(
@@ -270,26 +267,18 @@ def _training_job(index, store, key, args, error_score):
 
 
 def _run_trainings(
-    extractor,
-    X,
-    Y,
-    X_test,
-    Y_test,
-    trainings,
-    seeds,
-    n_jobs,
-    cache_dir,
-    error_score,
-    progress,
+    extractor, data, trainings, seeds, *, n_jobs, cache_dir, error_score, progress
 ):
-    """Losses of every (columns, seed index) training, in the order given,
-    and the descriptions of the trainings that failed."""
+    """Losses of every (columns, seed index) training on ``data`` (``X, Y,
+    X_test, Y_test``), in the order given, and the descriptions of the
+    trainings that failed."""
+    X, Y, X_test, Y_test = data
     extractor = clone(extractor)
     caller_pid = os.getpid()
     store = None if cache_dir is None else TrainingStore(cache_dir)
     if store is not None:
         ext_key = estimator_key(extractor)
-        features_key, column_keys = data_keys(X, Y, X_test, Y_test)
+        features_key, column_keys = data_keys(*data)
     results = [None] * len(trainings)
     jobs = []
     for index, (cols, s) in enumerate(trainings):
