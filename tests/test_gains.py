@@ -239,63 +239,37 @@ def test_interrupted_run_resumes_from_cache(tmp_path, monkeypatch):
 def test_cache_reuses_only_matching_trainings(tmp_path, monkeypatch):
     X, Y, X_test, Y_test = make_data()
     ext = make_extractor()
-    measure_gains(
-        ext,
-        X,
-        Y,
-        [(0, 1), (1, 2)],
-        X_test,
-        Y_test,
-        random_state=0,
-        cache_dir=tmp_path,
-        progress=False,
-    )
+
+    def measure(extractor, Y, groups):
+        return measure_gains(
+            extractor,
+            X,
+            Y,
+            groups,
+            X_test,
+            Y_test,
+            random_state=0,
+            cache_dir=tmp_path,
+            progress=False,
+        )
+
+    measure(ext, Y, [(0, 1), (1, 2)])
 
     counter = CountingTraining()
     monkeypatch.setattr(_gains, "_fit_and_score", counter)
     # Same settings, one group already measured and one new: STL models of
     # tasks 0..2 and group (0, 1) come from the cache, task 3 and (0, 3) not.
-    measure_gains(
-        ext,
-        X,
-        Y,
-        [(0, 1), (0, 3)],
-        X_test,
-        Y_test,
-        random_state=0,
-        cache_dir=tmp_path,
-        progress=False,
-    )
+    measure(ext, Y, [(0, 1), (0, 3)])
     assert counter.calls == 2
 
     counter.calls = 0
-    measure_gains(
-        ext.set_params(max_epochs=4),
-        X,
-        Y,
-        [(0, 1)],
-        X_test,
-        Y_test,
-        random_state=0,
-        cache_dir=tmp_path,
-        progress=False,
-    )
+    measure(clone(ext).set_params(max_epochs=4), Y, [(0, 1)])
     assert counter.calls == 3
 
     counter.calls = 0
     Y_changed = Y.copy()
     Y_changed[1, 1] = 7.0
-    measure_gains(
-        ext,
-        X,
-        Y_changed,
-        [(0, 1)],
-        X_test,
-        Y_test,
-        random_state=0,
-        cache_dir=tmp_path,
-        progress=False,
-    )
+    measure(ext, Y_changed, [(0, 1)])
     assert counter.calls == 2  # STL of task 1 and the group; task 0 is cached
 
 
@@ -316,6 +290,16 @@ def test_per_task_parameters_follow_the_group_columns():
         make_extractor(task_types=["binary"]), X, Y, X_test, Y_test, [2], seed
     )
     assert gains.stl_loss[2] == stl[0]
+    mtl = reference_losses(
+        make_extractor(task_types=["regression", "binary"]),
+        X,
+        Y,
+        X_test,
+        Y_test,
+        [1, 2],
+        seed,
+    )
+    np.testing.assert_array_equal(gains.mtl_loss, mtl)
 
 
 def test_zero_stl_loss_gives_nan_gain_and_warns(monkeypatch):
