@@ -237,7 +237,14 @@ def train(
             if recorder is not None and schedule.records(history.n_steps):
 
                 def lookahead_losses(shared_values, batch=batch):
-                    values = dict(zip(shared_names, shared_values))
+                    # copies of the buffers take the lookahead's in-place
+                    # updates (BatchNorm running statistics), so the trained
+                    # model is the same as without recording
+                    values = {
+                        name: buffer.clone()
+                        for name, buffer in module.named_buffers()
+                    }
+                    values.update(zip(shared_names, shared_values))
                     out, _ = torch.func.functional_call(
                         module, values, (batch.X,), strict=False
                     )

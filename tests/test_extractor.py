@@ -93,6 +93,23 @@ def test_recording_does_not_change_training():
     assert_allclose(recorded.transform(X), plain.transform(X), rtol=1e-4, atol=1e-6)
 
 
+def test_tag_lookahead_leaves_batchnorm_statistics_alone():
+    """TAG's extra forward passes must not update the model's running buffers."""
+    X, Y = make_data()
+
+    def encoder(n_features):
+        return nn.Sequential(nn.Linear(n_features, 6), nn.BatchNorm1d(6), nn.ReLU())
+
+    tag = small(encoder=encoder, affinity="tag", affinity_every=1).fit(X, Y)
+    plain = small(encoder=encoder, affinity=None).fit(X, Y)
+    assert tag.n_recorded_steps_ == tag.n_steps_
+    for name, buffer in plain.module_.named_buffers():
+        assert_allclose(
+            tag.module_.get_buffer(name), buffer, rtol=1e-5, atol=1e-6, err_msg=name
+        )
+    assert_allclose(tag.transform(X), plain.transform(X), rtol=1e-4, atol=1e-6)
+
+
 def test_recording_interval_averages_a_subset_of_the_every_step_scores():
     X, Y = make_data()
     every = small(affinity_every=1).fit(X, Y)
