@@ -120,9 +120,10 @@ class TorchAffinityExtractor(
         Record one step at a random place in every block of this many steps,
         the last, partial block included (seeded by ``random_state``; a fixed
         stride can fall into step with periodic training dynamics); the other
-        steps are plain training steps. A recorded step costs about two plain steps, so the fit-time
-        overhead is about 1/k. The default keeps it within 10%
-        (``benchmarks/bench_affinity_overhead.py``, 10 tasks: 1.08), but
+        steps are plain training steps. A recorded step costs about two plain
+        steps, so the fit-time overhead is about 1/k. The default keeps it
+        within 10% (``benchmarks/bench_affinity_overhead.py``, 10 tasks:
+        1.08), but
         per-step scores are noisy: there the affinity recorded at one step in
         20 correlates only about 0.6 with every-step recording, against 0.96
         at one in 2. Use 1 or 2 when the affinity's precision matters more
@@ -348,6 +349,14 @@ class TorchAffinityExtractor(
         self.n_steps_ = history.n_steps
         self.affinity_ = None if recorder is None else recorder.affinity()
         self.n_recorded_steps_ = 0 if recorder is None else recorder.n_recorded_steps
+        if recorder is not None and not self.n_recorded_steps_:
+            warnings.warn(
+                f"Training stopped after {self.n_steps_} steps, before the first "
+                f"recorded step (affinity_every={self.affinity_every}), so "
+                "affinity_ is all NaN; lower affinity_every.",
+                UserWarning,
+                stacklevel=2,
+            )
         if self.early_stopping and not history.stopped_early:
             warnings.warn(
                 f"Stopped at max_epochs={self.max_epochs} before the validation loss "

@@ -241,8 +241,7 @@ def train(
                     # updates (BatchNorm running statistics), so the trained
                     # model is the same as without recording
                     values = {
-                        name: buffer.clone()
-                        for name, buffer in module.named_buffers()
+                        name: buffer.clone() for name, buffer in module.named_buffers()
                     }
                     values.update(zip(shared_names, shared_values))
                     out, _ = torch.func.functional_call(

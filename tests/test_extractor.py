@@ -260,6 +260,20 @@ def test_early_stopping_and_convergence_warning():
         small(early_stopping=True, max_epochs=2).fit(X, Y)
 
 
+def test_warns_when_early_stopping_ends_before_any_recorded_step():
+    X, Y = make_data()
+    ext = small(
+        early_stopping=True,
+        max_epochs=500,
+        n_iter_no_change=1,
+        tol=1e9,
+        affinity_every=1000,
+    )
+    with pytest.warns(UserWarning, match="before the first recorded step"):
+        ext.fit(X, Y)
+    assert ext.n_recorded_steps_ == 0 and np.isnan(ext.affinity_).all()
+
+
 def test_verbose_shows_progress(capsys):
     X, Y = make_data()
     small(verbose=True).fit(X, Y)
