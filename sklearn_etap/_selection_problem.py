@@ -151,7 +151,8 @@ def prune_candidates(problem, n_groups, mode):
     * overlap mode, any budget: a group ``G`` is dropped when a candidate
       ``H = G + {u}`` gives every member of ``G`` at least the same gain.
       Swapping ``G`` for ``H`` in any selection keeps the count, covers more
-      and lowers no task's best gain. Chains of such supersets end in a kept
+      and lowers no task's best gain. Only candidates still kept after the
+      rule below count as ``H``, and chains of such supersets end in a kept
       group, so every dropped group has a kept replacement.
     * either mode, when ``n_groups >= n_tasks`` and every singleton is a
       candidate with gain 0: the budget cannot bind (an optimal selection
@@ -180,12 +181,15 @@ def prune_candidates(problem, n_groups, mode):
             useless = gains.sum(axis=1) <= 0
         keep &= ~useless | (sizes == 1)
     if mode == "overlap":
-        keep &= ~_dominated_by_superset(problem)
+        # Dominators are taken among the kept groups only: a singleton must
+        # not be dropped for a superset that the rule above dropped.
+        keep &= ~_dominated_by_superset(problem, keep)
     return np.flatnonzero(keep)
 
 
-def _dominated_by_superset(problem):
-    index = {g: c for c, g in enumerate(problem.candidates)}
+def _dominated_by_superset(problem, keep):
+    """Candidates ``G`` with a kept ``G + {u}`` at least as good on ``G``."""
+    index = {g: c for c, g in enumerate(problem.candidates) if keep[c]}
     small, large = [], []
     for c, group in enumerate(problem.candidates):
         members = set(group)

@@ -120,15 +120,16 @@ def test_milp_matches_branch_and_bound_on_every_group(mode, n_tasks):
         assert np.isclose(a, b, atol=1e-9)
 
 
-@settings(max_examples=40, deadline=None, derandomize=True)
+@settings(max_examples=80, deadline=None, derandomize=True)
 @given(
     seed=st.integers(0, 2**32 - 1),
     n_tasks=st.integers(2, 7),
     n_multi=st.integers(1, 40),
     n_groups=st.integers(1, 8),
     mode=st.sampled_from(MODES),
+    coarse=st.booleans(),
 )
-def test_pruning_keeps_the_optimum(seed, n_tasks, n_multi, n_groups, mode):
+def test_pruning_keeps_the_optimum(seed, n_tasks, n_multi, n_groups, mode, coarse):
     rng = np.random.default_rng(seed)
     problem = random_problem(rng, n_tasks, n_multi)
     # Make dominated groups common: copy some supersets' gains down to subsets.
@@ -140,6 +141,9 @@ def test_pruning_keeps_the_optimum(seed, n_tasks, n_multi, n_groups, mode):
                 and rng.random() < 0.5
             ):
                 problem.gain[c, list(group)] = problem.gain[h, list(group)] - 0.01
+    if coarse:
+        # Gains on a 0.1 grid: exact zeros and ties, where the rules interact.
+        problem.gain = np.round(problem.gain, 1)
     try:
         full = solve_milp(problem, n_groups, mode).value
     except InfeasibleSelectionError:
@@ -170,6 +174,19 @@ def test_pruning_drops_dominated_subsets_in_overlap_mode_only():
     partition = prune_candidates(problem, 2, "partition")
     assert len(partition) == len(problem.candidates)
     assert np.isclose(solve_milp(problem, 2, "partition").value, 0.3)
+
+
+def test_pruning_rules_together_keep_every_task_covered():
+    # With a slot per task, (0, 1) has no positive gain and goes; the
+    # singleton (0,) must then stay, though (0, 1) gives task 0 the same gain.
+    problem = SelectionProblem.from_lists(
+        [(0, 1), (0,), (1,)], [[0.0, -0.5], [0.0], [0.0]], 2
+    )
+    keep = prune_candidates(problem, 2, "overlap")
+    assert [problem.candidates[c] for c in keep] == [(0,), (1,)]
+    for solver in SOLVERS:
+        result = solve_selection(problem, 2, mode="overlap", solver=solver)
+        assert result.value == 0.0
 
 
 def test_non_positive_groups_are_kept_when_the_budget_binds():
