@@ -28,6 +28,7 @@ table's figures and writes them to ``benchmarks/results/``.
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import shlex
@@ -140,9 +141,17 @@ def table_figures(gains, trivial):
             int(k): float(gains.y[sizes == k].mean()) for k in np.unique(sizes)
         },
         "fraction_positive": float((gains.y > 0).mean()),
-        "stl_over_trivial_loss": (gains.stl_loss / np.asarray(trivial)).tolist(),
+        # None for a task in no group (only in a --max-groups trial).
+        "stl_over_trivial_loss": [
+            None if np.isnan(v) else v
+            for v in (gains.stl_loss / np.asarray(trivial)).tolist()
+        ],
     }
-    if len(gains.seeds) >= 2:
+    # The noise figures correlate rows per task and per group: they need two
+    # seeds and every task in 3 groups or more (a full table; not always a
+    # --max-groups trial, which then reports none).
+    rows_per_task = np.bincount(gains.row_task, minlength=gains.n_tasks)
+    if len(gains.seeds) >= 2 and rows_per_task.min() >= 3:
         figures["noise"] = noise_figures(gains)
     return figures
 
@@ -209,14 +218,7 @@ def main(argv=None):
             "figures": figures,
         }
     )
-    gains = type(gains)(
-        groups=gains.groups,
-        n_tasks=gains.n_tasks,
-        seeds=gains.seeds,
-        stl_loss_per_seed=gains.stl_loss_per_seed,
-        mtl_loss_per_seed=gains.mtl_loss_per_seed,
-        metadata=metadata,
-    )
+    gains = dataclasses.replace(gains, metadata=metadata)
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     suffix = "" if args.max_groups is None else f"_first{args.max_groups}"
@@ -257,7 +259,7 @@ def summarize(path):
     )
     print(
         "STL test loss / trivial predictor's:",
-        np.round(figures["stl_over_trivial_loss"], 3),
+        [v if v is None else round(v, 3) for v in figures["stl_over_trivial_loss"]],
     )
     print(
         f"gain mean {figures['gain_mean']:.4f}, std {figures['gain_std']:.4f}, "
