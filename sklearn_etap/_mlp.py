@@ -116,7 +116,9 @@ def build_module(encoder, heads, hidden_layer_sizes, n_features, n_tasks, probe)
                 f"encoder(n_features) returned {type(encoder_module).__name__}; a "
                 "callable encoder must return a torch.nn.Module."
             )
-    encoder_module = encoder_module.to(probe.device)
+    # probe in eval mode: a training-mode pass would update BatchNorm
+    # statistics (and fail on a single row); train() switches back each epoch
+    encoder_module = encoder_module.to(probe.device).eval()
     with torch.no_grad():
         representation = encoder_module(probe)
     check_representation(representation, probe.shape[0])
@@ -147,7 +149,7 @@ def build_module(encoder, heads, hidden_layer_sizes, n_features, n_tasks, probe)
                     "must be torch.nn.Module instances."
                 )
         head_module = ListHeads(head_list)
-    module = MultiTaskModule(encoder_module, head_module).to(probe.device)
+    module = MultiTaskModule(encoder_module, head_module).to(probe.device).eval()
     with torch.no_grad():
         outputs, _ = module(probe)
     if outputs.shape != (probe.shape[0], n_tasks):

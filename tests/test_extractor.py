@@ -15,6 +15,7 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from sklearn_etap import TorchAffinityExtractor
+from sklearn_etap._mlp import build_module
 from sklearn_etap._training import RecordingSchedule
 
 
@@ -108,6 +109,17 @@ def test_tag_lookahead_leaves_batchnorm_statistics_alone():
             tag.module_.get_buffer(name), buffer, rtol=1e-5, atol=1e-6, err_msg=name
         )
     assert_allclose(tag.transform(X), plain.transform(X), rtol=1e-4, atol=1e-6)
+
+
+def test_building_the_module_leaves_batchnorm_statistics_alone():
+    """The shape probe of build_module is no training pass."""
+    torch.manual_seed(0)
+    encoder = nn.Sequential(nn.Linear(5, 6), nn.BatchNorm1d(6, momentum=None))
+    heads = [nn.Sequential(nn.Linear(6, 1), nn.BatchNorm1d(1)) for _ in range(2)]
+    module = build_module(encoder, heads, (), 5, 2, probe=torch.randn(8, 5) + 3)
+    for name, buffer in module.named_buffers():
+        initial = 1.0 if name.endswith("running_var") else 0.0
+        assert_array_equal(buffer.numpy(), initial, err_msg=name)
 
 
 def test_recording_interval_averages_a_subset_of_the_every_step_scores():
