@@ -179,12 +179,15 @@ def test_momentum_term_changes_the_affinity():
     assert np.abs(plain - with_momentum).max() > 0.1 * np.abs(plain).max()
 
 
-@pytest.mark.parametrize("rule, beta", [("sgd", 0.9), ("adam", 0.0)])
-def test_tag_affinity_matches_hand_lookahead(rule, beta):
+@pytest.mark.parametrize(
+    "rule, beta, wd", [("sgd", 0.9, 0.0), ("sgd", 0.9, 0.01), ("adam", 0.0, 0.01)]
+)
+@pytest.mark.parametrize("gradient_method", ["batched", "loop"])
+def test_tag_affinity_matches_hand_lookahead(rule, beta, wd, gradient_method):
     X, Y, encoder, heads = make_problem()
     lr = 0.05 if rule == "sgd" else 0.01
     expected, _ = hand_run(
-        X, Y, encoder, heads, rule=rule, lr=lr, beta=beta, score="tag"
+        X, Y, encoder, heads, rule=rule, lr=lr, beta=beta, wd=wd, score="tag"
     )
     ext = fit_extractor(
         X,
@@ -194,7 +197,9 @@ def test_tag_affinity_matches_hand_lookahead(rule, beta):
         optimizer=rule,
         learning_rate=lr,
         momentum=beta,
+        weight_decay=wd,
         affinity="tag",
+        gradient_method=gradient_method,
     )
     assert_allclose(ext.affinity_, expected, rtol=1e-3, atol=1e-6)
 
