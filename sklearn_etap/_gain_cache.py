@@ -10,7 +10,6 @@ training.
 
 import joblib
 import numpy as np
-from sklearn.base import clone
 
 # Bump when the meaning of a stored training changes (e.g. how rows are
 # filtered before fitting), so old entries stop matching.
@@ -28,7 +27,7 @@ def estimator_key(extractor):
     parameter (a user's encoder) is described by its class, its ``repr`` and
     its state-dict arrays instead.
     """
-    params = clone(extractor).get_params(deep=False)
+    params = extractor.get_params(deep=False)
     described = {
         name: _describe(value)
         for name, value in sorted(params.items())
