@@ -235,11 +235,7 @@ def _fit_and_score(extractor, X, Y, X_test, Y_test, seed, caller_pid):
         # A worker process: several trainings share the cores, so one
         # thread each (torch would otherwise start one per core in each).
         torch.set_num_threads(1)
-    params = {"affinity": None, "random_state": int(seed), "verbose": False}
-    known = extractor.get_params(deep=False)
-    model = clone(extractor).set_params(
-        **{name: value for name, value in params.items() if name in known}
-    )
+    model = clone(extractor).set_params(**_training_overrides(extractor, int(seed)))
     labelled = ~np.all(np.isnan(Y), axis=1)
     model.fit(X[labelled], Y[labelled])
     scored = ~np.all(np.isnan(Y_test), axis=1)
@@ -250,6 +246,14 @@ def _fit_and_score(extractor, X, Y, X_test, Y_test, seed, caller_pid):
             f"for {Y.shape[1]} task(s); it must return one loss per task."
         )
     return losses
+
+
+def _training_overrides(extractor, seed):
+    """The parameters every training sets, among those the extractor has:
+    affinity recording off, quiet, seeded (the cache key leaves them out)."""
+    overrides = {"affinity": None, "random_state": seed, "verbose": False}
+    known = extractor.get_params(deep=False)
+    return {name: value for name, value in overrides.items() if name in known}
 
 
 def _training_job(index, store, key, args, error_score):
@@ -440,11 +444,7 @@ def _warn_undefined_gains(gains):
 def _describe_run(extractor, X, X_test, random_state, n_failed):
     """JSON-ready settings of the trainings, as run (affinity off, seeded)."""
     params = extractor.get_params(deep=False)
-    params.update(
-        (name, value)
-        for name, value in {"affinity": None, "verbose": False}.items()
-        if name in params
-    )
+    params.update(_training_overrides(extractor, seed=None))
     described = {name: repr(value) for name, value in sorted(params.items())}
     described["random_state"] = "seeds (one per repetition)"
     return {
