@@ -31,6 +31,8 @@ steps where the score exists.
 
 import torch
 
+from ._training import masked_task_losses
+
 
 def per_task_gradients(losses, params, method="batched"):
     """Gradients of every task's loss with respect to ``params``.
@@ -222,6 +224,20 @@ class ETAPRecorder(_AffinityAccumulator):
         self.add(decrease / losses[None, :], losses, data.has_label)
 
 
+def lookahead_losses(data, buffers, shared_values):
+    """Per-task losses on the step's batch with the shared weights replaced.
+
+    The forward pass runs on copies of ``buffers`` (the module's named
+    buffers), which take its in-place updates (BatchNorm running statistics),
+    so the trained model is the same as without recording.
+    """
+    batch = data.batch
+    values = {name: buffer.clone() for name, buffer in buffers.items()}
+    values.update(zip(data.shared_names, shared_values))
+    out, _ = torch.func.functional_call(data.module, values, (batch.X,), strict=False)
+    return masked_task_losses(out, batch.targets, batch.present, data.is_binary)[0]
+
+
 class TAGRecorder(_AffinityAccumulator):
     """TAG's lookahead affinity: one extra forward pass per task per recorded step.
 
@@ -239,6 +255,7 @@ class TAGRecorder(_AffinityAccumulator):
         updates = task_updates(G, data.optimizer, data.shared_params)
         before = data.losses.detach()
         sizes = [p.numel() for p in data.shared_params]
+        buffers = dict(data.module.named_buffers())
         scores = torch.empty((len(before), len(before)), device=before.device)
         with torch.no_grad():
             for task, update in enumerate(updates):
@@ -246,6 +263,6 @@ class TAGRecorder(_AffinityAccumulator):
                 lookahead = [
                     p.detach() + s.view_as(p) for p, s in zip(data.shared_params, steps)
                 ]
-                after = data.lookahead_losses(lookahead)
+                after = lookahead_losses(data, buffers, lookahead)
                 scores[task] = 1 - after / before
         self.add(scores, before, data.has_label)

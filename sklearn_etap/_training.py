@@ -99,9 +99,12 @@ class StepData:
     has_label: torch.Tensor
     representation: torch.Tensor
     shared_params: list
+    shared_names: list  # of shared_params in module.named_parameters()
     head_params: list
     optimizer: torch.optim.Optimizer
-    lookahead_losses: callable  # shared parameter values -> per-task losses
+    module: torch.nn.Module
+    batch: TaskData
+    is_binary: torch.Tensor
 
 
 @dataclass
@@ -211,12 +214,14 @@ def train(
     parameters' ``.grad``.
     """
     history = TrainingHistory()
-    encoder_names = [
-        name for name, p in module.encoder.named_parameters() if p.requires_grad
+    shared = [
+        (f"encoder.{name}", p)
+        for name, p in module.encoder.named_parameters()
+        if p.requires_grad
     ]
-    shared_params = [module.encoder.get_parameter(name) for name in encoder_names]
+    shared_names = [name for name, _ in shared]
+    shared_params = [p for _, p in shared]
     head_params = [p for p in module.heads.parameters() if p.requires_grad]
-    shared_names = [f"encoder.{name}" for name in encoder_names]
     n_samples = len(data)
     n_batches = math.ceil(n_samples / batch_size)
     schedule = RecordingSchedule(record_every, record_seed, max_epochs * n_batches)
@@ -235,31 +240,18 @@ def train(
             )
             optimizer.zero_grad(set_to_none=True)
             if recorder is not None and schedule.records(history.n_steps):
-
-                def lookahead_losses(shared_values, batch=batch):
-                    # copies of the buffers take the lookahead's in-place
-                    # updates (BatchNorm running statistics), so the trained
-                    # model is the same as without recording
-                    values = {
-                        name: buffer.clone() for name, buffer in module.named_buffers()
-                    }
-                    values.update(zip(shared_names, shared_values))
-                    out, _ = torch.func.functional_call(
-                        module, values, (batch.X,), strict=False
-                    )
-                    return masked_task_losses(
-                        out, batch.targets, batch.present, is_binary
-                    )[0]
-
                 recorder.step(
                     StepData(
                         losses=losses,
                         has_label=has_label,
                         representation=representation,
                         shared_params=shared_params,
+                        shared_names=shared_names,
                         head_params=head_params,
                         optimizer=optimizer,
-                        lookahead_losses=lookahead_losses,
+                        module=module,
+                        batch=batch,
+                        is_binary=is_binary,
                     )
                 )
             else:
