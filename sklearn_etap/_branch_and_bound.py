@@ -176,13 +176,7 @@ class _OverlapSearch(_Search):
         if bound <= cutoff:
             return
         candidates = self.gain[start:]
-        # Child j fixes j: its bound is at most the constant part, j's own
-        # excess, and the best slots - 1 excesses of the others.
-        if slots > 1:
-            others = np.sort(excess)[-(slots - 1) :].sum()
-        else:
-            others = 0.0
-        child_bound = bound - np.sort(excess)[-slots:].sum() + excess + others
+        child_bound = _child_bounds(bound, excess, slots)
         # Each child's subtree can also reach at most every task's best among
         # the chosen, j, and the candidates after j.
         new = np.maximum(candidates, current)
@@ -209,34 +203,18 @@ class _OverlapSearch(_Search):
         """
         remaining = self.gain[start:]
         fixed = self.gain[chosen]
-        target = self.best_value
-        best = (np.inf, u, None)
-        scale, stall = 1.0, 0
-        for _ in range(iterations):
+
+        def relaxation(u):
             over = remaining - u
             excess = np.maximum(over, 0.0).sum(axis=1)
-            if len(excess) > slots:
-                top = np.argpartition(excess, len(excess) - slots)[-slots:]
-            else:
-                top = np.arange(len(excess))
+            top = _largest(excess, slots)
             fixed_over = fixed - u
             bound = u.sum() + np.maximum(fixed_over, 0.0).sum() + excess[top].sum()
-            if bound < best[0] - 1e-12:
-                best, stall = (bound, u, excess), 0
-            else:
-                stall += 1
-                if stall >= 3:
-                    scale, stall = scale / 2, 0
-            if best[0] <= target + 1e-12 or not np.isfinite(target):
-                break
             top = top[excess[top] > 0]
             served = (fixed_over > 0).sum(axis=0) + (over[top] > 0).sum(axis=0)
-            direction = 1.0 - served
-            norm = float(direction @ direction)
-            if norm == 0:
-                break
-            u = u - scale * (bound - target) / norm * direction
-        return best
+            return bound, excess, 1.0 - served
+
+        return _smallest_bound(relaxation, u, self.best_value, iterations)
 
     def _keeps_chosen_useful(self, chosen, candidates):
         """Whether adding each candidate leaves every chosen group some task's
@@ -298,9 +276,7 @@ class _PartitionSearch(_Search):
         )
         if bound <= cutoff:
             return
-        positive = np.sort(np.maximum(reduced, 0.0))
-        rest = positive[-(slots - 1) :].sum() if slots > 1 else 0.0
-        child_bound = bound - positive[-slots:].sum() + reduced + rest
+        child_bound = _child_bounds(bound, reduced, slots)
         task = int(np.argmax(uncovered))
         children = np.flatnonzero(self.member[open_idx, task] & (child_bound > cutoff))
         for k in children[np.argsort(-self.totals[open_idx[children]], kind="stable")]:
@@ -319,29 +295,61 @@ class _PartitionSearch(_Search):
         """
         member = self.member_float[open_idx]
         totals = self.totals[open_idx]
-        target = self.best_value
-        best = (np.inf, u, None)
-        scale, stall = 1.0, 0
-        for _ in range(iterations):
+
+        def relaxation(u):
             reduced = totals - member @ u
             positive = np.maximum(reduced, 0.0)
-            if len(positive) > slots:
-                top = np.argpartition(positive, len(positive) - slots)[-slots:]
-            else:
-                top = np.arange(len(positive))
+            top = _largest(positive, slots)
             bound = value + u.sum() + positive[top].sum()
-            if bound < best[0] - 1e-12:
-                best, stall = (bound, u, reduced), 0
-            else:
-                stall += 1
-                if stall >= 3:
-                    scale, stall = scale / 2, 0
-            if best[0] <= target + 1e-12 or not np.isfinite(target):
-                break
             top = top[positive[top] > 0]
-            direction = (1.0 - member[top].sum(axis=0)) * uncovered
-            norm = float(direction @ direction)
-            if norm == 0:
-                break
-            u = u - scale * (bound - target) / norm * direction
-        return best
+            return bound, reduced, (1.0 - member[top].sum(axis=0)) * uncovered
+
+        return _smallest_bound(relaxation, u, self.best_value, iterations)
+
+
+def _largest(values, k):
+    """Indices of the ``k`` largest ``values`` (all of them if fewer)."""
+    if len(values) > k:
+        return np.argpartition(values, len(values) - k)[-k:]
+    return np.arange(len(values))
+
+
+def _child_bounds(bound, own, slots):
+    """Bound of each child that fixes one more candidate.
+
+    ``bound`` counts the best ``slots`` positive terms ``max(0, own)``; a child
+    fixing ``j`` counts ``own[j]`` instead, plus at most the best
+    ``slots - 1`` terms.
+    """
+    ranked = np.sort(np.maximum(own, 0.0))
+    rest = ranked[max(len(ranked) - slots + 1, 0) :].sum()
+    return bound - ranked[-slots:].sum() + own + rest
+
+
+def _smallest_bound(relaxation, u, target, iterations):
+    """Subgradient descent on the Lagrangian multipliers ``u``.
+
+    ``relaxation(u)`` returns the bound under ``u``, per-candidate terms kept
+    with the best bound, and the step direction (one minus how many times
+    each task is served in the relaxed optimum). Steps follow Polyak's rule
+    towards ``target`` (the incumbent), halving after three steps without
+    progress; the descent stops once the bound cannot beat the target.
+    Returns ``(bound, u, terms)`` of the smallest bound found.
+    """
+    best = (np.inf, u, None)
+    scale, stall = 1.0, 0
+    for _ in range(iterations):
+        bound, terms, direction = relaxation(u)
+        if bound < best[0] - 1e-12:
+            best, stall = (bound, u, terms), 0
+        else:
+            stall += 1
+            if stall >= 3:
+                scale, stall = scale / 2, 0
+        if best[0] <= target + 1e-12 or not np.isfinite(target):
+            break
+        norm = float(direction @ direction)
+        if norm == 0:
+            break
+        u = u - scale * (bound - target) / norm * direction
+    return best
