@@ -8,11 +8,13 @@ returned :class:`~sklearn.utils.Bunch`.
 
 import importlib.util
 import os
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import Bunch
+from sklearn.utils._param_validation import Interval
 
 #: dtype of every array the loaders return (natural for torch).
 DTYPE = np.float32
@@ -95,7 +97,8 @@ def select_tasks(available, selected, n_tasks, kind):
     tasks : list of str
     """
     selected = list(selected)
-    unknown = [name for name in selected if name not in set(available)]
+    known = set(available)
+    unknown = [name for name in selected if name not in known]
     if unknown:
         raise ValueError(
             f"unknown {kind}(s) {unknown}; choose among: {sorted(available)}."
@@ -242,10 +245,6 @@ def make_bunch(
 
 def common_constraints():
     """Parameter constraints shared by the loaders (for ``validate_params``)."""
-    from numbers import Integral, Real
-
-    from sklearn.utils._param_validation import Interval
-
     return {
         "n_tasks": [Interval(Integral, 1, None, closed="left"), None],
         "max_samples": [Interval(Integral, 10, None, closed="left"), None],
