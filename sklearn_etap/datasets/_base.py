@@ -173,8 +173,8 @@ def standardize_columns(X_train, X_test, columns=None):
     ----------
     X_train, X_test : ndarray of shape (n, n_features)
     columns : array-like of int or None
-        Columns to standardize; ``None`` means all. The others are left as they
-        are (one-hot and 0/1 indicator columns).
+        Columns to standardize; ``None`` means all, ``[]`` none. The others are
+        left as they are (one-hot and 0/1 indicator columns).
 
     Returns
     -------

@@ -96,11 +96,9 @@ def load_digits_tasks(
     train_ids, test_ids = rows[train], rows[test]
 
     Y = (y[:, None] == np.arange(n_tasks)[None, :]).astype(np.float64)
-    X_train, X_test = X[train_ids], X[test_ids]
-    if standardize:
-        X_train, X_test, X_mean, X_scale = standardize_columns(X_train, X_test)
-    else:
-        X_mean, X_scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
+    X_train, X_test, X_mean, X_scale = standardize_columns(
+        X[train_ids], X[test_ids], None if standardize else []
+    )
 
     task_names = [f"digit_{k}" for k in range(n_tasks)]
     task_types = ["binary"] * n_tasks

@@ -234,20 +234,18 @@ def load_ridership(
     train, test = split_indices(
         len(dates), test_size=test_size, random_state=random_state, shuffle=shuffle
     )
-    X_train, X_test, Y_train, Y_test = X[train], X[test], Y[train], Y[test]
-    if standardize:
-        X_train, X_test, X_mean, X_scale = standardize_columns(
-            X_train, X_test, continuous
-        )
-        Y_train, Y_test, Y_mean, Y_scale = standardize_columns(Y_train, Y_test)
-        target_note = (
-            "standardized per station with the training days' mean and scale "
-            "(Y_mean, Y_scale)."
-        )
-    else:
-        X_mean, X_scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
-        Y_mean, Y_scale = np.zeros(Y.shape[1]), np.ones(Y.shape[1])
-        target_note = "ridership in thousands, not standardized."
+    X_train, X_test, X_mean, X_scale = standardize_columns(
+        X[train], X[test], continuous if standardize else []
+    )
+    Y_train, Y_test, Y_mean, Y_scale = standardize_columns(
+        Y[train], Y[test], None if standardize else []
+    )
+    target_note = (
+        "standardized per station with the training days' mean and scale "
+        "(Y_mean, Y_scale)."
+        if standardize
+        else "ridership in thousands, not standardized."
+    )
 
     task_types = ["regression"] * len(stations)
     check_task_labels(
