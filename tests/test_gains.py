@@ -440,7 +440,9 @@ def test_cache_tells_apart_tasks_with_equal_labels_but_other_settings(tmp_path):
         targets[:, 0] = (np.nan_to_num(targets[:, 2]) > 0).astype(float)
         targets[:, 1] = targets[:, 0]
     Y[0] = np.nan
-    ext = make_extractor(task_types=["regression", "binary", "regression", "regression"])
+    ext = make_extractor(
+        task_types=["regression", "binary", "regression", "regression"]
+    )
     args = (ext, X, Y, [(0, 2), (1, 2)], X_test, Y_test)
     uncached = measure_gains(*args, random_state=0, progress=False)
     assert uncached.stl_loss[0] != uncached.stl_loss[1]
