@@ -23,7 +23,7 @@ from sklearn.utils.validation import (
 )
 
 from ._groups import all_groups, check_groups, decode_rows, encode_groups
-from ._selection_problem import MODES, SelectionProblem, prune_candidates
+from ._selection_problem import MODES, SelectionProblem, check_mode, prune_candidates
 from ._selection_solvers import SOLVERS
 
 
@@ -159,7 +159,9 @@ def select_groups(
     selection : :class:`~sklearn.utils.Bunch`
         ``groups`` (chosen groups, sorted), ``total_gain`` (objective value),
         ``task_gain`` (each task's gain in its group), ``task_group`` (index
-        into ``groups`` of the group each task is scored by).
+        into ``groups`` of the group each task is scored by), ``optimal``
+        (whether the solver proved optimality; always true without a time
+        limit).
 
     Examples
     --------
@@ -177,8 +179,7 @@ def select_groups(
         raise TypeError(f"n_groups must be an integer, got {n_groups!r}.")
     if n_groups < 1:
         raise ValueError(f"n_groups must be at least 1, got {n_groups}.")
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}.")
+    check_mode(mode)
     if rows is not None:
         table, inferred = _gains_from_rows(gains, np.asarray(rows, dtype=float))
     elif isinstance(gains, Mapping):
@@ -416,8 +417,6 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        tags.input_tags.sparse = False
         tags.input_tags.positive_only = True  # rows hold 0 and 1 only
         tags.regressor_tags.poor_score = True
         return tags
