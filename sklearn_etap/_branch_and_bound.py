@@ -122,11 +122,8 @@ class _OverlapSearch(_Search):
             for k in range(len(chosen)):
                 rest = np.delete(rows, k, axis=0)
                 kept = rest.max(axis=0) if len(rest) else np.full(len(rows[0]), -np.inf)
-                totals = np.maximum(self.gain, kept)
-                valid = np.isfinite(totals).all(axis=1)
-                values = np.where(
-                    valid, np.where(valid[:, None], totals, 0).sum(axis=1), -np.inf
-                )
+                # -inf where a task is left uncovered
+                values = np.maximum(self.gain, kept).sum(axis=1)
                 j = int(np.argmax(values))
                 if values[j] > best_gain:
                     best_gain, best_swap = values[j], (k, j)
@@ -180,12 +177,9 @@ class _OverlapSearch(_Search):
         # Each child's subtree can also reach at most every task's best among
         # the chosen, j, and the candidates after j.
         new = np.maximum(candidates, current)
+        # (-inf where some task can no longer be covered.)
         reach = np.maximum(new, self.suffix_best[start + 1 :])
-        feasible = np.isfinite(reach).all(axis=1)
-        reach_bound = np.where(
-            feasible, np.where(feasible[:, None], reach, 0).sum(axis=1), -np.inf
-        )
-        child_bound = np.minimum(child_bound, reach_bound)
+        child_bound = np.minimum(child_bound, reach.sum(axis=1))
         wanted = (candidates > current).any(axis=1) & (child_bound > cutoff)
         if chosen:
             wanted &= self._keeps_chosen_useful(chosen, candidates)

@@ -130,16 +130,10 @@ def solve_brute_force(problem, n_groups, mode="overlap", *, max_evaluations=5_00
             ).reshape(-1, k)
             if len(chunk) == 0:
                 break
-            values = gain[chunk].max(axis=1)
+            # -inf (a task in no chosen group) sums to -inf: not a cover.
+            totals = gain[chunk].max(axis=1).sum(axis=1)
             if mode == "partition":
-                valid = (member[chunk].sum(axis=1) == 1).all(axis=1)
-            else:
-                valid = np.isfinite(values).all(axis=1)
-            if not valid.any():
-                continue
-            totals = np.where(
-                valid, np.where(valid[:, None], values, 0).sum(axis=1), -np.inf
-            )
+                totals[(member[chunk].sum(axis=1) != 1).any(axis=1)] = -np.inf
             top = int(np.argmax(totals))
             if totals[top] > best_value:
                 best_value, best_set = totals[top], chunk[top].tolist()
