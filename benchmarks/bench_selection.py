@@ -31,10 +31,9 @@ from pathlib import Path
 import numpy as np
 import scipy
 
-from sklearn_etap._branch_and_bound import solve_branch_and_bound
 from sklearn_etap._groups import all_groups
 from sklearn_etap._selection_problem import SelectionProblem, prune_candidates
-from sklearn_etap._selection_solvers import solve_milp
+from sklearn_etap._selector import solve_selection
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -91,18 +90,18 @@ def uniform_problem(n_tasks, max_size, seed):
 GAIN_MODELS = {"planted": planted_problem, "uniform": uniform_problem}
 
 
-def timed(solver, problem, n_groups, mode, **kwargs):
+def timed(solver, problem, n_groups, mode, **options):
     start = time.perf_counter()
-    keep = prune_candidates(problem, n_groups, mode)
-    result = solver(problem.subset(keep), n_groups, mode, **kwargs)
-    return time.perf_counter() - start, result, len(keep)
+    result = solve_selection(problem, n_groups, mode=mode, solver=solver, **options)
+    return time.perf_counter() - start, result
 
 
 def run_one(problem, n_groups, kind, mode, seed, max_size, args):
     n_tasks = problem.n_tasks
-    milp_time, milp_result, kept = timed(solve_milp, problem, n_groups, mode)
-    bnb_time, bnb_result, _ = timed(
-        solve_branch_and_bound, problem, n_groups, mode, time_limit=args.time_limit
+    kept = len(prune_candidates(problem, n_groups, mode))
+    milp_time, milp_result = timed("milp", problem, n_groups, mode)
+    bnb_time, bnb_result = timed(
+        "branch_and_bound", problem, n_groups, mode, time_limit=args.time_limit
     )
     gap = milp_result.value - bnb_result.value
     if bnb_result.optimal and abs(gap) > 1e-6:

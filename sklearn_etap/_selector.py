@@ -27,14 +27,20 @@ from ._selection_problem import MODES, SelectionProblem, check_mode, prune_candi
 from ._selection_solvers import SOLVERS
 
 
-def solve_selection(problem, n_groups, *, mode="overlap", solver="milp", prune=True):
-    """Prune (exactly) and solve; chosen indices refer to ``problem``."""
+def solve_selection(
+    problem, n_groups, *, mode="overlap", solver="milp", prune=True, **options
+):
+    """Prune (exactly) and solve; chosen indices refer to ``problem``.
+
+    ``options`` go to the solver (``time_limit`` for ``"milp"`` and
+    ``"branch_and_bound"``).
+    """
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {sorted(SOLVERS)}, got {solver!r}.")
     keep = np.arange(len(problem.candidates))
     if prune:
         keep = prune_candidates(problem, n_groups, mode)
-    result = SOLVERS[solver](problem.subset(keep), n_groups, mode)
+    result = SOLVERS[solver](problem.subset(keep), n_groups, mode, **options)
     result.chosen = [int(keep[c]) for c in result.chosen]
     return result
 
