@@ -57,8 +57,8 @@ def load_table(name):
 
 def table_data(metadata):
     """The loader call the table was measured on, e.g. ``load_mhc1(n_tasks=10)``."""
-    call = ast.parse(metadata["loader"].rsplit(".", 1)[-1], mode="eval").body
-    loader = getattr(datasets, call.func.id)
+    call = ast.parse(metadata["loader"], mode="eval").body
+    loader = getattr(datasets, call.func.attr)  # sklearn_etap.datasets.<loader>
     kwargs = {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords}
     return loader(**kwargs)
 

@@ -37,11 +37,11 @@ def etap_param_grid(n_train_groups):
             f"the grid is tuned by cross-validation over groups, which needs at "
             f"least 2 training groups; got {n_train_groups}."
         )
-    max_interior = max(1, math.isqrt(int(n_train_groups)) + 1)
+    max_interior_knots = math.isqrt(int(n_train_groups))
     alphas = [0.001, 0.01, 0.1, 1.0]
     return {
         "affinity_estimator__degree": [2, 3, 4, 5, 6],
-        "affinity_estimator__n_knots": list(range(2, 2 + max_interior)),
+        "affinity_estimator__n_knots": list(range(2, 3 + max_interior_knots)),
         "affinity_estimator__alpha": alphas,
         "residual_estimator__alpha": alphas,
     }
