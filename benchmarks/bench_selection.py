@@ -32,8 +32,8 @@ import numpy as np
 import scipy
 
 from sklearn_etap._groups import all_groups
-from sklearn_etap._selection_problem import SelectionProblem, prune_candidates
-from sklearn_etap._selector import solve_selection
+from sklearn_etap._selection.problem import SelectionProblem, prune_candidates
+from sklearn_etap._selection.selector import solve_selection
 
 RESULTS = Path(__file__).parent / "results"
 

@@ -1,15 +1,18 @@
 """sklearn-etap: predict which tasks to train together (ETAP, ICLR 2026)."""
 
-from ._etap import ETAPRegressor
-from ._extractor import TorchAffinityExtractor
-from ._group_affinity import group_affinity
-from ._gains import measure_gains
+# The pipeline, stage by stage: affinity -> gains -> prediction -> selection.
+from ._affinity import TorchAffinityExtractor
+from ._gains import MeasuredGains, measure_gains
 from ._groups import encode_groups, sample_groups
-from ._measured_gains import MeasuredGains
-from ._residual_ridge import ResidualRidge
-from ._search import etap_param_grid, make_etap_search
-from ._selector import GroupSelector, select_groups
-from ._spline_affinity import SplineAffinityRegressor
+from ._prediction import (
+    ETAPRegressor,
+    ResidualRidge,
+    SplineAffinityRegressor,
+    etap_param_grid,
+    group_affinity,
+    make_etap_search,
+)
+from ._selection import GroupSelector, select_groups
 
 __version__ = "0.1.0.dev0"
 

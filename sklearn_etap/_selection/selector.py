@@ -22,9 +22,9 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._groups import all_groups, check_groups, decode_rows, encode_groups
-from ._selection_problem import MODES, SelectionProblem, check_mode, prune_candidates
-from ._selection_solvers import SOLVERS
+from .._groups import all_groups, check_groups, decode_rows, encode_groups
+from .problem import MODES, SelectionProblem, check_mode, prune_candidates
+from .solvers import SOLVERS
 
 
 def solve_selection(

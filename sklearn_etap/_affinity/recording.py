@@ -31,7 +31,7 @@ steps where the score exists.
 
 import torch
 
-from ._training import masked_task_losses
+from .training import masked_task_losses
 
 
 def per_task_gradients(losses, params, method="batched"):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._groups import check_groups, encode_groups, group_row_ids
+from .._groups import check_groups, encode_groups, group_row_ids
 
 
 @dataclass(frozen=True, eq=False)

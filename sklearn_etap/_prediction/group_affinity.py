@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._groups import decode_rows
+from .._groups import decode_rows
 
 
 def group_affinity(affinity, P):

@@ -8,9 +8,9 @@ from sklearn.model_selection import GroupKFold, check_cv, cross_val_predict
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from ._group_affinity import group_affinity
-from ._residual_ridge import ResidualRidge
-from ._spline_affinity import SplineAffinityRegressor
+from .group_affinity import group_affinity
+from .residual_ridge import ResidualRidge
+from .spline_affinity import SplineAffinityRegressor
 
 
 def _membership_group_ids(P):

@@ -9,8 +9,8 @@ total gain is maximal.
 * ``mode="partition"``: chosen groups are disjoint and cover every task once;
   each task scores its gain in its group.
 
-The solvers are in :mod:`._selection_solvers` (MILP, brute force) and
-:mod:`._branch_and_bound`; none of this depends on an estimator.
+The solvers are in :mod:`.solvers` (MILP, brute force) and
+:mod:`.branch_and_bound`; none of this depends on an estimator.
 """
 
 from dataclasses import dataclass

@@ -4,9 +4,9 @@ import math
 
 from sklearn.model_selection import GridSearchCV, GroupKFold
 
-from ._etap import ETAPRegressor
-from ._residual_ridge import ResidualRidge
-from ._spline_affinity import SplineAffinityRegressor
+from .etap import ETAPRegressor
+from .residual_ridge import ResidualRidge
+from .spline_affinity import SplineAffinityRegressor
 
 
 def etap_param_grid(n_train_groups):

@@ -17,9 +17,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from ._affinity_recording import ETAPRecorder, TAGRecorder
-from ._mlp import build_module
-from ._training import (
+from .recording import ETAPRecorder, TAGRecorder
+from .modules import build_module
+from .training import (
     BINARY,
     REGRESSION,
     TaskData,

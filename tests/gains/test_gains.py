@@ -5,7 +5,8 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import FitFailedWarning
 
-from sklearn_etap import MeasuredGains, TorchAffinityExtractor, _gains, measure_gains
+from sklearn_etap import MeasuredGains, TorchAffinityExtractor, measure_gains
+from sklearn_etap._gains import measure as _gains
 from sklearn_etap._groups import encode_groups, group_row_ids
 
 

@@ -6,7 +6,8 @@ import joblib
 import numpy as np
 from distributed import Client, LocalCluster, get_task_stream
 
-from sklearn_etap import TorchAffinityExtractor, _gains, measure_gains
+from sklearn_etap import TorchAffinityExtractor, measure_gains
+from sklearn_etap._gains import measure as _gains
 
 
 def trainings_in(key):

@@ -5,16 +5,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sklearn_etap._branch_and_bound import solve_branch_and_bound
+from sklearn_etap._selection.branch_and_bound import solve_branch_and_bound
 from sklearn_etap._groups import all_groups
-from sklearn_etap._selection_problem import (
+from sklearn_etap._selection.problem import (
     InfeasibleSelectionError,
     SelectionProblem,
     evaluate,
     prune_candidates,
 )
-from sklearn_etap._selection_solvers import SOLVERS, solve_brute_force, solve_milp
-from sklearn_etap._selector import solve_selection
+from sklearn_etap._selection.solvers import SOLVERS, solve_brute_force, solve_milp
+from sklearn_etap._selection.selector import solve_selection
 
 MODES = ["overlap", "partition"]
 

@@ -21,9 +21,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_consistent_length
 from tqdm.auto import tqdm
 
-from ._gain_cache import TrainingStore, data_keys, estimator_key, training_key
-from ._groups import check_groups
-from ._measured_gains import MeasuredGains
+from .cache import TrainingStore, data_keys, estimator_key, training_key
+from .._groups import check_groups
+from .result import MeasuredGains
 
 # Extractor parameters that may hold one entry per task (column of Y).
 _PER_TASK_PARAMS = ("task_types", "heads")

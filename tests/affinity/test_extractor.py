@@ -15,8 +15,8 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from sklearn_etap import TorchAffinityExtractor
-from sklearn_etap._mlp import build_module
-from sklearn_etap._training import RecordingSchedule
+from sklearn_etap._affinity.modules import build_module
+from sklearn_etap._affinity.training import RecordingSchedule
 
 
 def make_data(n_samples=120, seed=0):

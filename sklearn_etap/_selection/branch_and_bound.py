@@ -4,7 +4,7 @@ import time
 
 import numpy as np
 
-from ._selection_problem import (
+from .problem import (
     InfeasibleSelectionError,
     check_coverable,
     check_mode,

@@ -1,6 +1,6 @@
 """Exact solvers for choosing which task groups to train.
 
-Three solvers of the problem in :mod:`._selection_problem` return the same
+Three solvers of the problem in :mod:`.problem` return the same
 optimum value (ties may pick different groups): ``solve_milp`` (scipy's
 ``milp``, HiGHS), ``solve_branch_and_bound`` (in the spirit of Standley et
 al., 2020, "Which tasks should be learned together in multi-task learning?")
@@ -14,8 +14,8 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_array
 
-from ._branch_and_bound import solve_branch_and_bound
-from ._selection_problem import (
+from .branch_and_bound import solve_branch_and_bound
+from .problem import (
     InfeasibleSelectionError,
     check_coverable,
     check_mode,

@@ -1,0 +1,10 @@
+"""Stage 2: ground-truth multi-task gains of chosen groups.
+
+``measure`` (trainings through joblib), ``result`` (``MeasuredGains``), ``cache``
+(finished trainings kept on disk).
+"""
+
+from .measure import measure_gains
+from .result import MeasuredGains
+
+__all__ = ["MeasuredGains", "measure_gains"]
