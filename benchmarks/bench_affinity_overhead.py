@@ -49,12 +49,12 @@ from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from sklearn_etap import TorchAffinityExtractor  # noqa: E402
+from sklearn_etap._affinity.extractor import DEFAULT_AFFINITY_EVERY  # noqa: E402
 from sklearn_etap._affinity.recording import (  # noqa: E402
     _AffinityAccumulator,
     per_task_gradients,
     scored_pairs,
 )
-from sklearn_etap._affinity.extractor import DEFAULT_AFFINITY_EVERY  # noqa: E402
 from sklearn_etap._affinity.training import (  # noqa: E402
     RecordingSchedule,
     masked_task_losses,

@@ -145,7 +145,8 @@ def main(argv=None):
 
     rows = []
     header = (
-        f"{'n':>3} {'max':>4} {'cand':>5} {'kept':>5} {'B':>3} {'budget':>6} {'mode':>9} "
+        f"{'n':>3} {'max':>4} {'cand':>5} {'kept':>5} {'B':>3} {'budget':>6} "
+        f"{'mode':>9} "
         f"{'milp_s':>8} {'bnb_s':>8} {'bnb_opt':>7} {'gap':>8}"
     )
     print(header)

@@ -34,10 +34,10 @@ from sklearn.linear_model import Ridge
 from sklearn_etap import (
     MeasuredGains,
     TorchAffinityExtractor,
+    datasets,
     group_affinity,
     make_etap_search,
 )
-from sklearn_etap import datasets
 
 HERE = Path(__file__).resolve().parent
 TABLES = (
@@ -81,8 +81,16 @@ def pearson(a, b):
 
 def score_splits(A, table):
     X, y, row_group = table.X, table.y, table.row_group
-    scores = {k: [] for k in ("etap", "etap_stage1", "etap_membership_task",
-                              "raw_group_affinity", "membership_ridge")}
+    scores = {
+        k: []
+        for k in (
+            "etap",
+            "etap_stage1",
+            "etap_membership_task",
+            "raw_group_affinity",
+            "membership_ridge",
+        )
+    }
     for seed in range(N_SPLITS):
         rng = np.random.RandomState(seed)
         chosen = rng.choice(len(table.groups), N_TRAIN_GROUPS, replace=False)
@@ -111,11 +119,17 @@ def score_splits(A, table):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=str(HERE / "results" / "gain_prediction_check.json"))
+    parser.add_argument(
+        "--out", default=str(HERE / "results" / "gain_prediction_check.json")
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    report = {"command": "python benchmarks/gain_prediction_check.py",
-              "n_train_groups": N_TRAIN_GROUPS, "n_splits": N_SPLITS, "tables": {}}
+    report = {
+        "command": "python benchmarks/gain_prediction_check.py",
+        "n_train_groups": N_TRAIN_GROUPS,
+        "n_splits": N_SPLITS,
+        "tables": {},
+    }
     for name in TABLES:
         table, metadata = load_table(name)
         data = table_data(metadata)

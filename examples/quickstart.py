@@ -43,8 +43,10 @@ def main(argv=None):
     extractor = TorchAffinityExtractor(random_state=args.seed)
     extractor.fit(data.X_train, data.Y_train)
     A = extractor.affinity_
-    print(f"affinity matrix of {extractor.n_tasks_} tasks recorded "
-          f"({time.perf_counter() - start:.1f} s)")
+    print(
+        f"affinity matrix of {extractor.n_tasks_} tasks recorded "
+        f"({time.perf_counter() - start:.1f} s)"
+    )
 
     groups = sample_groups(extractor.n_tasks_, args.groups, random_state=args.seed)
     train = measure_gains(
@@ -57,16 +59,20 @@ def main(argv=None):
         n_jobs=args.jobs,
         random_state=args.seed,
     )
-    print(f"measured the gains of {len(groups)} groups "
-          f"({time.perf_counter() - start:.1f} s)")
+    print(
+        f"measured the gains of {len(groups)} groups "
+        f"({time.perf_counter() - start:.1f} s)"
+    )
 
     search = make_etap_search(A, n_train_groups=len(groups))
     search.fit(train.X, train.y, groups=train.row_group)
     selector = GroupSelector(search.best_estimator_, n_groups=args.budget)
     selector.fit(train.X, train.y)
 
-    print(f"\nbest {args.budget} groups (predicted total gain "
-          f"{selector.predicted_gain_:.3f}):")
+    print(
+        f"\nbest {args.budget} groups (predicted total gain "
+        f"{selector.predicted_gain_:.3f}):"
+    )
     for group in selector.groups_:
         print("  " + " + ".join(names[t] for t in group))
     measured = {g: i for i, g in enumerate(train.groups)}

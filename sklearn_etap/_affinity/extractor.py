@@ -17,8 +17,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from .recording import ETAPRecorder, TAGRecorder
 from .modules import build_module
+from .recording import ETAPRecorder, TAGRecorder
 from .training import (
     BINARY,
     REGRESSION,

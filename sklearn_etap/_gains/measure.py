@@ -21,8 +21,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_consistent_length
 from tqdm.auto import tqdm
 
-from .cache import TrainingStore, data_keys, estimator_key, training_key
 from .._groups import check_groups
+from .cache import TrainingStore, data_keys, estimator_key, training_key
 from .result import MeasuredGains
 
 # Extractor parameters that may hold one entry per task (column of Y).

@@ -153,7 +153,7 @@ def test_gain_of_every_row_is_the_relative_loss_reduction():
     np.testing.assert_array_equal(gains.X, encode_groups(groups, 4))
     np.testing.assert_array_equal(gains.row_group, group_row_ids(groups))
     row = 0
-    for g, group in enumerate(groups):
+    for group in groups:
         for task in group:
             assert gains.row_task[row] == task
             for s in range(2):

@@ -42,8 +42,10 @@ def _planted_problem(n_tasks=6, n_groups=None, seed=0, noise=0.0):
     """Gains = smooth function of group affinity + per-member offsets."""
     rng = np.random.RandomState(seed)
     A = rng.normal(scale=0.5, size=(n_tasks, n_tasks))
-    groups = all_groups(n_tasks) if n_groups is None else sample_groups(
-        n_tasks, n_groups, random_state=seed
+    groups = (
+        all_groups(n_tasks)
+        if n_groups is None
+        else sample_groups(n_tasks, n_groups, random_state=seed)
     )
     P = encode_groups(groups, n_tasks)
     member_effect = rng.normal(scale=0.2, size=n_tasks)
@@ -212,7 +214,9 @@ def test_out_of_fold_stage1_uses_group_folds(problem):
 def test_user_estimators_are_cloned_not_fitted(problem):
     A, _, P, y, _ = problem
     stage1, stage2 = SplineAffinityRegressor(), ResidualRidge()
-    etap = ETAPRegressor(affinity=A, affinity_estimator=stage1, residual_estimator=stage2)
+    etap = ETAPRegressor(
+        affinity=A, affinity_estimator=stage1, residual_estimator=stage2
+    )
     etap.fit(P, y)
     assert not hasattr(stage1, "pipeline_") and not hasattr(stage2, "ridge_")
     assert etap.affinity_estimator_ is not stage1
@@ -268,9 +272,10 @@ def test_pipeline_gridsearch_nested_params(problem):
     ).fit(P, y, groups=group_row_ids(groups))
     best = search.best_estimator_[-1]
     assert best.affinity_estimator_.degree in (2, 3)
-    assert best.residual_estimator_.alpha == search.best_params_[
-        "etapregressor__residual_estimator__alpha"
-    ]
+    assert (
+        best.residual_estimator_.alpha
+        == search.best_params_["etapregressor__residual_estimator__alpha"]
+    )
     assert search.best_score_ > 0.8
 
 

@@ -5,16 +5,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sklearn_etap._selection.branch_and_bound import solve_branch_and_bound
 from sklearn_etap._groups import all_groups
+from sklearn_etap._selection.branch_and_bound import solve_branch_and_bound
 from sklearn_etap._selection.problem import (
     InfeasibleSelectionError,
     SelectionProblem,
     evaluate,
     prune_candidates,
 )
-from sklearn_etap._selection.solvers import SOLVERS, solve_brute_force, solve_milp
 from sklearn_etap._selection.selector import solve_selection
+from sklearn_etap._selection.solvers import SOLVERS, solve_brute_force, solve_milp
 
 MODES = ["overlap", "partition"]
 
@@ -34,7 +34,7 @@ def random_problem(rng, n_tasks, n_multi, singletons=True, all_multi=False):
 
 
 def partition_value_by_enumeration(problem, n_groups):
-    """Best partition value by enumerating set partitions (independent of the solvers)."""
+    """Best partition value by enumerating set partitions, independently of solvers."""
     lookup = {
         g: problem.gain[c, list(g)].sum() for c, g in enumerate(problem.candidates)
     }
