@@ -110,7 +110,8 @@ class SplineAffinityRegressor(RegressorMixin, BaseEstimator):
         self : object
             The fitted regressor.
         """
-        X, y = validate_data(self, X, y, y_numeric=True)
+        # The knots span the training range: one sample cannot place them.
+        X, y = validate_data(self, X, y, y_numeric=True, ensure_min_samples=2)
         self.pipeline_ = make_pipeline(
             SplineTransformer(
                 n_knots=self.n_knots,

@@ -19,6 +19,7 @@ from sklearn_etap import (
     sample_groups,
 )
 from sklearn_etap._groups import all_groups, group_row_ids
+from sklearn_etap._prediction.residual_ridge import INTERCEPT_SCALE
 
 # The estimator checks feed random continuous matrices of any width, which are
 # not group-task rows [u_G | e_t] (those have 2 * n_tasks columns of 0/1).
@@ -137,9 +138,10 @@ def test_residual_stage_recovers_planted_member_effect():
     P = encode_groups(all_groups(n_tasks), n_tasks)
     effect = np.array([0.3, -0.2, 0.0, 0.5, -0.4])
     y = 0.1 + P[:, :n_tasks] @ effect
-    reg = ResidualRidge(alpha=1e-8).fit(P, y)
-    np.testing.assert_allclose(reg.ridge_.coef_, effect, atol=1e-6)
-    np.testing.assert_allclose(reg.ridge_.intercept_, 0.1, atol=1e-6)
+    reg = ResidualRidge(alpha=1e-8, encoding="membership").fit(P, y)
+    # column 0 is the intercept, scaled by INTERCEPT_SCALE
+    np.testing.assert_allclose(reg.ridge_.coef_[1:], effect, atol=1e-6)
+    np.testing.assert_allclose(reg.ridge_.coef_[0] * INTERCEPT_SCALE, 0.1, atol=1e-6)
 
 
 def test_residual_stage_recovers_planted_per_task_offset():
@@ -148,9 +150,10 @@ def test_residual_stage_recovers_planted_per_task_offset():
     P = encode_groups(all_groups(n_tasks), n_tasks)
     offset = np.array([0.4, -0.1, 0.2, -0.3, 0.0])
     y = P[:, n_tasks:] @ offset
-    reg = ResidualRidge(alpha=1e-8, encoding="membership+task").fit(P, y)
-    np.testing.assert_allclose(reg.predict(P), y, atol=1e-6)
-    membership_only = ResidualRidge(alpha=1e-8).fit(P, y)
+    for encoding in ("per_task", "pooled", "membership+task"):
+        reg = ResidualRidge(alpha=1e-8, encoding=encoding).fit(P, y)
+        np.testing.assert_allclose(reg.predict(P), y, atol=1e-6)
+    membership_only = ResidualRidge(alpha=1e-8, encoding="membership").fit(P, y)
     assert membership_only.score(P, y) < 0.5
 
 
@@ -163,11 +166,15 @@ def test_residual_interaction_encoding_recovers_pairwise_effects():
     y = np.array([membership[r] @ W[:, target[r]] for r in range(len(P))])
     full = ResidualRidge(alpha=1e-8, encoding="interaction").fit(P, y)
     np.testing.assert_allclose(full.predict(P), y, atol=1e-5)
-    assert ResidualRidge(alpha=1e-8).fit(P, y).score(P, y) < 0.9
+    # each target its own coefficients: the official per-task ridge fits it too
+    per_task = ResidualRidge(alpha=1e-8).fit(P, y)
+    np.testing.assert_allclose(per_task.predict(P), y, atol=1e-5)
+    shared = ResidualRidge(alpha=1e-8, encoding="membership+task").fit(P, y)
+    assert shared.score(P, y) < 0.9
 
 
 def test_residual_ridge_rejects_odd_width():
-    with pytest.raises(ValueError, match="got 3 feature\\(s\\), an odd number"):
+    with pytest.raises(ValueError, match="encode_groups.*2 \\* n_tasks columns"):
         ResidualRidge().fit(np.zeros((4, 3)), np.zeros(4))
 
 
@@ -285,7 +292,9 @@ def test_make_etap_search_covers_paper_grid(problem):
     grid = search.param_grid
     assert grid["affinity_estimator__degree"] == [2, 3, 4, 5, 6]
     assert min(grid["affinity_estimator__alpha"]) == 0.001
-    assert max(grid["residual_estimator__alpha"]) == 1.0
+    # the residual penalty is chosen inside each fit, over the official range
+    assert "residual_estimator__alpha" not in grid
+    assert search.estimator.residual_estimator.alpha is None
     # knots up to about sqrt(#groups) interior knots
     assert max(grid["affinity_estimator__n_knots"]) - 2 == int(np.sqrt(len(groups)))
     assert isinstance(search.cv, GroupKFold)
