@@ -6,8 +6,11 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.linear_model import Ridge
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
 
 from .group_loo import group_loo_errors
 from .validation import check_group_rows
@@ -20,15 +23,25 @@ ENCODINGS = (
     "interaction",
     "passthrough",
 )
-# The official residual stage searches its ridge penalty over 1e-6 .. 1e2.
-DEFAULT_ALPHAS = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 1e1, 1e2)
-# Intercept columns are multiplied by this, so their penalty is alpha / 900:
-# effectively unpenalised over the alpha grid (at alpha=100 a task's level
-# measured on 3 rows shrinks by 4%), while leave-one-group-out stays exact.
-INTERCEPT_SCALE = 30.0
+# The official residual stage searches 1e-6 .. 1e2; the larger penalties let
+# the search switch the membership columns off (leaving task level and size).
+DEFAULT_ALPHAS = tuple(10.0**k for k in range(-6, 5))
+# Partial pooling strengths tried when task_penalty=None: from per-task
+# coefficients nearly free (0.01, the official per-task ridge) to nearly shared.
+TASK_PENALTIES = (0.01, 0.1, 1.0, 10.0, 100.0, 1e4)
+GROUP_SIZES = ("log", "linear")
+# Unpenalised columns (intercepts, group size) are multiplied by this, so their
+# penalty is alpha * 1e-6: negligible over the alpha grid, while
+# leave-one-group-out stays exact and numerically stable.
+INTERCEPT_SCALE = 1e3
 
 
-def residual_features(P, encoding, task_penalty=10.0):
+def _size_column(membership, group_size):
+    size = membership.sum(axis=1, keepdims=True)
+    return np.log(size) if group_size == "log" else size
+
+
+def residual_features(P, encoding, task_penalty=10.0, group_size=None):
     """The columns the residual ridge sees for group-task rows ``P``.
 
     Every encoding starts with intercept columns scaled by ``INTERCEPT_SCALE``
@@ -48,8 +61,7 @@ def residual_features(P, encoding, task_penalty=10.0):
         ``task_penalty`` times more (partial pooling: with few rows per task,
         the deviations shrink towards the shared coefficients).
         ``"membership"``: ``u_G`` only, one shared intercept.
-        ``"membership+task"``: per-task intercepts and shared coefficients of
-        the other members (``u_G`` without the target's own bit).
+        ``"membership+task"``: per-task intercepts and ``u_G``.
         ``"interaction"``: ``u_G``, ``e_t`` and all ``u_G (x) e_t``, one
         shared intercept and one penalty for all.
         ``"passthrough"``: the columns as given.
@@ -57,6 +69,9 @@ def residual_features(P, encoding, task_penalty=10.0):
         Penalty of the per-task deviations over the shared coefficients'
         (``"pooled"`` only); the deviations' columns are scaled by
         ``1 / sqrt(task_penalty)``.
+    group_size : {"log", "linear"} or None, default=None
+        Add the group size ``|G|`` (or its log) as an unpenalised column
+        shared by all tasks (not with ``"passthrough"``).
 
     Returns
     -------
@@ -66,13 +81,19 @@ def residual_features(P, encoding, task_penalty=10.0):
         return np.hstack([np.full((len(P), 1), INTERCEPT_SCALE), P])
     n_tasks = P.shape[1] // 2
     membership, target = P[:, :n_tasks], P[:, n_tasks:]
+    size = (
+        np.empty((len(P), 0))
+        if group_size is None
+        else INTERCEPT_SCALE * _size_column(membership, group_size)
+    )
     if encoding == "membership":
-        return np.hstack([np.full((len(P), 1), INTERCEPT_SCALE), membership])
-    intercepts = INTERCEPT_SCALE * target
+        return np.hstack([np.full((len(P), 1), INTERCEPT_SCALE), size, membership])
+    intercepts = np.hstack([INTERCEPT_SCALE * target, size])
     # Membership of every *other* task (the target's own bit is its intercept).
     others = membership * (1.0 - target)
     if encoding == "membership+task":
         return np.hstack([intercepts, others])
+    # One block of other-member coefficients per target task.
     per_task = (target[:, :, None] * others[:, None, :]).reshape(len(P), -1)
     if encoding == "per_task":
         return np.hstack([intercepts, per_task])
@@ -80,7 +101,7 @@ def residual_features(P, encoding, task_penalty=10.0):
         return np.hstack([intercepts, others, per_task / np.sqrt(task_penalty)])
     # "interaction": the former encoding, one intercept for all rows.
     pairs = (membership[:, :, None] * target[:, None, :]).reshape(len(P), -1)
-    return np.hstack([np.full((len(P), 1), INTERCEPT_SCALE), P, pairs])
+    return np.hstack([np.full((len(P), 1), INTERCEPT_SCALE), size, P, pairs])
 
 
 class ResidualRidge(RegressorMixin, BaseEstimator):
@@ -93,42 +114,59 @@ class ResidualRidge(RegressorMixin, BaseEstimator):
     other form are refused), or any encoding of one's own with
     ``encoding="passthrough"``.
 
-    The default, ``encoding="per_task"``, is the official ETAP residual stage:
-    one ridge per target task, each with its own intercept and membership
-    coefficients, so that tasks can differ in their mean gain. With
-    ``alpha=None`` the penalty is chosen from ``alphas`` by exact
-    leave-one-group-out error in closed form (one SVD, no refits; all rows of
-    one group are left out together, since they share one training run).
+    The default is partial pooling: each target task has its own
+    (unpenalised) level, the group size enters as an unpenalised shared term,
+    and each other member has a coefficient shared by all targets plus a
+    per-target deviation penalised ``task_penalty`` times more. The official
+    ETAP residual stage (one ridge per target task) is
+    ``encoding="per_task"``, and is the small-``task_penalty`` end of the
+    default. Whatever is ``None`` among ``alpha``, ``task_penalty`` and
+    ``group_size`` is chosen in ``fit`` by exact leave-one-group-out error in
+    closed form (one SVD per candidate encoding, no refits; all rows of one
+    group are left out together, since they share one training run).
+    ``benchmarks/bench_gain_prediction.py`` measured why (see
+    ``docs/benchmark_results.md``).
 
     Parameters
     ----------
     alpha : float or None, default=None
-        Ridge penalty; intercepts are (effectively) not penalised. ``None``
-        chooses it from ``alphas`` by leave-one-group-out error.
-    alphas : array-like of float, default=(1e-6, 1e-5, ..., 1e2)
-        Candidate penalties when ``alpha=None`` (the official search range).
-    encoding : {"per_task", "pooled", "membership", "membership+task", \
-            "interaction", "passthrough"}, default="per_task"
-        The features built from each row ``[u_G | e_t]``. ``"per_task"``:
-        per-task intercepts and per-task membership coefficients (the
-        official stage 2). ``"pooled"``: per-task intercepts, membership
-        coefficients shared by all target tasks, and per-task deviations
-        penalised ``task_penalty`` times more. ``"membership"``: ``u_G`` alone
+        Ridge penalty; intercepts and the group-size term are (effectively)
+        not penalised. ``None`` chooses it from ``alphas``.
+    alphas : array-like of float, default=(1e-6, 1e-5, ..., 1e4)
+        Candidate penalties when ``alpha=None``: the official range 1e-6 to
+        1e2, and larger ones that switch the membership terms off.
+    encoding : {"pooled", "per_task", "membership", "membership+task", \
+            "interaction", "passthrough"}, default="pooled"
+        The features built from each row ``[u_G | e_t]``. ``"pooled"``:
+        per-task intercepts, membership coefficients shared by all target
+        tasks, and per-task deviations penalised ``task_penalty`` times more.
+        ``"per_task"``: per-task intercepts and per-task membership
+        coefficients (the official stage 2). ``"membership"``: ``u_G`` alone
         (the paper's text). ``"membership+task"``: per-task intercepts and
         shared membership coefficients. ``"interaction"``: ``[u_G | e_t |
         u_G (x) e_t]`` with one intercept. ``"passthrough"``: the input
         columns unchanged, whatever they are. See ``residual_features``.
-    task_penalty : float, default=10.0
+    task_penalty : float or None, default=None
         For ``encoding="pooled"``: how many times more the per-task
-        deviations are penalised than the shared coefficients.
+        deviations are penalised than the shared coefficients. ``None``
+        chooses it from 0.01 (nearly the official per-task ridge) to 1e4
+        (nearly shared coefficients).
+    group_size : {"auto", "log", "linear"} or None, default="auto"
+        An unpenalised term in the group size ``|G|`` (``"log"``: in
+        ``log |G|``), shared by all target tasks; ``"auto"`` chooses log or
+        linear; ``None``: no such term. Ignored with ``"passthrough"``.
 
     Attributes
     ----------
     alpha_ : float
         The penalty used: ``alpha``, or the one chosen from ``alphas``.
-    cv_errors_ : ndarray of shape (n_alphas,) or None
-        Mean squared leave-one-group-out error of every candidate (``None``
-        when ``alpha`` is given).
+    task_penalty_ : float or None
+        The pooling penalty used (``"pooled"`` only).
+    group_size_ : str or None
+        The group-size term used.
+    cv_errors_ : ndarray of shape (n_group_sizes, n_task_penalties, n_alphas) or None
+        Mean squared leave-one-group-out error of every candidate searched
+        (``None`` when nothing was chosen).
     ridge_ : Ridge
         The fitted ridge (no intercept) on the encoded features.
     n_tasks_ : int or None
@@ -158,19 +196,26 @@ class ResidualRidge(RegressorMixin, BaseEstimator):
         "alpha": [Interval(Real, 0, None, closed="left"), None],
         "alphas": ["array-like"],
         "encoding": [StrOptions(set(ENCODINGS))],
-        "task_penalty": [Interval(Real, 0, None, closed="neither")],
+        "task_penalty": [Interval(Real, 0, None, closed="neither"), None],
+        "group_size": [StrOptions({"auto", "log", "linear"}), None],
     }
 
     def __init__(
-        self, alpha=None, alphas=DEFAULT_ALPHAS, encoding="per_task", task_penalty=10.0
+        self,
+        alpha=None,
+        alphas=DEFAULT_ALPHAS,
+        encoding="pooled",
+        task_penalty=None,
+        group_size="auto",
     ):
         self.alpha = alpha
         self.alphas = alphas
         self.encoding = encoding
         self.task_penalty = task_penalty
+        self.group_size = group_size
 
     def _encode(self, X):
-        return residual_features(X, self.encoding, self.task_penalty)
+        return residual_features(X, self.encoding, self.task_penalty_, self.group_size_)
 
     def _group_ids(self, X):
         """Rows of one group share an id; with passthrough, equal rows do."""
@@ -178,6 +223,33 @@ class ResidualRidge(RegressorMixin, BaseEstimator):
             _, ids = np.unique(X, axis=0, return_inverse=True)
             return ids.ravel()
         return check_group_rows(X, f"ResidualRidge(encoding={self.encoding!r})")[2]
+
+    def _candidates(self):
+        """The group-size terms and pooling penalties to choose among."""
+        if self.encoding == "passthrough":
+            sizes = [None]
+        elif self.group_size == "auto":
+            sizes = list(GROUP_SIZES)
+        else:
+            sizes = [self.group_size]
+        if self.encoding != "pooled":
+            penalties = [None]
+        elif self.task_penalty is None:
+            penalties = list(TASK_PENALTIES)
+        else:
+            penalties = [self.task_penalty]
+        return sizes, penalties
+
+    def _alphas(self):
+        if self.alpha is not None:
+            return np.array([float(self.alpha)])
+        alphas = np.asarray(self.alphas, dtype=float).ravel()
+        if alphas.size == 0 or np.any(alphas < 0) or not np.all(np.isfinite(alphas)):
+            raise ValueError(
+                f"alphas must be a non-empty list of finite penalties >= 0; "
+                f"got {self.alphas!r}."
+            )
+        return alphas
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -200,29 +272,36 @@ class ResidualRidge(RegressorMixin, BaseEstimator):
         X, y = validate_data(self, X, y, y_numeric=True)
         groups = self._group_ids(X)
         self.n_tasks_ = None if self.encoding == "passthrough" else X.shape[1] // 2
-        F = self._encode(X)
-        weight = _check_sample_weight(sample_weight, X)
-        if self.alpha is None:
-            alphas = np.asarray(self.alphas, dtype=float).ravel()
-            if (
-                alphas.size == 0
-                or np.any(alphas < 0)
-                or not np.all(np.isfinite(alphas))
-            ):
-                raise ValueError(
-                    f"alphas must be a non-empty list of finite penalties >= 0; "
-                    f"got {self.alphas!r}."
-                )
-            root = np.sqrt(weight)
-            self.cv_errors_ = group_loo_errors(
-                F * root[:, None], y * root, groups, alphas
-            )
-            self.alpha_ = float(alphas[np.argmin(self.cv_errors_)])
-        else:
+        sizes, penalties = self._candidates()
+        alphas = self._alphas()
+        if len(sizes) * len(penalties) * len(alphas) == 1:
             self.cv_errors_ = None
-            self.alpha_ = float(self.alpha)
-        self.ridge_ = Ridge(alpha=self.alpha_, fit_intercept=False).fit(
-            F, y, sample_weight=sample_weight
+            best = (0, 0, 0)
+        else:
+            root = np.sqrt(_check_sample_weight(sample_weight, X))
+            self.cv_errors_ = np.array(
+                [
+                    [
+                        group_loo_errors(
+                            residual_features(X, self.encoding, penalty, size)
+                            * root[:, None],
+                            y * root,
+                            groups,
+                            alphas,
+                        )
+                        for penalty in penalties
+                    ]
+                    for size in sizes
+                ]
+            )
+            best = np.unravel_index(np.argmin(self.cv_errors_), self.cv_errors_.shape)
+        self.group_size_ = sizes[best[0]]
+        self.task_penalty_ = penalties[best[1]]
+        self.alpha_ = float(alphas[best[2]])
+        # The SVD solver: unpenalised columns are scaled up, so the normal
+        # equations of a tiny alpha are ill-conditioned for Cholesky.
+        self.ridge_ = Ridge(alpha=self.alpha_, fit_intercept=False, solver="svd").fit(
+            self._encode(X), y, sample_weight=sample_weight
         )
         return self
 

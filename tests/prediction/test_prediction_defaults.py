@@ -15,8 +15,7 @@ from sklearn_etap import (
     sample_groups,
 )
 from sklearn_etap._groups import all_groups, group_row_ids
-from sklearn_etap._prediction.group_loo import group_loo_errors
-from sklearn_etap._prediction.residual_ridge import residual_features
+from sklearn_etap._prediction.residual_ridge import TASK_PENALTIES, residual_features
 
 
 def _per_task_problem(n_tasks=6, n_groups=20, seed=0, noise=0.0):
@@ -35,7 +34,7 @@ def _per_task_problem(n_tasks=6, n_groups=20, seed=0, noise=0.0):
 
 def test_default_residual_stage_recovers_per_task_intercepts_and_coefficients():
     groups, P, y, level, W = _per_task_problem(n_tasks=5, n_groups=26)
-    reg = ResidualRidge(alpha=1e-8).fit(P, y)
+    reg = ResidualRidge(alpha=1e-8, encoding="per_task", group_size=None).fit(P, y)
     n_tasks = 5
     # every singleton group: the task's level alone
     singles = encode_groups([(t,) for t in range(n_tasks)], n_tasks)
@@ -51,19 +50,49 @@ def test_default_residual_stage_recovers_per_task_intercepts_and_coefficients():
 
 def test_default_picks_alpha_by_leave_one_group_out():
     groups, P, y, *_ = _per_task_problem(noise=0.5, seed=1)
-    reg = ResidualRidge().fit(P, y)
-    assert reg.alpha_ in reg.alphas
+    reg = ResidualRidge(encoding="per_task", group_size="log").fit(P, y)
+    assert reg.cv_errors_.shape == (1, 1, len(reg.alphas))
     assert reg.alpha_ == reg.alphas[int(np.argmin(reg.cv_errors_))]
     # the closed form equals refitting without each group, for every alpha
-    F = residual_features(P, "per_task")
+    F = residual_features(P, "per_task", group_size="log")
     row_group = group_row_ids(groups)
-    for alpha, error in zip(reg.alphas, reg.cv_errors_):
+    for alpha, error in zip(reg.alphas, reg.cv_errors_.ravel()):
         squared = 0.0
         for g in range(len(groups)):
             out = row_group == g
-            ridge = Ridge(alpha=alpha, fit_intercept=False).fit(F[~out], y[~out])
+            ridge = Ridge(alpha=alpha, fit_intercept=False, solver="svd")
+            ridge.fit(F[~out], y[~out])
             squared += np.sum((ridge.predict(F[out]) - y[out]) ** 2)
-        assert error == pytest.approx(squared / len(y), rel=1e-6, abs=1e-12)
+        assert error == pytest.approx(squared / len(y), rel=1e-5, abs=1e-10)
+
+
+def test_default_chooses_pooling_size_term_and_alpha_jointly():
+    groups, P, y, *_ = _per_task_problem(noise=0.3, seed=4)
+    reg = ResidualRidge().fit(P, y)
+    assert reg.cv_errors_.shape == (2, len(TASK_PENALTIES), len(reg.alphas))
+    i, j, k = np.unravel_index(np.argmin(reg.cv_errors_), reg.cv_errors_.shape)
+    assert (reg.group_size_, reg.task_penalty_, reg.alpha_) == (
+        ("log", "linear")[i],
+        TASK_PENALTIES[j],
+        reg.alphas[k],
+    )
+    fixed = ResidualRidge(
+        alpha=reg.alpha_, task_penalty=reg.task_penalty_, group_size=reg.group_size_
+    ).fit(P, y)
+    assert fixed.cv_errors_ is None
+    np.testing.assert_allclose(fixed.predict(P), reg.predict(P))
+
+
+def test_group_size_term_is_learnt_unpenalised():
+    # gains fall with group size the same way for every task
+    n_tasks = 6
+    groups = all_groups(n_tasks)
+    P = encode_groups(groups, n_tasks)
+    level = np.linspace(-0.5, 0.5, n_tasks)
+    y = level[P[:, n_tasks:].argmax(axis=1)] - 0.2 * np.log(P[:, :n_tasks].sum(axis=1))
+    reg = ResidualRidge(alpha=1e4, encoding="pooled", group_size="log").fit(P, y)
+    # membership terms are switched off by the large alpha; level and size stay
+    np.testing.assert_allclose(reg.predict(P), y, atol=1e-3)
 
 
 def test_group_loo_keeps_duplicated_rows_together():
@@ -84,12 +113,20 @@ def test_pooled_shrinks_per_task_coefficients_towards_shared_ones():
     n_tasks = 6
     groups, P, y, *_ = _per_task_problem(n_tasks=n_tasks, n_groups=10, seed=2)
     new = encode_groups(all_groups(n_tasks), n_tasks)
-    shared = ResidualRidge(alpha=1.0, encoding="membership+task").fit(P, y).predict(new)
-    per_task = ResidualRidge(alpha=1.0, encoding="per_task").fit(P, y).predict(new)
+    shared = (
+        ResidualRidge(alpha=1.0, encoding="membership+task", group_size=None)
+        .fit(P, y)
+        .predict(new)
+    )
+    per_task = (
+        ResidualRidge(alpha=1.0, encoding="per_task", group_size=None)
+        .fit(P, y)
+        .predict(new)
+    )
     distances = []
     for task_penalty in (1e-4, 1e-2, 1.0, 1e2, 1e4, 1e8):
         pooled = ResidualRidge(
-            alpha=1.0, encoding="pooled", task_penalty=task_penalty
+            alpha=1.0, encoding="pooled", task_penalty=task_penalty, group_size=None
         ).fit(P, y)
         distances.append(np.abs(pooled.predict(new) - shared).max())
     # a larger penalty on the deviations pulls the fit towards the shared one
@@ -105,7 +142,7 @@ def test_cv_splitter_always_splits_by_group():
     z = group_affinity(A, P).reshape(-1, 1)
     row_group = group_row_ids(groups)
     kfold = KFold(3, shuffle=True, random_state=0)
-    etap = ETAPRegressor(affinity=A, cv=kfold).fit(P, y)
+    etap = ETAPRegressor(affinity=A, cv=kfold, center_stage1=False).fit(P, y)
     # the splitter splits the distinct groups; every group brings its rows
     _, ids = np.unique(P[:, :6], axis=0, return_inverse=True)
     ids = ids.ravel()
@@ -128,10 +165,10 @@ def test_cv_splitter_always_splits_by_group():
         ETAPRegressor(affinity=A, cv=row_splits).fit(P, y)
     # with affinity=None the groups are read from the encoding columns
     X = np.column_stack([z, P])
-    by_column = ETAPRegressor(cv=kfold).fit(X, y)
+    by_column = ETAPRegressor(cv=kfold, center_stage1=False).fit(X, y)
     np.testing.assert_allclose(by_column.predict(X), etap.predict(P))
     # an integer is GroupKFold over the groups
-    integer = ETAPRegressor(affinity=A, cv=3).fit(P, y)
+    integer = ETAPRegressor(affinity=A, cv=3, center_stage1=False).fit(P, y)
     oof = cross_val_predict(
         SplineAffinityRegressor(), z, y, cv=GroupKFold(3), groups=ids
     )
@@ -204,3 +241,22 @@ def test_spline_stage_one_sample_is_a_one_line_error():
     with pytest.raises(ValueError, match="1 sample.*SplineAffinityRegressor") as info:
         SplineAffinityRegressor().fit([[0.5]], [1.0])
     assert "\n" not in str(info.value)
+
+
+def test_stage1_is_fitted_within_task_by_default():
+    groups, P, y, level, _ = _per_task_problem(n_groups=15, seed=5)
+    A = np.random.RandomState(1).normal(size=(6, 6))
+    z = group_affinity(A, P).reshape(-1, 1)
+    target = P[:, 6:].argmax(axis=1)
+    means = np.array([y[target == t].mean() for t in range(6)])
+    etap = ETAPRegressor(affinity=A).fit(P, y)
+    stage1 = SplineAffinityRegressor().fit(z, y - means[target])
+    np.testing.assert_allclose(etap.affinity_estimator_.predict(z), stage1.predict(z))
+    residual = ResidualRidge().fit(P, y - stage1.predict(z))
+    np.testing.assert_allclose(etap.residual_estimator_.predict(P), residual.predict(P))
+    # the tasks' levels are left to stage 2: stage 1 averages ~0 within a task
+    raw = ETAPRegressor(affinity=A, center_stage1=False).fit(P, y)
+    assert (
+        abs(etap.predict_stages(P)[0].mean())
+        < abs(raw.predict_stages(P)[0].mean()) + 1e-12
+    )
