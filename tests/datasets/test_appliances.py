@@ -60,12 +60,17 @@ def test_test_rows_come_after_every_training_target(default):
     assert data.train_ids.max() + horizon < data.test_ids.min()
 
 
-@pytest.mark.parametrize("horizon, n_lags", [(6, 3), (2, 1)])
-def test_targets_are_future_readings_and_inputs_are_past_ones(raw, horizon, n_lags):
+@pytest.mark.parametrize("horizon, n_lags, stride", [(6, 3, 1), (2, 1, 1), (6, 2, 4)])
+def test_targets_are_future_readings_and_inputs_are_past_ones(
+    raw, horizon, n_lags, stride
+):
     tasks = ["T3", "RH_5", "T9"]
     data = load_appliances(
-        tasks=tasks, horizon=horizon, n_lags=n_lags, standardize=False
+        tasks=tasks, horizon=horizon, n_lags=n_lags, stride=stride, standardize=False
     )
+    # no training target is read in the test period
+    ahead = np.timedelta64(10 * horizon, "m")
+    assert data.train_ids.max() + ahead < data.test_ids.min()
     step = np.timedelta64(10, "m")
     for X, Y, times in (
         (data.X_train, data.Y_train, data.train_ids),
@@ -119,6 +124,16 @@ def test_related_and_conflicting_tasks(default):
     assert within_t.min() > 0.5
     assert np.median(within_rh) > 0.6
     assert np.abs(across).max() < 0.3
+
+
+def test_stride_keeps_every_kth_row_ending_with_the_latest(default):
+    data = load_appliances(stride=4)
+    assert np.all(np.diff(data.test_ids) == np.timedelta64(40, "m"))
+    assert np.all(np.diff(data.train_ids) == np.timedelta64(40, "m"))
+    assert data.test_ids.max() == default.test_ids.max()
+    n_rows = len(data.train_ids) + len(data.test_ids)
+    assert abs(n_rows - (len(default.train_ids) + len(default.test_ids)) / 4) < 4
+    assert set(data.test_ids.tolist()) <= set(default.test_ids.tolist())
 
 
 def test_max_samples_keeps_most_recent_rows(default):
