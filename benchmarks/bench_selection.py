@@ -31,9 +31,10 @@ from pathlib import Path
 import numpy as np
 import scipy
 
-from sklearn_etap._groups import all_groups
-from sklearn_etap._selection.problem import SelectionProblem, prune_candidates
-from sklearn_etap._selection.selector import solve_selection
+from sklearn_etap import all_groups
+from sklearn_etap._selection.problem import SelectionProblem
+from sklearn_etap._selection.pruning import prune_candidates
+from sklearn_etap._selection.solvers import solve_selection
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -91,9 +92,9 @@ GAIN_MODELS = {"planted": planted_problem, "uniform": uniform_problem}
 
 
 def timed(solver, problem, n_groups, mode, **options):
-    start = time.perf_counter()
+    start = time.process_time()
     result = solve_selection(problem, n_groups, mode=mode, solver=solver, **options)
-    return time.perf_counter() - start, result
+    return time.process_time() - start, result
 
 
 def run_one(problem, n_groups, kind, mode, seed, max_size, args):
