@@ -124,6 +124,12 @@ def encode_groups(groups, n_tasks):
     P : ndarray of shape (n_rows, 2 * n_tasks)
         The encoded rows, as floats.
 
+    See Also
+    --------
+    group_row_ids : The group of each encoded row, for grouped splitters.
+    sample_groups : Random groups to measure.
+    all_groups : Every group of a number of tasks.
+
     Examples
     --------
     >>> from sklearn_etap import encode_groups
@@ -161,6 +167,10 @@ def group_row_ids(groups):
     -------
     row_group : ndarray of int, shape (n_rows,)
         ``row_group[i]`` is the position in ``groups`` of the group of row ``i``.
+
+    See Also
+    --------
+    encode_groups : The rows these ids refer to.
 
     Examples
     --------
@@ -261,6 +271,11 @@ def sample_groups(n_tasks, n_groups, random_state=None, *, max_size=None):
     groups : list of tuple of int
         Distinct sorted groups.
 
+    See Also
+    --------
+    all_groups : Every group, when all of them are wanted.
+    encode_groups : The rows of the drawn groups.
+
     Examples
     --------
     >>> from sklearn_etap import sample_groups
@@ -330,6 +345,11 @@ def all_groups(n_tasks, *, min_size=2, max_size=None):
     -------
     groups : list of tuple of int
         Sorted groups, by size, then lexicographically within a size.
+
+    See Also
+    --------
+    sample_groups : A random subset of these groups.
+    GroupSelector : Chooses among these candidates.
 
     Examples
     --------

@@ -99,6 +99,11 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     n_candidates_ : int
         Candidate groups considered, singletons included.
 
+    See Also
+    --------
+    select_groups : The same selection from gains you already have.
+    all_groups : The candidate groups considered by default.
+
     Examples
     --------
     >>> from sklearn.linear_model import LinearRegression
@@ -161,6 +166,7 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         Returns
         -------
         self : GroupSelector
+            The fitted selector, with ``groups_`` and ``predicted_gain_`` set.
         """
         # A multi-task group contributes at least two rows, one per member.
         P, y = validate_data(
@@ -228,10 +234,12 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         Parameters
         ----------
         P : array-like of shape (n_rows, 2 * n_tasks)
+            Group-task rows ``[u_G | e_t]`` from :func:`encode_groups`.
 
         Returns
         -------
         y : ndarray of shape (n_rows,)
+            The predicted gain of each row's task in the row's group.
         """
         check_is_fitted(self)
         return self.estimator_.predict(P)
