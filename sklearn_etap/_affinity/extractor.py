@@ -25,6 +25,8 @@ from .training import (
     REGRESSION,
     EarlyStopping,
     TaskData,
+    TrainingBlewUpWarning,
+    blown_up_tasks,
     evaluate_task_losses,
     fit_loop,
     make_optimizer,
@@ -42,12 +44,18 @@ def _task_columns(Y):
         allow_nd=True,
         dtype=np.float64,
         ensure_all_finite="allow-nan",
+        ensure_min_features=0,
         input_name="Y",
     )
     if Y.ndim not in (1, 2):
         raise ValueError(
             f"Y has {Y.ndim} dimensions; it must be 1-D (one task) or 2-D of "
             "shape (n_samples, n_tasks) with one column per task."
+        )
+    if Y.ndim == 2 and Y.shape[1] == 0:
+        raise ValueError(
+            f"Y has shape {Y.shape}: no task column; pass at least one column "
+            "of labels per task."
         )
     return Y[:, None] if Y.ndim == 1 else Y
 
@@ -386,6 +394,30 @@ class TorchAffinityExtractor(
                 UserWarning,
                 stacklevel=3,
             )
+        blown_up = blown_up_tasks(history)
+        if blown_up.size:
+            warnings.warn(
+                TrainingBlewUpWarning(
+                    blown_up,
+                    history.initial_task_losses[blown_up],
+                    history.final_task_losses[blown_up],
+                ),
+                stacklevel=3,
+            )
+        if self.affinity_ is not None and self.n_recorded_steps_:
+            unscored = np.isnan(self.affinity_)
+            if unscored.any():
+                tasks = sorted(set(np.flatnonzero(unscored.any(axis=0)).tolist()))
+                tasks = sorted(set(tasks) | set(np.flatnonzero(unscored.any(axis=1))))
+                warnings.warn(
+                    f"affinity_ is NaN for {int(unscored.sum())} pair(s) of "
+                    f"task(s) {[int(t) for t in tasks]}: no recorded step had "
+                    "labels of both tasks in its batch (a task with very few "
+                    "labels). Give those tasks more labels, lower affinity_every "
+                    "or raise batch_size; a NaN affinity cannot feed ETAPRegressor.",
+                    UserWarning,
+                    stacklevel=3,
+                )
         if self.early_stopping and not history.stopped_early:
             warnings.warn(
                 f"Stopped at max_epochs={self.max_epochs} before the validation loss "
