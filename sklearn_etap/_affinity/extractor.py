@@ -385,6 +385,34 @@ class TorchAffinityExtractor(
             torch.manual_seed(seed)
             yield
 
+    def _warn_nan_affinity(self):
+        """Name the tasks behind NaN entries of ``affinity_`` (pairs never scored)."""
+        unscored = np.isnan(self.affinity_)
+        if not unscored.any():
+            return
+        lonely = np.flatnonzero(np.diag(unscored))
+        pairs = [
+            (int(i), int(j))
+            for i, j in zip(*np.nonzero(unscored))
+            if i not in lonely and j not in lonely
+        ]
+        parts = []
+        if lonely.size:
+            parts.append(
+                f"task(s) {lonely.tolist()} had no label in any recorded batch, "
+                "so their rows and columns are NaN"
+            )
+        if pairs:
+            parts.append(f"the pairs {pairs} never had labels in one recorded batch")
+        warnings.warn(
+            f"affinity_ has {int(unscored.sum())} NaN entries: {'; '.join(parts)} "
+            "(tasks with very few labels). Give those tasks more labels, lower "
+            "affinity_every or raise batch_size; ETAPRegressor cannot use a NaN "
+            "affinity.",
+            UserWarning,
+            stacklevel=4,
+        )
+
     def _warn_after_fit(self, history):
         if self.affinity is not None and not self.n_recorded_steps_:
             warnings.warn(
@@ -405,19 +433,7 @@ class TorchAffinityExtractor(
                 stacklevel=3,
             )
         if self.affinity_ is not None and self.n_recorded_steps_:
-            unscored = np.isnan(self.affinity_)
-            if unscored.any():
-                tasks = sorted(set(np.flatnonzero(unscored.any(axis=0)).tolist()))
-                tasks = sorted(set(tasks) | set(np.flatnonzero(unscored.any(axis=1))))
-                warnings.warn(
-                    f"affinity_ is NaN for {int(unscored.sum())} pair(s) of "
-                    f"task(s) {[int(t) for t in tasks]}: no recorded step had "
-                    "labels of both tasks in its batch (a task with very few "
-                    "labels). Give those tasks more labels, lower affinity_every "
-                    "or raise batch_size; a NaN affinity cannot feed ETAPRegressor.",
-                    UserWarning,
-                    stacklevel=3,
-                )
+            self._warn_nan_affinity()
         if self.early_stopping and not history.stopped_early:
             warnings.warn(
                 f"Stopped at max_epochs={self.max_epochs} before the validation loss "

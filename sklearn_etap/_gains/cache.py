@@ -177,7 +177,8 @@ def _is_number(value):
 
 
 class StoredTraining:
-    """One finished training: test losses and blown-up tasks ((task, start, end))."""
+    """One finished training: its test losses, and its blown-up tasks as
+    ``(column, loss before training, loss at the end)``, columns of its ``Y``."""
 
     def __init__(self, losses, blown_up=()):
         self.losses = np.asarray(losses, dtype=float)

@@ -72,13 +72,15 @@ def measure_gains(
         Its settings define every model trained (the fitted state, if any, is
         not used). Each training is
         ``clone(extractor).set_params(affinity=None, random_state=seed,
-        verbose=False).fit(X_rows, Y_rows[:, list(group)])`` followed by
+        verbose=False).fit(X_rows, Y_rows[:, list(group)])`` (and
+        ``n_threads=1`` in a worker process) followed by
         ``task_losses(X_test, Y_test[:, list(group)])``, where samples with
         no label in any column of the group are left out.
     X : array-like of shape (n_samples, n_features)
         Training inputs.
     Y : array-like of shape (n_samples, n_tasks)
-        Training targets, one column per task; NaN marks a missing label.
+        Training targets, one column per task; NaN marks a missing label. A
+        DataFrame's column names name the tasks in error messages.
     groups : iterable of iterables of int
         Distinct groups of at least 2 task indices (a single task has no
         MTL gain; its STL model is trained anyway when it is in a group).
@@ -94,14 +96,20 @@ def measure_gains(
     n_seeds : int, default=1
         Number of repetitions of every training with different seeds.
     random_state : int, RandomState instance or None, default=None
-        Draws the seeds of the repetitions. Pass an int for reproducible
-        gains, and to resume from ``cache_dir`` (a different seed is a
-        different training).
+        Draws the seeds of the repetitions. ``None`` takes them from the
+        extractor's ``random_state``, as a scikit-learn user seeds the
+        estimator: ``TorchAffinityExtractor(random_state=0)`` gives the same
+        gains on every call (the same as ``random_state=0`` here). With both
+        ``None`` the gains differ from call to call. A fixed seed is needed
+        to resume from ``cache_dir`` (a different seed is a different
+        training).
     cache_dir : str or path-like, default=None
-        Directory where each finished training is stored the moment it ends.
-        Calling again with the same inputs and ``random_state`` trains only
-        what is missing (e.g. after an interruption) and returns the same
-        result. ``None`` stores nothing.
+        Directory where each finished training is stored the moment it ends,
+        as a small JSON file of numbers (never a pickle). Calling again with
+        the same inputs and seeds trains only what is missing (e.g. after an
+        interruption) and returns the same result. An entry that is damaged
+        or does not match its key is trained again, with a warning. ``None``
+        stores nothing.
     error_score : "raise" or float, default="raise"
         What a training that raises (e.g. a loss that diverged to NaN) gives:
         ``"raise"`` stops the measurement with its error (finished trainings
@@ -125,25 +133,44 @@ def measure_gains(
     -----
     FitFailedWarning
         When trainings failed and ``error_score`` is a number.
+    ConvergenceWarning
+        When a training blew up: a task's training loss ended more than 10
+        times above its loss before training (a learning rate far too
+        large). The warning names the dataset's task, the group and the
+        seed; such gains mean little.
+    UserWarning
+        When a cache entry is invalid (it is trained again), or
+        ``cache_dir`` holds trainings of another version of sklearn-etap or
+        torch (they are counted, not reused).
     RuntimeWarning
         When a gain is undefined because a task's STL test loss is 0 or NaN
         (or an MTL loss is NaN); such gains are NaN.
+
+    Raises
+    ------
+    ValueError
+        When a training's loss becomes NaN or infinite and ``error_score`` is
+        ``"raise"``; the message names the dataset's task (and its column
+        name, for a DataFrame ``Y``), the group and the seed.
 
     Notes
     -----
     Repetition ``s`` trains every model with ``random_state=seeds[s]``: the
     STL and MTL models of one repetition share their seed (common random
-    numbers), and the seeds come from ``random_state`` alone, so serial,
+    numbers), and the seeds come from the seed source alone, so serial,
     parallel, Dask and resumed runs give identical losses on CPU.
 
     A cached training is identified by the extractor's class and parameters
     as given to that training (per-task ``task_types`` and ``heads`` cut to
-    its tasks; ``affinity``, ``random_state`` and ``verbose`` excluded, a
-    torch module by its weights), the features, the task columns it saw and
-    its seed. The
-    data is hashed once per call. The cache is written by
-    :class:`joblib.Memory`, one file per training, renamed into place when
-    complete.
+    its tasks; the parameters measure_gains sets itself, ``affinity``,
+    ``random_state``, ``verbose`` and ``n_threads``, excluded; a torch
+    module by its class, ``repr`` and weights; a class or function by its
+    source code), the features, the task columns it saw, its seed and the
+    versions of sklearn-etap and torch. The data is hashed once per call.
+    Each entry is written to a temporary file and renamed into place, so a
+    killed run loses no finished training and two processes sharing a
+    directory never leave half an entry. A class or function whose source
+    cannot be read (defined interactively) is refused with ``cache_dir``.
 
     In worker processes torch is limited to one thread, so that ``n_jobs``
     trainings share the cores instead of oversubscribing them.

@@ -98,10 +98,7 @@ def _train_watched(args, where):
     for warning in caught:
         message = warning.message
         if isinstance(message, TrainingBlewUpWarning):
-            blown_up += [
-                (where.cols[t], a, b)
-                for t, a, b in zip(message.tasks, message.start, message.end)
-            ]
+            blown_up += zip(message.tasks, message.start, message.end)
         else:
             warnings.warn_explicit(
                 message, warning.category, warning.filename, warning.lineno
@@ -128,8 +125,7 @@ def _training_job(index, store, key, args, error_score, where):
 
 def _describe_blow_up(where, training):
     tasks = ", ".join(
-        f"{where.task(where.cols.index(t))} {a:.3g} -> {b:.3g}"
-        for t, a, b in training.blown_up
+        f"{where.task(t)} {a:.3g} -> {b:.3g}" for t, a, b in training.blown_up
     )
     return f"{where}: {tasks}"
 
