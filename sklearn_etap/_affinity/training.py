@@ -107,6 +107,12 @@ class StepData:
     module: torch.nn.Module
     batch: TaskData
     is_binary: torch.Tensor
+    # the steps this recorded step stands for (its block's length), so the
+    # recorder's weighted mean is unbiased for the every-step mean
+    weight: float = 1.0
+    # torch's random state before the step's forward pass, for recorders that
+    # repeat that pass (TAG's lookaheads: the same dropout masks)
+    rng_state: object = None
 
 
 @dataclass
@@ -305,14 +311,20 @@ class RecordingSchedule:
         self.n_steps = n_steps
         self._rng = np.random.RandomState(seed)
         self._chosen = -1
+        self.weight = self.every
 
     def records(self, step):
-        """Whether ``step`` (counted from 0) is recorded; call it once per step."""
+        """Whether ``step`` (counted from 0) is recorded; call it once per step.
+
+        ``weight`` is then the length of the step's block: the number of
+        steps the recorded one stands for.
+        """
         if step % self.every == 0:
             block = self.every
             if self.n_steps is not None:
                 block = max(1, min(block, self.n_steps - step))
             self._chosen = step + int(self._rng.randint(block))
+            self.weight = block
         return step == self._chosen
 
 
@@ -352,12 +364,16 @@ def run_single_epoch(
     epoch_losses = torch.zeros(data.targets.shape[1], device=data.X.device)
     for start in range(0, n_samples, batch_size):
         batch = data.rows(order[start : start + batch_size])
+        recording = recorder is not None and schedule.records(history.n_steps)
+        rng_state = None
+        if recording and getattr(recorder, "replays_forward", False):
+            rng_state = recorder.get_rng_state(data.X.device)
         outputs, representation = module(batch.X)
         losses, has_label = masked_task_losses(
             outputs, batch.targets, batch.present, is_binary
         )
         optimizer.zero_grad(set_to_none=True)
-        if recorder is not None and schedule.records(history.n_steps):
+        if recording:
             recorder.step(
                 StepData(
                     losses=losses,
@@ -370,6 +386,8 @@ def run_single_epoch(
                     module=module,
                     batch=batch,
                     is_binary=is_binary,
+                    weight=schedule.weight,
+                    rng_state=rng_state,
                 )
             )
         else:
