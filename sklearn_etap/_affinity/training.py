@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.exceptions import ConvergenceWarning
 from tqdm.auto import tqdm
 
 REGRESSION = "regression"
@@ -106,6 +107,12 @@ class StepData:
     module: torch.nn.Module
     batch: TaskData
     is_binary: torch.Tensor
+    # the steps this recorded step stands for (its block's length), so the
+    # recorder's weighted mean is unbiased for the every-step mean
+    weight: float = 1.0
+    # torch's random state before the step's forward pass, for recorders that
+    # repeat that pass (TAG's lookaheads: the same dropout masks)
+    rng_state: object = None
 
 
 @dataclass
@@ -195,6 +202,36 @@ def check_finite_task_losses(epoch_losses, epoch):
 BLOW_UP_FACTOR = 10.0
 
 
+class TrainingBlewUpWarning(ConvergenceWarning):
+    """A task's training loss ended far above its loss before training.
+
+    ``tasks`` are the columns of the trained ``Y``, ``start`` and ``end``
+    their losses before the first step and at the kept epoch.
+    """
+
+    def __init__(self, tasks, start, end):
+        self.tasks = [int(t) for t in tasks]
+        self.start = [float(v) for v in start]
+        self.end = [float(v) for v in end]
+        super().__init__(self.describe([f"task {t}" for t in self.tasks]))
+
+    def describe(self, names):
+        """The message, with ``names[k]`` naming ``tasks[k]``."""
+        tasks = ", ".join(
+            f"{name} ({a:.4g} -> {b:.4g})"
+            for name, a, b in zip(names, self.start, self.end)
+        )
+        return (
+            f"the training loss of {tasks} ended more than {BLOW_UP_FACTOR:g} "
+            "times above its value before training: the training blew up. "
+            "Lower learning_rate, standardize X and the regression columns of Y, "
+            "or add weight_decay."
+        )
+
+    def __reduce__(self):
+        return type(self), (self.tasks, self.start, self.end)
+
+
 def blown_up_tasks(history, factor=BLOW_UP_FACTOR):
     """Tasks whose kept training loss is ``factor`` times their initial loss."""
     start, end = history.initial_task_losses, history.final_task_losses
@@ -274,14 +311,20 @@ class RecordingSchedule:
         self.n_steps = n_steps
         self._rng = np.random.RandomState(seed)
         self._chosen = -1
+        self.weight = self.every
 
     def records(self, step):
-        """Whether ``step`` (counted from 0) is recorded; call it once per step."""
+        """Whether ``step`` (counted from 0) is recorded; call it once per step.
+
+        ``weight`` is then the length of the step's block: the number of
+        steps the recorded one stands for.
+        """
         if step % self.every == 0:
             block = self.every
             if self.n_steps is not None:
                 block = max(1, min(block, self.n_steps - step))
             self._chosen = step + int(self._rng.randint(block))
+            self.weight = block
         return step == self._chosen
 
 
@@ -321,12 +364,16 @@ def run_single_epoch(
     epoch_losses = torch.zeros(data.targets.shape[1], device=data.X.device)
     for start in range(0, n_samples, batch_size):
         batch = data.rows(order[start : start + batch_size])
+        recording = recorder is not None and schedule.records(history.n_steps)
+        rng_state = None
+        if recording and getattr(recorder, "replays_forward", False):
+            rng_state = recorder.get_rng_state(data.X.device)
         outputs, representation = module(batch.X)
         losses, has_label = masked_task_losses(
             outputs, batch.targets, batch.present, is_binary
         )
         optimizer.zero_grad(set_to_none=True)
-        if recorder is not None and schedule.records(history.n_steps):
+        if recording:
             recorder.step(
                 StepData(
                     losses=losses,
@@ -339,6 +386,8 @@ def run_single_epoch(
                     module=module,
                     batch=batch,
                     is_binary=is_binary,
+                    weight=schedule.weight,
+                    rng_state=rng_state,
                 )
             )
         else:
