@@ -129,6 +129,13 @@ def measure_gains(
         ``gains.seeds``; ``to_frame()``, ``save(path)`` and
         ``MeasuredGains.load(path)``.
 
+    Raises
+    ------
+    ValueError
+        When a training's loss becomes NaN or infinite and ``error_score`` is
+        ``"raise"``; the message names the dataset's task (and its column
+        name, for a DataFrame ``Y``), the group and the seed.
+
     Warns
     -----
     FitFailedWarning
@@ -145,13 +152,6 @@ def measure_gains(
     RuntimeWarning
         When a gain is undefined because a task's STL test loss is 0 or NaN
         (or an MTL loss is NaN); such gains are NaN.
-
-    Raises
-    ------
-    ValueError
-        When a training's loss becomes NaN or infinite and ``error_score`` is
-        ``"raise"``; the message names the dataset's task (and its column
-        name, for a DataFrame ``Y``), the group and the seed.
 
     Notes
     -----

@@ -17,7 +17,7 @@ from joblib import Parallel, delayed
 from sklearn.base import clone
 from tqdm.auto import tqdm
 
-from .._affinity.training import NonFiniteLossError, TrainingBlewUpWarning
+from .._affinity.safeguards import NonFiniteLossError, TrainingBlewUpWarning
 from .cache import (
     StoredTraining,
     TrainingStore,
