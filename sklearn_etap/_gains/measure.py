@@ -227,7 +227,7 @@ def measure_gains(
             f"mean little: {listed}. Lower the extractor's learning_rate, "
             "standardize X and the regression columns of Y, or add weight_decay.",
             ConvergenceWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     if failures:
         warnings.warn(
@@ -235,7 +235,7 @@ def measure_gains(
             f"losses are set to error_score={error_score!r}. First failure: "
             f"{failures[0]}",
             FitFailedWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
 
     stl = np.full((n_tasks, n_seeds), np.nan)
@@ -366,7 +366,7 @@ def _warn_undefined_gains(gains):
             "NaN: their STL test loss is 0 or NaN, or a model's loss is NaN, so "
             "the relative loss reduction is undefined.",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
 
 

@@ -208,7 +208,7 @@ def _warn_stale_entries(store):
             f"this run stores its trainings in {store.folder.name}. Delete the "
             "other folders to free the space.",
             UserWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
 
 
