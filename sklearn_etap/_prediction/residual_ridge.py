@@ -114,18 +114,16 @@ class ResidualRidge(RegressorMixin, BaseEstimator):
     other form are refused), or any encoding of one's own with
     ``encoding="passthrough"``.
 
-    The default is partial pooling: each target task has its own
-    (unpenalised) level, the group size enters as an unpenalised shared term,
-    and each other member has a coefficient shared by all targets plus a
-    per-target deviation penalised ``task_penalty`` times more. The official
-    ETAP residual stage (one ridge per target task) is
-    ``encoding="per_task"``, and is the small-``task_penalty`` end of the
-    default. Whatever is ``None`` among ``alpha``, ``task_penalty`` and
-    ``group_size`` is chosen in ``fit`` by exact leave-one-group-out error in
-    closed form (one SVD per candidate encoding, no refits; all rows of one
-    group are left out together, since they share one training run).
-    ``benchmarks/bench_gain_prediction.py`` measured why (see
-    ``docs/benchmark_results.md``).
+    The default is the official ETAP residual stage, one ridge per target
+    task (its own unpenalised level and its own coefficient for every other
+    member), plus an unpenalised term in the group size shared by all tasks.
+    ``encoding="pooled"`` shrinks the per-task coefficients towards shared
+    ones instead. Whatever is ``None`` or ``"auto"`` among ``alpha``,
+    ``task_penalty`` and ``group_size`` is chosen in ``fit`` by exact
+    leave-one-group-out error in closed form (one SVD per candidate encoding,
+    no refits; all rows of one group are left out together, since they share
+    one training run). ``benchmarks/bench_gain_prediction.py`` measured these
+    choices (``docs/benchmark_results.md``).
 
     Parameters
     ----------
@@ -135,13 +133,14 @@ class ResidualRidge(RegressorMixin, BaseEstimator):
     alphas : array-like of float, default=(1e-6, 1e-5, ..., 1e4)
         Candidate penalties when ``alpha=None``: the official range 1e-6 to
         1e2, and larger ones that switch the membership terms off.
-    encoding : {"pooled", "per_task", "membership", "membership+task", \
-            "interaction", "passthrough"}, default="pooled"
-        The features built from each row ``[u_G | e_t]``. ``"pooled"``:
-        per-task intercepts, membership coefficients shared by all target
-        tasks, and per-task deviations penalised ``task_penalty`` times more.
-        ``"per_task"``: per-task intercepts and per-task membership
-        coefficients (the official stage 2). ``"membership"``: ``u_G`` alone
+    encoding : {"per_task", "pooled", "membership", "membership+task", \
+            "interaction", "passthrough"}, default="per_task"
+        The features built from each row ``[u_G | e_t]``. ``"per_task"``:
+        per-task intercepts and per-task membership coefficients (the
+        official stage 2). ``"pooled"``: per-task intercepts, membership
+        coefficients shared by all target tasks, and per-task deviations
+        penalised ``task_penalty`` times more (chosen by leave-one-group-out
+        it lost within-task accuracy to ``"per_task"`` on every table). ``"membership"``: ``u_G`` alone
         (the paper's text). ``"membership+task"``: per-task intercepts and
         shared membership coefficients. ``"interaction"``: ``[u_G | e_t |
         u_G (x) e_t]`` with one intercept. ``"passthrough"``: the input
@@ -204,7 +203,7 @@ class ResidualRidge(RegressorMixin, BaseEstimator):
         self,
         alpha=None,
         alphas=DEFAULT_ALPHAS,
-        encoding="pooled",
+        encoding="per_task",
         task_penalty=None,
         group_size="auto",
     ):

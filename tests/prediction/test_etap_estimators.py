@@ -312,10 +312,11 @@ def test_make_etap_search_covers_paper_grid(problem):
     search = make_etap_search(A, n_train_groups=len(groups))
     grid = search.param_grid
     assert grid["affinity_estimator__degree"] == [2, 3, 4, 5, 6]
-    assert min(grid["affinity_estimator__alpha"]) == 0.001
-    # the residual penalty is chosen inside each fit, over the official range
+    # both penalties are chosen inside each fit, in closed form
     assert "residual_estimator__alpha" not in grid
+    assert "affinity_estimator__alpha" not in grid
     assert search.estimator.residual_estimator.alpha is None
+    assert search.estimator.affinity_estimator.alpha is None
     # knots up to about sqrt(#groups) interior knots
     assert max(grid["affinity_estimator__n_knots"]) - 2 == int(np.sqrt(len(groups)))
     assert isinstance(search.cv, GroupKFold)

@@ -68,7 +68,7 @@ def test_default_picks_alpha_by_leave_one_group_out():
 
 def test_default_chooses_pooling_size_term_and_alpha_jointly():
     groups, P, y, *_ = _per_task_problem(noise=0.3, seed=4)
-    reg = ResidualRidge().fit(P, y)
+    reg = ResidualRidge(encoding="pooled").fit(P, y)
     assert reg.cv_errors_.shape == (2, len(TASK_PENALTIES), len(reg.alphas))
     i, j, k = np.unravel_index(np.argmin(reg.cv_errors_), reg.cv_errors_.shape)
     assert (reg.group_size_, reg.task_penalty_, reg.alpha_) == (
@@ -77,7 +77,10 @@ def test_default_chooses_pooling_size_term_and_alpha_jointly():
         reg.alphas[k],
     )
     fixed = ResidualRidge(
-        alpha=reg.alpha_, task_penalty=reg.task_penalty_, group_size=reg.group_size_
+        alpha=reg.alpha_,
+        encoding="pooled",
+        task_penalty=reg.task_penalty_,
+        group_size=reg.group_size_,
     ).fit(P, y)
     assert fixed.cv_errors_ is None
     np.testing.assert_allclose(fixed.predict(P), reg.predict(P))
