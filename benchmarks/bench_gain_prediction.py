@@ -183,6 +183,16 @@ def variants():
         "etap_nomomentum": lambda *a: fit_etap(*a, key="etap_nomomentum"),
         "etap_centred": lambda *a: fit_etap(*a, key="etap_centred"),
         "etap_oof_stage1": lambda *a: fit_etap(*a, cv=5),
+        "etap_raw_stage1": lambda *a: fit_etap(*a, center_stage1=False),
+        "stage1_alpha_1": lambda *a: fit_etap(
+            *a, affinity_estimator=SplineAffinityRegressor(alpha=1.0)
+        ),
+        "residual_pooled": lambda *a: fit_etap(
+            *a, residual_estimator=ResidualRidge(encoding="pooled")
+        ),
+        "residual_no_size": lambda *a: fit_etap(
+            *a, residual_estimator=ResidualRidge(group_size=None)
+        ),
         "residual_per_task": lambda *a: fit_etap(
             *a, residual_estimator=ResidualRidge(encoding="per_task")
         ),
