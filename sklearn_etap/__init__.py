@@ -1,6 +1,7 @@
 """sklearn-etap: predict which tasks to train together (ETAP, ICLR 2026)."""
 
 # The pipeline, stage by stage: affinity -> gains -> prediction -> selection.
+from ._adaptive import GroupMeasurementError, gains_measurer, search_groups
 from ._affinity import TorchAffinityExtractor
 from ._gains import MeasuredGains, measure_gains
 from ._groups import encode_groups, sample_groups
@@ -18,6 +19,7 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "ETAPRegressor",
+    "GroupMeasurementError",
     "GroupSelector",
     "MeasuredGains",
     "ResidualRidge",
@@ -25,9 +27,11 @@ __all__ = [
     "TorchAffinityExtractor",
     "encode_groups",
     "etap_param_grid",
+    "gains_measurer",
     "group_affinity",
     "make_etap_search",
     "measure_gains",
     "sample_groups",
+    "search_groups",
     "select_groups",
 ]
