@@ -4,7 +4,7 @@
 from ._adaptive import GroupMeasurementError, gains_measurer, search_groups
 from ._affinity import TorchAffinityExtractor
 from ._gains import MeasuredGains, measure_gains
-from ._groups import encode_groups, sample_groups
+from ._groups import all_groups, encode_groups, group_row_ids, sample_groups
 from ._prediction import (
     ETAPRegressor,
     ResidualRidge,
@@ -25,10 +25,12 @@ __all__ = [
     "ResidualRidge",
     "SplineAffinityRegressor",
     "TorchAffinityExtractor",
+    "all_groups",
     "encode_groups",
     "etap_param_grid",
     "gains_measurer",
     "group_affinity",
+    "group_row_ids",
     "make_etap_search",
     "measure_gains",
     "sample_groups",

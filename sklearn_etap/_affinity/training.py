@@ -11,13 +11,14 @@ At a recording step the recorder computes the per-task gradients and sets
 """
 
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
+
+from .safeguards import check_finite_task_losses
 
 REGRESSION = "regression"
 BINARY = "binary"
@@ -106,6 +107,12 @@ class StepData:
     module: torch.nn.Module
     batch: TaskData
     is_binary: torch.Tensor
+    # the steps this recorded step stands for (its block's length), so the
+    # recorder's weighted mean is unbiased for the every-step mean
+    weight: float = 1.0
+    # torch's random state before the step's forward pass, for recorders that
+    # repeat that pass (TAG's lookaheads: the same dropout masks)
+    rng_state: object = None
 
 
 @dataclass
@@ -155,106 +162,6 @@ def evaluate_task_losses(module, data, is_binary, batch_size=4096):
     return losses.cpu().numpy()  # NaN (0/0) where a task has no label
 
 
-class NonFiniteLossError(ValueError):
-    """A task's training loss became NaN or infinite.
-
-    ``tasks`` are the columns of the trained ``Y`` whose loss diverged,
-    ``losses`` their epoch losses and ``epoch`` the epoch (from 0), so a
-    caller that trains on a subset of a dataset's tasks can name them.
-    """
-
-    def __init__(self, tasks, losses, epoch):
-        self.tasks = [int(t) for t in tasks]
-        self.losses = [float(v) for v in losses]
-        self.epoch = int(epoch)
-        super().__init__(self.describe([f"task {t}" for t in self.tasks]))
-
-    def describe(self, names):
-        """The message, with ``names[k]`` naming ``tasks[k]``."""
-        tasks = ", ".join(f"{name} ({loss})" for name, loss in zip(names, self.losses))
-        return (
-            f"the training loss of {tasks} became non-finite in epoch "
-            f"{self.epoch + 1}. Lower learning_rate, standardize X and the "
-            "regression columns of Y, or add weight_decay."
-        )
-
-    def __reduce__(self):  # picklable across joblib worker processes
-        return type(self), (self.tasks, self.losses, self.epoch)
-
-
-def check_finite_task_losses(epoch_losses, epoch):
-    """Raise :class:`NonFiniteLossError` if a task's epoch loss is NaN or inf."""
-    bad = np.flatnonzero(~np.isfinite(epoch_losses))
-    if bad.size:
-        raise NonFiniteLossError(bad, epoch_losses[bad], epoch)
-
-
-# A task whose training loss ends this many times above its loss before the
-# first step has blown up (a learning rate far too large): a working training
-# never ends above where it started by that much.
-BLOW_UP_FACTOR = 10.0
-
-
-def blown_up_tasks(history, factor=BLOW_UP_FACTOR):
-    """Tasks whose kept training loss is ``factor`` times their initial loss."""
-    start, end = history.initial_task_losses, history.final_task_losses
-    if start is None or end is None:
-        return np.array([], dtype=int)
-    with np.errstate(invalid="ignore"):
-        return np.flatnonzero(end > factor * np.maximum(start, 1e-12))
-
-
-class EarlyStopping:
-    """Stop once the validation score has not improved by ``tol`` for
-    ``n_iter_no_change`` epochs; keep the weights of the best epoch.
-
-    Parameters
-    ----------
-    n_iter_no_change : int
-        Epochs without improvement before stopping.
-    tol : float
-        The least decrease of the score that counts as an improvement.
-    """
-
-    def __init__(self, n_iter_no_change, tol):
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.best_score = math.inf
-        self.best_epoch = None
-        self._best_state = None
-        self._epochs_without_improvement = 0
-
-    def update(self, score, module, epoch):
-        """Record the epoch's ``score`` (lower is better); return whether to stop."""
-        if score < self.best_score - self.tol:
-            self.best_score, self.best_epoch = score, epoch
-            self._epochs_without_improvement = 0
-            self._best_state = {
-                k: v.detach().clone() for k, v in module.state_dict().items()
-            }
-        else:
-            self._epochs_without_improvement += 1
-        return self._epochs_without_improvement >= self.n_iter_no_change
-
-    def restore(self, module):
-        """Load the best epoch's weights into ``module`` (if an epoch was scored)."""
-        if self._best_state is not None:
-            module.load_state_dict(self._best_state)
-
-
-@contextmanager
-def torch_threads(n_threads):
-    """Run the block with torch limited to ``n_threads`` threads (``None``:
-    unchanged), then restore the process's setting, even on error."""
-    previous = torch.get_num_threads()
-    if n_threads is not None:
-        torch.set_num_threads(int(n_threads))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 class RecordingSchedule:
     """One recorded step in every block of ``every`` steps, at a random place.
 
@@ -274,14 +181,20 @@ class RecordingSchedule:
         self.n_steps = n_steps
         self._rng = np.random.RandomState(seed)
         self._chosen = -1
+        self.weight = self.every
 
     def records(self, step):
-        """Whether ``step`` (counted from 0) is recorded; call it once per step."""
+        """Whether ``step`` (counted from 0) is recorded; call it once per step.
+
+        ``weight`` is then the length of the step's block: the number of
+        steps the recorded one stands for.
+        """
         if step % self.every == 0:
             block = self.every
             if self.n_steps is not None:
                 block = max(1, min(block, self.n_steps - step))
             self._chosen = step + int(self._rng.randint(block))
+            self.weight = block
         return step == self._chosen
 
 
@@ -321,12 +234,16 @@ def run_single_epoch(
     epoch_losses = torch.zeros(data.targets.shape[1], device=data.X.device)
     for start in range(0, n_samples, batch_size):
         batch = data.rows(order[start : start + batch_size])
+        recording = recorder is not None and schedule.records(history.n_steps)
+        rng_state = None
+        if recording and getattr(recorder, "replays_forward", False):
+            rng_state = recorder.get_rng_state(data.X.device)
         outputs, representation = module(batch.X)
         losses, has_label = masked_task_losses(
             outputs, batch.targets, batch.present, is_binary
         )
         optimizer.zero_grad(set_to_none=True)
-        if recorder is not None and schedule.records(history.n_steps):
+        if recording:
             recorder.step(
                 StepData(
                     losses=losses,
@@ -339,6 +256,8 @@ def run_single_epoch(
                     module=module,
                     batch=batch,
                     is_binary=is_binary,
+                    weight=schedule.weight,
+                    rng_state=rng_state,
                 )
             )
         else:
@@ -369,8 +288,9 @@ def fit_loop(
 
     Every model of the package trains here. Each epoch is one
     :func:`run_single_epoch`; a non-finite task loss raises
-    :class:`NonFiniteLossError`. With ``validation`` (a :class:`TaskData`)
-    and ``early_stopping`` (an :class:`EarlyStopping`), the summed
+    :class:`~.safeguards.NonFiniteLossError`. With ``validation`` (a
+    :class:`TaskData`) and ``early_stopping`` (an
+    :class:`~.safeguards.EarlyStopping`), the summed
     validation loss of every epoch goes to ``early_stopping.update``, which
     says when to stop, and the best epoch's weights are restored at the
     end. With a ``recorder``, one step at a random place in every block of
