@@ -24,6 +24,15 @@ class GroupMeasurementError(RuntimeError):
     ``random_state``, the resumed search measures what the uninterrupted one
     would have).
 
+    Parameters
+    ----------
+    message : str
+        What failed.
+    groups : list of tuple of int
+        Stored as ``groups``.
+    partial : :class:`~sklearn.utils.Bunch`
+        Stored as ``partial``.
+
     Attributes
     ----------
     groups : list of tuple of int

@@ -12,7 +12,7 @@ from sklearn_etap import (
     measure_gains,
     search_groups,
 )
-from sklearn_etap._gains import measure as _gains
+from sklearn_etap._gains import runner as _gains
 
 
 def tiny_problem(seed=0):
