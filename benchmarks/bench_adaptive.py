@@ -28,8 +28,8 @@ Usage::
     nice -n 10 python benchmarks/bench_adaptive.py --estimator interaction
     nice -n 10 python benchmarks/bench_adaptive.py --planted   # planted clusters
 
-Each table costs about a minute of CPU (``cpu_seconds`` in the JSON); on
-2 cores shared with other jobs the first command took 25 minutes.
+The searches cost about 1.5 minutes of CPU in all (``cpu_seconds`` in the
+JSON); on 2 cores shared with other jobs the first command took 13 minutes.
 """
 
 import argparse
