@@ -4,6 +4,7 @@
 from ._affinity import TorchAffinityExtractor
 from ._gains import MeasuredGains, measure_gains
 from ._groups import encode_groups, sample_groups
+from ._plotting import AffinityMatrixDisplay, GainPredictionDisplay
 from ._prediction import (
     ETAPRegressor,
     ResidualRidge,
@@ -17,7 +18,9 @@ from ._selection import GroupSelector, select_groups
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "AffinityMatrixDisplay",
     "ETAPRegressor",
+    "GainPredictionDisplay",
     "GroupSelector",
     "MeasuredGains",
     "ResidualRidge",

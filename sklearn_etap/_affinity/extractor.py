@@ -17,6 +17,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
+from .._task_names import names_from_columns
 from .modules import build_module
 from .recording import ETAPRecorder, TAGRecorder
 from .training import (
@@ -155,6 +156,9 @@ class TorchAffinityExtractor(
         ``affinity_[i, j]``: mean over recorded steps of z[i -> j] (NaN for a
         pair never scored: a task without labels in every recorded batch).
     n_tasks_ : int
+    task_names_ : ndarray of object of shape (n_tasks,)
+        The column labels of ``Y`` when it was a DataFrame with string
+        labels, else the integers ``0 .. n_tasks - 1``.
     task_types_ : ndarray of str of shape (n_tasks,)
     loss_curve_ : list of float
         Mean summed training loss of every epoch.
@@ -283,9 +287,13 @@ class TorchAffinityExtractor(
         self : TorchAffinityExtractor
         """
         X = validate_data(self, X, dtype=[np.float64, np.float32])
+        names = names_from_columns(Y)
         Y = self._check_Y(Y, X.shape[0])
         hidden = self._check_hidden_layer_sizes()
         self.n_tasks_ = Y.shape[1]
+        self.task_names_ = np.asarray(
+            range(self.n_tasks_) if names is None else names, dtype=object
+        )
         self.task_types_ = self._resolve_task_types(Y)
         self.device_ = self._resolve_device()
         rng = check_random_state(self.random_state)
