@@ -2,6 +2,7 @@
 
 import copy
 import warnings
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -23,10 +24,12 @@ from .recording import ETAPRecorder, TAGRecorder
 from .training import (
     BINARY,
     REGRESSION,
+    EarlyStopping,
     TaskData,
     evaluate_task_losses,
+    fit_loop,
     make_optimizer,
-    train,
+    torch_threads,
 )
 
 DEFAULT_AFFINITY_EVERY = 20
@@ -144,6 +147,16 @@ class TorchAffinityExtractor(
         the published research code does it); same result, slower.
     device : str, default="auto"
         ``"auto"``: CUDA when available, else CPU; or any torch device string.
+    n_threads : int or None, default=1
+        Torch threads ``fit``, ``predict``, ``transform`` and ``task_losses``
+        use; the process's setting is restored when they return. The default
+        is 1 because the models here are small MLPs whose per-step work is
+        too little to split across threads: extra threads mostly wait on one
+        another, and when other processes load the cores (joblib workers,
+        several fits) torch's default of one thread per core oversubscribes
+        them and a fit becomes many times slower. Raise it for large
+        encoders on an otherwise idle machine; ``None`` leaves torch's
+        setting as it is.
     random_state : int, RandomState instance or None, default=None
         Seeds the weight initialization, the shuffling and the validation
         split. Two CPU fits with the same integer seed are bit-identical.
@@ -219,6 +232,7 @@ class TorchAffinityExtractor(
         "affinity_gradient": [StrOptions({"parameters", "representation"})],
         "gradient_method": [StrOptions({"batched", "loop"})],
         "device": [str, torch.device],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -245,6 +259,7 @@ class TorchAffinityExtractor(
         affinity_gradient="parameters",
         gradient_method="batched",
         device="auto",
+        n_threads=1,
         random_state=None,
         verbose=False,
     ):
@@ -267,6 +282,7 @@ class TorchAffinityExtractor(
         self.affinity_gradient = affinity_gradient
         self.gradient_method = gradient_method
         self.device = device
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
 
@@ -298,24 +314,10 @@ class TorchAffinityExtractor(
         self.device_ = self._resolve_device()
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
-
-        train_rows, validation_rows = self._split(X.shape[0], rng)
-        data = TaskData.from_numpy(X[train_rows], Y[train_rows], self.device_)
-        validation = (
-            None
-            if validation_rows is None
-            else TaskData.from_numpy(
-                X[validation_rows], Y[validation_rows], self.device_
-            )
-        )
+        data, validation = self._task_data(X, Y, rng)
         is_binary = torch.as_tensor(self.task_types_ == BINARY, device=self.device_)
-        generator = torch.Generator().manual_seed(seed)
-        devices = []
-        if self.device_.type == "cuda":
-            index = self.device_.index
-            devices = [torch.cuda.current_device() if index is None else index]
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed)
+        recorder = self._make_recorder()
+        with torch_threads(self.n_threads), self._seeded_torch(seed):
             module = build_module(
                 self.encoder,
                 self.heads,
@@ -331,18 +333,20 @@ class TorchAffinityExtractor(
                 self.momentum,
                 self.weight_decay,
             )
-            recorder = self._make_recorder()
-            history = train(
+            history = fit_loop(
                 module,
                 optimizer,
                 data,
                 is_binary,
                 batch_size=self.batch_size,
                 max_epochs=self.max_epochs,
-                generator=generator,
+                generator=torch.Generator().manual_seed(seed),
                 validation=validation,
-                n_iter_no_change=self.n_iter_no_change,
-                tol=self.tol,
+                early_stopping=(
+                    EarlyStopping(self.n_iter_no_change, self.tol)
+                    if self.early_stopping
+                    else None
+                ),
                 recorder=recorder,
                 record_every=self.affinity_every,
                 record_seed=seed,
@@ -357,22 +361,46 @@ class TorchAffinityExtractor(
         self.n_steps_ = history.n_steps
         self.affinity_ = None if recorder is None else recorder.affinity()
         self.n_recorded_steps_ = 0 if recorder is None else recorder.n_recorded_steps
-        if recorder is not None and not self.n_recorded_steps_:
+        self._warn_after_fit(history)
+        return self
+
+    def _task_data(self, X, Y, rng):
+        """Training data, and validation data with early stopping, as tensors."""
+        train_rows, validation_rows = self._split(X.shape[0], rng)
+        data = TaskData.from_numpy(X[train_rows], Y[train_rows], self.device_)
+        if validation_rows is None:
+            return data, None
+        return data, TaskData.from_numpy(
+            X[validation_rows], Y[validation_rows], self.device_
+        )
+
+    @contextmanager
+    def _seeded_torch(self, seed):
+        """Torch's global RNG seeded for the fit and restored after it."""
+        devices = []
+        if self.device_.type == "cuda":
+            index = self.device_.index
+            devices = [torch.cuda.current_device() if index is None else index]
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            yield
+
+    def _warn_after_fit(self, history):
+        if self.affinity is not None and not self.n_recorded_steps_:
             warnings.warn(
                 f"Training stopped after {self.n_steps_} steps, before the first "
                 f"recorded step (affinity_every={self.affinity_every}), so "
                 "affinity_ is all NaN; lower affinity_every.",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
         if self.early_stopping and not history.stopped_early:
             warnings.warn(
                 f"Stopped at max_epochs={self.max_epochs} before the validation loss "
                 "stopped improving; increase max_epochs.",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
-        return self
 
     def _check_Y(self, Y, n_samples):
         if Y is None:
@@ -484,7 +512,7 @@ class TorchAffinityExtractor(
         device = self._module_device()
         outputs, representations = [], []
         self.module_.eval()
-        with torch.no_grad():
+        with torch_threads(self.n_threads), torch.no_grad():
             for start in range(0, X.shape[0], batch_size):
                 xb = torch.from_numpy(
                     np.array(X[start : start + batch_size], dtype=np.float32)
@@ -551,7 +579,8 @@ class TorchAffinityExtractor(
         data = TaskData.from_numpy(X, Y, device)
         is_binary = torch.as_tensor(self.task_types_ == BINARY, device=device)
         self.module_.eval()
-        return evaluate_task_losses(self.module_, data, is_binary)
+        with torch_threads(self.n_threads):
+            return evaluate_task_losses(self.module_, data, is_binary)
 
     # -------------------------------------------------------------- misc
     @property

@@ -29,6 +29,7 @@ batch (and L_j > 0); the recorders keep per-pair counts and average over the
 steps where the score exists.
 """
 
+import numpy as np
 import torch
 
 from .training import masked_task_losses
@@ -160,23 +161,31 @@ def scored_pairs(losses, has_label):
 
 
 class _AffinityAccumulator:
-    """Sums and counts of per-step scores, kept on the device (no host sync)."""
+    """Weighted sums and counts of per-step scores, kept on the device (no host sync).
+
+    A recorded step is weighted by the number of steps it stands for (the
+    length of its block in the recording schedule), so
+    ``A = sum_k w_k z_k / sum_k w_k`` over the recorded steps is an unbiased
+    estimate of the every-step mean when the place of each recorded step is
+    drawn uniformly within its block: a step of a short last block does not
+    count as much as one of a full block.
+    """
 
     def __init__(self, n_tasks, device):
         self.total = torch.zeros((n_tasks, n_tasks), dtype=torch.float64, device=device)
         self.count = torch.zeros((n_tasks, n_tasks), dtype=torch.float64, device=device)
         self.n_recorded_steps = 0
 
-    def add(self, scores, losses, has_label):
+    def add(self, scores, losses, has_label, weight=1.0):
         valid = scored_pairs(losses, has_label)
-        self.total += torch.where(valid, scores, 0.0).double()
-        self.count += valid
+        self.total += weight * torch.where(valid, scores, 0.0).double()
+        self.count += weight * valid.double()
         self.n_recorded_steps += 1
 
     def affinity(self):
-        """A[i, j] = mean over recorded steps of z[i -> j]; NaN if never scored."""
+        """A[i, j]: weighted mean of the recorded z[i -> j]; NaN if never scored."""
         total, count = self.total.cpu().numpy(), self.count.cpu().numpy()
-        out = total / count.clip(min=1)
+        out = total / np.where(count > 0, count, 1.0)
         out[count == 0] = float("nan")
         return out
 
@@ -221,7 +230,7 @@ class ETAPRecorder(_AffinityAccumulator):
             G = shared_task_gradients(data, self.method)
             decrease = descent_matrix(G, data.optimizer, data.shared_params)
         losses = losses.detach()
-        self.add(decrease / losses[None, :], losses, data.has_label)
+        self.add(decrease / losses[None, :], losses, data.has_label, data.weight)
 
 
 def lookahead_losses(data, buffers, shared_values):
@@ -238,13 +247,35 @@ def lookahead_losses(data, buffers, shared_values):
     return masked_task_losses(out, batch.targets, batch.present, data.is_binary)[0]
 
 
+def get_rng_state(device):
+    """Torch's random state on the CPU and, for a CUDA ``device``, on that device."""
+    state = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def set_rng_state(state, device):
+    torch.set_rng_state(state["cpu"])
+    if "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
 class TAGRecorder(_AffinityAccumulator):
     """TAG's lookahead affinity: one extra forward pass per task per recorded step.
 
     The lookahead step of task i is the optimizer's step with task i's
     gradient alone (the same ``dtheta_i`` as ETAP's), applied to a copy of the
-    shared weights; the heads keep their current weights.
+    shared weights; the heads keep their current weights. Every lookahead
+    pass runs from the random state of the step's own forward pass (so a
+    dropout layer draws the same masks as in training), and the random state
+    after that forward pass is restored afterwards: the lookaheads consume
+    nothing of the random stream, and the trained model is the one plain
+    training gives.
     """
+
+    replays_forward = True  # the training loop passes the step's random state
+    get_rng_state = staticmethod(get_rng_state)
 
     def __init__(self, n_tasks, device, method="batched"):
         super().__init__(n_tasks, device)
@@ -257,12 +288,20 @@ class TAGRecorder(_AffinityAccumulator):
         sizes = [p.numel() for p in data.shared_params]
         buffers = dict(data.module.named_buffers())
         scores = torch.empty((len(before), len(before)), device=before.device)
-        with torch.no_grad():
-            for task, update in enumerate(updates):
-                steps = update.split(sizes)
-                lookahead = [
-                    p.detach() + s.view_as(p) for p, s in zip(data.shared_params, steps)
-                ]
-                after = lookahead_losses(data, buffers, lookahead)
-                scores[task] = 1 - after / before
-        self.add(scores, before, data.has_label)
+        device = before.device
+        after_forward = get_rng_state(device)
+        try:
+            with torch.no_grad():
+                for task, update in enumerate(updates):
+                    steps = update.split(sizes)
+                    lookahead = [
+                        p.detach() + s.view_as(p)
+                        for p, s in zip(data.shared_params, steps)
+                    ]
+                    if data.rng_state is not None:
+                        set_rng_state(data.rng_state, device)
+                    after = lookahead_losses(data, buffers, lookahead)
+                    scores[task] = 1 - after / before
+        finally:
+            set_rng_state(after_forward, device)
+        self.add(scores, before, data.has_label, data.weight)

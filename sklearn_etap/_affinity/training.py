@@ -11,6 +11,7 @@ At a recording step the recorder computes the per-task gradients and sets
 """
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -105,15 +106,30 @@ class StepData:
     module: torch.nn.Module
     batch: TaskData
     is_binary: torch.Tensor
+    # the steps this recorded step stands for (its block's length), so the
+    # recorder's weighted mean is unbiased for the every-step mean
+    weight: float = 1.0
+    # torch's random state before the step's forward pass, for recorders that
+    # repeat that pass (TAG's lookaheads: the same dropout masks)
+    rng_state: object = None
 
 
 @dataclass
 class TrainingHistory:
+    """What a run of :func:`fit_loop` leaves behind.
+
+    ``initial_task_losses`` are the per-task losses of the model before the
+    first step, ``final_task_losses`` the per-task mean training losses of the
+    epoch whose weights are kept (the best one with early stopping).
+    """
+
     loss_curve: list = field(default_factory=list)
     validation_curve: list = field(default_factory=list)
     n_epochs: int = 0
     n_steps: int = 0
     stopped_early: bool = False
+    initial_task_losses: np.ndarray = None
+    final_task_losses: np.ndarray = None
 
 
 def make_optimizer(name, params, learning_rate, momentum, weight_decay):
@@ -145,15 +161,104 @@ def evaluate_task_losses(module, data, is_binary, batch_size=4096):
     return losses.cpu().numpy()  # NaN (0/0) where a task has no label
 
 
-def _check_finite(epoch_losses, epoch):
+class NonFiniteLossError(ValueError):
+    """A task's training loss became NaN or infinite.
+
+    ``tasks`` are the columns of the trained ``Y`` whose loss diverged,
+    ``losses`` their epoch losses and ``epoch`` the epoch (from 0), so a
+    caller that trains on a subset of a dataset's tasks can name them.
+    """
+
+    def __init__(self, tasks, losses, epoch):
+        self.tasks = [int(t) for t in tasks]
+        self.losses = [float(v) for v in losses]
+        self.epoch = int(epoch)
+        super().__init__(self.describe([f"task {t}" for t in self.tasks]))
+
+    def describe(self, names):
+        """The message, with ``names[k]`` naming ``tasks[k]``."""
+        tasks = ", ".join(f"{name} ({loss})" for name, loss in zip(names, self.losses))
+        return (
+            f"the training loss of {tasks} became non-finite in epoch "
+            f"{self.epoch + 1}. Lower learning_rate, standardize X and the "
+            "regression columns of Y, or add weight_decay."
+        )
+
+    def __reduce__(self):  # picklable across joblib worker processes
+        return type(self), (self.tasks, self.losses, self.epoch)
+
+
+def check_finite_task_losses(epoch_losses, epoch):
+    """Raise :class:`NonFiniteLossError` if a task's epoch loss is NaN or inf."""
     bad = np.flatnonzero(~np.isfinite(epoch_losses))
     if bad.size:
-        tasks = ", ".join(f"task {t} ({epoch_losses[t]})" for t in bad)
-        raise ValueError(
-            f"the training loss of {tasks} became non-finite in epoch {epoch + 1}. "
-            "Lower learning_rate, standardize X and the regression columns of Y, "
-            "or add weight_decay."
-        )
+        raise NonFiniteLossError(bad, epoch_losses[bad], epoch)
+
+
+# A task whose training loss ends this many times above its loss before the
+# first step has blown up (a learning rate far too large): a working training
+# never ends above where it started by that much.
+BLOW_UP_FACTOR = 10.0
+
+
+def blown_up_tasks(history, factor=BLOW_UP_FACTOR):
+    """Tasks whose kept training loss is ``factor`` times their initial loss."""
+    start, end = history.initial_task_losses, history.final_task_losses
+    if start is None or end is None:
+        return np.array([], dtype=int)
+    with np.errstate(invalid="ignore"):
+        return np.flatnonzero(end > factor * np.maximum(start, 1e-12))
+
+
+class EarlyStopping:
+    """Stop once the validation score has not improved by ``tol`` for
+    ``n_iter_no_change`` epochs; keep the weights of the best epoch.
+
+    Parameters
+    ----------
+    n_iter_no_change : int
+        Epochs without improvement before stopping.
+    tol : float
+        The least decrease of the score that counts as an improvement.
+    """
+
+    def __init__(self, n_iter_no_change, tol):
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.best_score = math.inf
+        self.best_epoch = None
+        self._best_state = None
+        self._epochs_without_improvement = 0
+
+    def update(self, score, module, epoch):
+        """Record the epoch's ``score`` (lower is better); return whether to stop."""
+        if score < self.best_score - self.tol:
+            self.best_score, self.best_epoch = score, epoch
+            self._epochs_without_improvement = 0
+            self._best_state = {
+                k: v.detach().clone() for k, v in module.state_dict().items()
+            }
+        else:
+            self._epochs_without_improvement += 1
+        return self._epochs_without_improvement >= self.n_iter_no_change
+
+    def restore(self, module):
+        """Load the best epoch's weights into ``module`` (if an epoch was scored)."""
+        if self._best_state is not None:
+            module.load_state_dict(self._best_state)
+
+
+@contextmanager
+def torch_threads(n_threads):
+    """Run the block with torch limited to ``n_threads`` threads (``None``:
+    unchanged), then restore the process's setting, even on error."""
+    previous = torch.get_num_threads()
+    if n_threads is not None:
+        torch.set_num_threads(int(n_threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 class RecordingSchedule:
@@ -175,18 +280,94 @@ class RecordingSchedule:
         self.n_steps = n_steps
         self._rng = np.random.RandomState(seed)
         self._chosen = -1
+        self.weight = self.every
 
     def records(self, step):
-        """Whether ``step`` (counted from 0) is recorded; call it once per step."""
+        """Whether ``step`` (counted from 0) is recorded; call it once per step.
+
+        ``weight`` is then the length of the step's block: the number of
+        steps the recorded one stands for.
+        """
         if step % self.every == 0:
             block = self.every
             if self.n_steps is not None:
                 block = max(1, min(block, self.n_steps - step))
             self._chosen = step + int(self._rng.randint(block))
+            self.weight = block
         return step == self._chosen
 
 
-def train(
+def _parameter_groups(module):
+    """Trainable shared (encoder) parameters with their names, and head parameters."""
+    shared = [
+        (f"encoder.{name}", p)
+        for name, p in module.encoder.named_parameters()
+        if p.requires_grad
+    ]
+    head_params = [p for p in module.heads.parameters() if p.requires_grad]
+    return [name for name, _ in shared], [p for _, p in shared], head_params
+
+
+def run_single_epoch(
+    module,
+    optimizer,
+    data,
+    is_binary,
+    *,
+    batch_size,
+    generator,
+    history,
+    recorder=None,
+    schedule=None,
+):
+    """One pass over ``data`` in a random order; return the per-task mean losses.
+
+    A step that ``schedule`` picks goes through ``recorder.step``, which must
+    set the parameters' ``.grad``; any other step is one backward pass of the
+    summed loss. ``history.n_steps`` counts the steps.
+    """
+    module.train()
+    shared_names, shared_params, head_params = _parameter_groups(module)
+    n_samples = len(data)
+    order = torch.randperm(n_samples, generator=generator).to(data.X.device)
+    epoch_losses = torch.zeros(data.targets.shape[1], device=data.X.device)
+    for start in range(0, n_samples, batch_size):
+        batch = data.rows(order[start : start + batch_size])
+        recording = recorder is not None and schedule.records(history.n_steps)
+        rng_state = None
+        if recording and getattr(recorder, "replays_forward", False):
+            rng_state = recorder.get_rng_state(data.X.device)
+        outputs, representation = module(batch.X)
+        losses, has_label = masked_task_losses(
+            outputs, batch.targets, batch.present, is_binary
+        )
+        optimizer.zero_grad(set_to_none=True)
+        if recording:
+            recorder.step(
+                StepData(
+                    losses=losses,
+                    has_label=has_label,
+                    representation=representation,
+                    shared_params=shared_params,
+                    shared_names=shared_names,
+                    head_params=head_params,
+                    optimizer=optimizer,
+                    module=module,
+                    batch=batch,
+                    is_binary=is_binary,
+                    weight=schedule.weight,
+                    rng_state=rng_state,
+                )
+            )
+        else:
+            losses.sum().backward()
+        optimizer.step()
+        epoch_losses += losses.detach()
+        history.n_steps += 1
+    return (epoch_losses / math.ceil(n_samples / batch_size)).cpu().numpy()
+
+
+def fit_loop(
     module,
     optimizer,
     data,
@@ -196,96 +377,70 @@ def train(
     max_epochs,
     generator,
     validation=None,
-    n_iter_no_change=10,
-    tol=1e-4,
+    early_stopping=None,
     recorder=None,
     record_every=1,
     record_seed=0,
     verbose=False,
 ):
-    """Train ``module`` on ``data``; return a :class:`TrainingHistory`.
+    """Train ``module`` on ``data`` for up to ``max_epochs`` epochs.
 
-    With ``validation`` (a :class:`TaskData`), training stops once the summed
-    validation loss has not improved by ``tol`` for ``n_iter_no_change``
-    epochs and the weights of the best epoch are restored. With a
-    ``recorder``, one step at a random place in every block of
+    Every model of the package trains here. Each epoch is one
+    :func:`run_single_epoch`; a non-finite task loss raises
+    :class:`NonFiniteLossError`. With ``validation`` (a :class:`TaskData`)
+    and ``early_stopping`` (an :class:`EarlyStopping`), the summed
+    validation loss of every epoch goes to ``early_stopping.update``, which
+    says when to stop, and the best epoch's weights are restored at the
+    end. With a ``recorder``, one step at a random place in every block of
     ``record_every`` steps (:class:`RecordingSchedule`, seeded by
-    ``record_seed``) goes through ``recorder.step``, which must set the
-    parameters' ``.grad``.
+    ``record_seed``) goes through ``recorder.step``.
+
+    Returns
+    -------
+    history : TrainingHistory
     """
     history = TrainingHistory()
-    shared = [
-        (f"encoder.{name}", p)
-        for name, p in module.encoder.named_parameters()
-        if p.requires_grad
-    ]
-    shared_names = [name for name, _ in shared]
-    shared_params = [p for _, p in shared]
-    head_params = [p for p in module.heads.parameters() if p.requires_grad]
-    n_samples = len(data)
-    n_batches = math.ceil(n_samples / batch_size)
+    n_batches = math.ceil(len(data) / batch_size)
     schedule = RecordingSchedule(record_every, record_seed, max_epochs * n_batches)
-    best_score, best_state, epochs_without_improvement = math.inf, None, 0
+    module.eval()  # no dropout draw, no BatchNorm update: the RNG is untouched
+    history.initial_task_losses = evaluate_task_losses(module, data, is_binary)
+    task_curve = []
 
     progress = tqdm(range(max_epochs), desc="epochs", disable=not verbose, leave=False)
     for epoch in progress:
-        module.train()
-        order = torch.randperm(n_samples, generator=generator).to(data.X.device)
-        epoch_losses = torch.zeros(data.targets.shape[1], device=data.X.device)
-        for start in range(0, n_samples, batch_size):
-            batch = data.rows(order[start : start + batch_size])
-            outputs, representation = module(batch.X)
-            losses, has_label = masked_task_losses(
-                outputs, batch.targets, batch.present, is_binary
-            )
-            optimizer.zero_grad(set_to_none=True)
-            if recorder is not None and schedule.records(history.n_steps):
-                recorder.step(
-                    StepData(
-                        losses=losses,
-                        has_label=has_label,
-                        representation=representation,
-                        shared_params=shared_params,
-                        shared_names=shared_names,
-                        head_params=head_params,
-                        optimizer=optimizer,
-                        module=module,
-                        batch=batch,
-                        is_binary=is_binary,
-                    )
-                )
-            else:
-                losses.sum().backward()
-            optimizer.step()
-            epoch_losses += losses.detach()
-            history.n_steps += 1
-        epoch_losses = (epoch_losses / n_batches).cpu().numpy()
-        _check_finite(epoch_losses, epoch)
+        epoch_losses = run_single_epoch(
+            module,
+            optimizer,
+            data,
+            is_binary,
+            batch_size=batch_size,
+            generator=generator,
+            history=history,
+            recorder=recorder,
+            schedule=schedule,
+        )
+        check_finite_task_losses(epoch_losses, epoch)
+        task_curve.append(epoch_losses)
         history.loss_curve.append(float(epoch_losses.sum()))
         history.n_epochs = epoch + 1
         postfix = {"loss": f"{history.loss_curve[-1]:.4g}"}
-
-        if validation is not None:
+        if validation is not None and early_stopping is not None:
             module.eval()
             score = float(
                 np.nansum(evaluate_task_losses(module, validation, is_binary))
             )
             history.validation_curve.append(score)
             postfix["val_loss"] = f"{score:.4g}"
-            if score < best_score - tol:
-                best_score, epochs_without_improvement = score, 0
-                best_state = {
-                    k: v.detach().clone() for k, v in module.state_dict().items()
-                }
-            else:
-                epochs_without_improvement += 1
-            if epochs_without_improvement >= n_iter_no_change:
-                history.stopped_early = True
+            history.stopped_early = early_stopping.update(score, module, epoch)
         progress.set_postfix(postfix)
         if history.stopped_early:
             break
     progress.close()
-    if best_state is not None:
-        module.load_state_dict(best_state)
+    kept = len(task_curve) - 1
+    if early_stopping is not None:
+        early_stopping.restore(module)
+        if early_stopping.best_epoch is not None:
+            kept = early_stopping.best_epoch
+    history.final_task_losses = task_curve[kept]
     module.eval()
     return history
