@@ -283,9 +283,9 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         ``groups_`` with the task indices replaced by ``task_names``.
     predicted_gain_ : float
         The objective: the summed predicted gain of every task in its group.
-    task_gain_ : ndarray of shape (n_tasks_,)
+    task_gain_ : ndarray of shape (n_tasks,)
         Each task's predicted gain in the group it is scored by.
-    task_group_ : ndarray of int, shape (n_tasks_,)
+    task_group_ : ndarray of int, shape (n_tasks,)
         Index into ``groups_`` of the group each task is scored by.
     n_candidates_ : int
         Candidate groups considered, singletons included.
