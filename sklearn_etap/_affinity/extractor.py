@@ -26,6 +26,8 @@ from .training import (
     REGRESSION,
     EarlyStopping,
     TaskData,
+    TrainingBlewUpWarning,
+    blown_up_tasks,
     evaluate_task_losses,
     fit_loop,
     make_optimizer,
@@ -43,12 +45,18 @@ def _task_columns(Y):
         allow_nd=True,
         dtype=np.float64,
         ensure_all_finite="allow-nan",
+        ensure_min_features=0,
         input_name="Y",
     )
     if Y.ndim not in (1, 2):
         raise ValueError(
             f"Y has {Y.ndim} dimensions; it must be 1-D (one task) or 2-D of "
             "shape (n_samples, n_tasks) with one column per task."
+        )
+    if Y.ndim == 2 and Y.shape[1] == 0:
+        raise ValueError(
+            f"Y has shape {Y.shape}: no task column; pass at least one column "
+            "of labels per task."
         )
     return Y[:, None] if Y.ndim == 1 else Y
 
@@ -385,6 +393,34 @@ class TorchAffinityExtractor(
             torch.manual_seed(seed)
             yield
 
+    def _warn_nan_affinity(self):
+        """Name the tasks behind NaN entries of ``affinity_`` (pairs never scored)."""
+        unscored = np.isnan(self.affinity_)
+        if not unscored.any():
+            return
+        lonely = np.flatnonzero(np.diag(unscored))
+        pairs = [
+            (int(i), int(j))
+            for i, j in zip(*np.nonzero(unscored))
+            if i not in lonely and j not in lonely
+        ]
+        parts = []
+        if lonely.size:
+            parts.append(
+                f"task(s) {lonely.tolist()} had no label in any recorded batch, "
+                "so their rows and columns are NaN"
+            )
+        if pairs:
+            parts.append(f"the pairs {pairs} never had labels in one recorded batch")
+        warnings.warn(
+            f"affinity_ has {int(unscored.sum())} NaN entries: {'; '.join(parts)} "
+            "(tasks with very few labels). Give those tasks more labels, lower "
+            "affinity_every or raise batch_size; ETAPRegressor cannot use a NaN "
+            "affinity.",
+            UserWarning,
+            stacklevel=4,
+        )
+
     def _warn_after_fit(self, history):
         if self.affinity is not None and not self.n_recorded_steps_:
             warnings.warn(
@@ -394,6 +430,18 @@ class TorchAffinityExtractor(
                 UserWarning,
                 stacklevel=3,
             )
+        blown_up = blown_up_tasks(history)
+        if blown_up.size:
+            warnings.warn(
+                TrainingBlewUpWarning(
+                    blown_up,
+                    history.initial_task_losses[blown_up],
+                    history.final_task_losses[blown_up],
+                ),
+                stacklevel=3,
+            )
+        if self.affinity_ is not None and self.n_recorded_steps_:
+            self._warn_nan_affinity()
         if self.early_stopping and not history.stopped_early:
             warnings.warn(
                 f"Stopped at max_epochs={self.max_epochs} before the validation loss "

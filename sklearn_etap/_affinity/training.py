@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.exceptions import ConvergenceWarning
 from tqdm.auto import tqdm
 
 REGRESSION = "regression"
@@ -199,6 +200,36 @@ def check_finite_task_losses(epoch_losses, epoch):
 # first step has blown up (a learning rate far too large): a working training
 # never ends above where it started by that much.
 BLOW_UP_FACTOR = 10.0
+
+
+class TrainingBlewUpWarning(ConvergenceWarning):
+    """A task's training loss ended far above its loss before training.
+
+    ``tasks`` are the columns of the trained ``Y``, ``start`` and ``end``
+    their losses before the first step and at the kept epoch.
+    """
+
+    def __init__(self, tasks, start, end):
+        self.tasks = [int(t) for t in tasks]
+        self.start = [float(v) for v in start]
+        self.end = [float(v) for v in end]
+        super().__init__(self.describe([f"task {t}" for t in self.tasks]))
+
+    def describe(self, names):
+        """The message, with ``names[k]`` naming ``tasks[k]``."""
+        tasks = ", ".join(
+            f"{name} ({a:.4g} -> {b:.4g})"
+            for name, a, b in zip(names, self.start, self.end)
+        )
+        return (
+            f"the training loss of {tasks} ended more than {BLOW_UP_FACTOR:g} "
+            "times above its value before training: the training blew up. "
+            "Lower learning_rate, standardize X and the regression columns of Y, "
+            "or add weight_decay."
+        )
+
+    def __reduce__(self):
+        return type(self), (self.tasks, self.start, self.end)
 
 
 def blown_up_tasks(history, factor=BLOW_UP_FACTOR):

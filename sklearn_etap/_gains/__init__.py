@@ -1,7 +1,8 @@
 """Stage 2: ground-truth multi-task gains of chosen groups.
 
-``measure`` (trainings through joblib), ``result`` (``MeasuredGains``), ``cache``
-(finished trainings kept on disk).
+``measure`` (inputs, seeds, gains), ``runner`` (the trainings through joblib),
+``result`` (``MeasuredGains``), ``cache`` (finished trainings kept on disk as
+JSON).
 """
 
 from .measure import measure_gains

@@ -1,59 +1,158 @@
 """On-disk store of finished gain trainings, so interrupted measurements resume.
 
-Each training's test losses are kept by :class:`joblib.Memory` under a key
-made of the extractor's settings, the hashes of the data it saw and its seed.
-Memory writes every result to a temporary file and renames it into place, so
-a training is either fully on disk or absent, even when the run is killed.
-The data is hashed once per measurement (:func:`data_keys`), never once per
-training.
+Each finished training is one small JSON file of plain numbers (its test
+losses and any blown-up task), named by a key made of the extractor's
+settings, the hashes of the data it saw, its seed and the versions of
+sklearn-etap and torch. Nothing is unpickled: a file is parsed as JSON and
+checked (the key it claims, the number of losses, finite values); an entry
+that fails is reported and trained again. A file is written to a temporary
+name and renamed into place (``os.replace``), so a training is either fully
+on disk or absent, even when the run is killed, and two processes on one
+directory never see half a file. The data is hashed once per measurement
+(:func:`data_keys`), never once per training.
+
+Entries live in one folder per (format, sklearn-etap version, torch version):
+another version may train differently, so its entries are not reused, and
+opening the store says how many such entries the directory holds.
 """
+
+import functools
+import inspect
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
 
 import joblib
 import numpy as np
+import torch
 
 # Bump when the meaning of a stored training changes (e.g. how rows are
 # filtered before fitting), so old entries stop matching.
-_STORE_FORMAT = 1
+_STORE_FORMAT = 2
 
-# Parameters measure_gains overrides in every training; they do not change
-# what a cached training means.
-_OVERRIDDEN_PARAMS = ("affinity", "random_state", "verbose")
+
+def training_overrides(seed, n_threads=None):
+    """The parameters measure_gains sets in every training, with their values.
+
+    The ONE list of them: the cache key leaves out exactly these names
+    (:data:`OVERRIDDEN_PARAMS`), since they do not change what a training
+    computes, or (the seed) enter the key on their own. ``n_threads=None``
+    keeps the extractor's own thread bound.
+    """
+    overrides = {"affinity": None, "random_state": seed, "verbose": False}
+    overrides["n_threads"] = n_threads
+    return overrides
+
+
+OVERRIDDEN_PARAMS = tuple(training_overrides(0))
+
+
+def versions():
+    """The versions a stored training depends on, beyond its settings and data."""
+    from .. import __version__
+
+    return {"sklearn_etap": __version__, "torch": torch.__version__}
 
 
 def estimator_key(extractor):
-    """Hash of the extractor's settings, torch modules hashed by their weights.
+    """Hash of the extractor's settings, as far as they define a training.
 
     Pickles of torch tensors are not byte-stable, so a module passed as a
     parameter (a user's encoder) is described by its class, its ``repr`` and
-    its state-dict arrays instead.
+    its state-dict arrays; a class or function (a module factory, a lambda)
+    by its source code and qualified name, so editing it changes the key.
     """
     params = extractor.get_params(deep=False)
-    described = {
-        name: _describe(value)
-        for name, value in sorted(params.items())
-        if name not in _OVERRIDDEN_PARAMS
-    }
     cls = type(extractor)
-    return joblib.hash((f"{cls.__module__}.{cls.__qualname__}", described))
-
-
-def _describe(value):
+    described = {
+        name: _describe(value, name)
+        for name, value in sorted(params.items())
+        if name not in OVERRIDDEN_PARAMS
+    }
     try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a hard dependency
-        torch = None
-    if torch is not None and isinstance(value, torch.nn.Module):
+        return joblib.hash((_qualname(cls), described, versions()))
+    except Exception as exc:  # an object joblib cannot hash (pickle)
+        raise ValueError(
+            f"cache_dir cannot key the trainings of {cls.__name__}: one of its "
+            f"parameters cannot be hashed ({exc}). Pass cache_dir=None, or give "
+            "that parameter as a torch module, a class or a function."
+        ) from exc
+
+
+def _qualname(obj):
+    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', '?')}"
+
+
+def _describe(value, name):
+    if isinstance(value, torch.nn.Module):
         state = [
-            (name, tensor.detach().cpu().numpy())
-            for name, tensor in value.state_dict().items()
+            (key, tensor.detach().cpu().numpy())
+            for key, tensor in value.state_dict().items()
         ]
-        cls = type(value)
-        return (f"{cls.__module__}.{cls.__qualname__}", repr(value), state)
+        return ("module", _class_source(type(value)), repr(value), state)
     if isinstance(value, (list, tuple)):
-        return type(value).__name__, [_describe(v) for v in value]
+        return type(value).__name__, [_describe(v, name) for v in value]
     if isinstance(value, dict):
-        return "dict", [(k, _describe(v)) for k, v in sorted(value.items())]
+        return "dict", [(k, _describe(v, name)) for k, v in sorted(value.items())]
+    if isinstance(value, functools.partial):
+        return (
+            "partial",
+            _describe(value.func, name),
+            _describe(list(value.args), name),
+            _describe(dict(value.keywords), name),
+        )
+    if isinstance(value, type):
+        if _is_library_class(value):
+            return "class", _qualname(value)
+        return "class", _class_source(value, name)
+    if inspect.isfunction(value) or inspect.ismethod(value):
+        return _function_description(value, name)
     return value
+
+
+def _is_library_class(cls):
+    return cls.__module__.split(".")[0] in ("torch", "builtins", "sklearn_etap")
+
+
+def _source(obj, name):
+    try:
+        return inspect.getsource(obj)
+    except (OSError, TypeError) as exc:
+        raise ValueError(
+            f"{name}={obj!r} is defined where its source cannot be read (an "
+            "interactive session, say), so cache_dir cannot tell when it changes "
+            "and might reuse trainings of an older version of it. Define it in a "
+            "file, pass a torch module instance, or pass cache_dir=None."
+        ) from exc
+
+
+def _class_source(cls, name=None):
+    """Source of the class and of its user-defined bases (library ones by name)."""
+    parts = []
+    for base in cls.__mro__:
+        if base is object or _is_library_class(base):
+            parts.append(_qualname(base))
+        elif name is None:  # a module instance: best effort, never refused
+            try:
+                parts.append((_qualname(base), inspect.getsource(base)))
+            except (OSError, TypeError):
+                parts.append(_qualname(base))
+        else:
+            parts.append((_qualname(base), _source(base, name)))
+    return parts
+
+
+def _function_description(func, name):
+    cells = [cell.cell_contents for cell in (func.__closure__ or ())]
+    return (
+        "function",
+        _qualname(func),
+        _source(func, name),
+        _describe(list(func.__defaults__ or ()), name),
+        [_describe(cell, name) for cell in cells],
+    )
 
 
 def data_keys(X, Y, X_test, Y_test):
@@ -73,14 +172,21 @@ def training_key(extractor_key, features_key, column_keys, seed):
     )
 
 
-def _run_training(train, args, key):
-    # Only ``key`` identifies the entry; ``train`` and ``args`` are ignored
-    # by Memory (the key already covers them) so nothing large is re-hashed.
-    return train(*args)
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+class StoredTraining:
+    """One finished training: its test losses, and its blown-up tasks as
+    ``(column, loss before training, loss at the end)``, columns of its ``Y``."""
+
+    def __init__(self, losses, blown_up=()):
+        self.losses = np.asarray(losses, dtype=float)
+        self.blown_up = [(int(t), float(a), float(b)) for t, a, b in blown_up]
 
 
 class TrainingStore:
-    """Finished trainings in ``location``, one file each.
+    """Finished trainings in ``location``, one JSON file each.
 
     Parameters
     ----------
@@ -90,14 +196,106 @@ class TrainingStore:
     """
 
     def __init__(self, location):
-        self.location = location
-        self._memory = joblib.Memory(location, verbose=0)
-        self._run = self._memory.cache(_run_training, ignore=["train", "args"])
+        self.location = Path(location)
+        v = versions()
+        self.folder = self.location / (
+            f"format{_STORE_FORMAT}-sklearn_etap-{v['sklearn_etap']}-torch-{v['torch']}"
+        )
+        self.folder.mkdir(parents=True, exist_ok=True)
 
-    def contains(self, key):
-        """Whether the training with this key is finished and stored."""
-        return self._run.check_call_in_cache(None, None, key)
+    def stale_entries(self):
+        """Entries of other formats or versions: {folder or format: count}."""
+        counts = {}
+        for folder in self.location.iterdir():
+            if folder.is_dir() and folder.name.startswith("format"):
+                if folder != self.folder:
+                    n = sum(1 for f in folder.glob("*.json"))
+                    if n:
+                        counts[folder.name] = n
+        joblib_dir = self.location / "joblib"
+        if joblib_dir.is_dir():  # format 1: joblib.Memory pickles, never read
+            n = sum(1 for _ in joblib_dir.rglob("output.pkl"))
+            if n:
+                counts["format1 (joblib pickles)"] = n
+        return counts
 
-    def run(self, train, args, key):
-        """Return the stored result for ``key``, or ``train(*args)``, stored."""
-        return self._run(train, args, key)
+    def _path(self, key):
+        if not (isinstance(key, str) and key.isalnum()):
+            raise ValueError(f"invalid training key {key!r}")
+        return self.folder / f"{key}.json"
+
+    def load(self, key, n_losses):
+        """The stored training for ``key``; ``None`` if absent or invalid.
+
+        An invalid entry (not JSON, another key, another number of losses,
+        non-finite values) gives a ``UserWarning`` and ``None``, so the
+        training runs again and overwrites it.
+        """
+        path = self._path(key)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        try:
+            return self._parse(raw, key, n_losses)
+        except (ValueError, TypeError, KeyError) as exc:
+            warnings.warn(
+                f"cache entry {path} is invalid ({exc}); training it again.",
+                UserWarning,
+                stacklevel=3,
+            )
+            return None
+
+    @staticmethod
+    def _parse(raw, key, n_losses):
+        entry = json.loads(raw.decode("utf-8"))
+        if not isinstance(entry, dict):
+            raise TypeError("not a JSON object")
+        if entry.get("format") != _STORE_FORMAT or entry.get("key") != key:
+            raise ValueError("it claims another key or format")
+        losses = entry["losses"]
+        if not isinstance(losses, list) or not all(map(_is_number, losses)):
+            raise TypeError("losses are not a list of numbers")
+        losses = np.asarray(losses, dtype=float)
+        if losses.shape != (n_losses,):
+            raise ValueError(f"{losses.size} losses for {n_losses} task(s)")
+        if not np.isfinite(losses).all():
+            raise ValueError("non-finite losses")
+        blown_up = entry.get("blown_up", [])
+        if not isinstance(blown_up, list) or any(
+            not isinstance(b, list)
+            or len(b) != 3
+            or not all(map(_is_number, b))
+            or not 0 <= b[0] < n_losses
+            for b in blown_up
+        ):
+            raise TypeError("blown_up is not a list of [task, start, end]")
+        return StoredTraining(losses, blown_up)
+
+    def save(self, key, training):
+        """Store ``training`` under ``key``: temporary file, then ``os.replace``.
+
+        Trainings with non-finite losses are not stored (they would be
+        refused when read).
+        """
+        if not np.isfinite(training.losses).all():
+            return
+        text = json.dumps(
+            {
+                "format": _STORE_FORMAT,
+                "key": key,
+                "losses": training.losses.tolist(),
+                "blown_up": [list(b) for b in training.blown_up],
+                "versions": versions(),
+            }
+        )
+        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".part")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self._path(key))
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise

@@ -1,35 +1,44 @@
 """Measure MTL gains: train STL and group models, compare their test losses.
 
-Every training (one single-task model per task involved, one multi-task
-model per group, per seed) is one joblib task, so any joblib backend runs
-them: processes on one machine by default, a Dask or Ray cluster under
-``joblib.parallel_config(backend=...)``. With a cache directory every
-finished training is on disk as soon as it ends, and a rerun trains only
-what is missing.
+This module checks the inputs, draws the seeds and turns the test losses into
+:class:`MeasuredGains`; the trainings themselves run in :mod:`.runner`.
 """
 
 import os
 import warnings
+from collections.abc import Iterable
 from numbers import Integral, Real
 
 import numpy as np
-import torch
-from joblib import Parallel, delayed
-from sklearn.base import clone
-from sklearn.exceptions import FitFailedWarning
+from sklearn.exceptions import ConvergenceWarning, FitFailedWarning
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_array, check_consistent_length
-from tqdm.auto import tqdm
 
 from .._groups import check_groups
 from .._task_names import check_task_names, names_from_columns
-from .cache import TrainingStore, data_keys, estimator_key, training_key
 from .result import MeasuredGains
-
-# Extractor parameters that may hold one entry per task (column of Y).
-_PER_TASK_PARAMS = ("task_types", "heads")
+from .runner import _run_trainings, _training_overrides
 
 
+@validate_params(
+    {
+        "extractor": "no_validation",  # duck-typed; checked with a named method
+        "X": ["array-like"],
+        "Y": ["array-like"],
+        "groups": [Iterable],
+        "X_test": ["array-like"],
+        "Y_test": ["array-like"],
+        "n_jobs": [Integral, None],
+        "n_seeds": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+        "cache_dir": [str, os.PathLike, None],
+        "error_score": [StrOptions({"raise"}), Real],
+        "progress": ["boolean"],
+        "task_names": ["array-like", None],
+    },
+    prefer_skip_nested_validation=False,
+)
 def measure_gains(
     extractor,
     X,
@@ -37,8 +46,8 @@ def measure_gains(
     groups,
     X_test,
     Y_test,
-    n_jobs=None,
     *,
+    n_jobs=None,
     n_seeds=1,
     random_state=None,
     cache_dir=None,
@@ -66,7 +75,8 @@ def measure_gains(
         Its settings define every model trained (the fitted state, if any, is
         not used). Each training is
         ``clone(extractor).set_params(affinity=None, random_state=seed,
-        verbose=False).fit(X_rows, Y_rows[:, list(group)])`` followed by
+        verbose=False).fit(X_rows, Y_rows[:, list(group)])`` (and
+        ``n_threads=1`` in a worker process) followed by
         ``task_losses(X_test, Y_test[:, list(group)])``, where samples with
         no label in any column of the group are left out.
     X : array-like of shape (n_samples, n_features)
@@ -89,14 +99,20 @@ def measure_gains(
     n_seeds : int, default=1
         Number of repetitions of every training with different seeds.
     random_state : int, RandomState instance or None, default=None
-        Draws the seeds of the repetitions. Pass an int for reproducible
-        gains, and to resume from ``cache_dir`` (a different seed is a
-        different training).
+        Draws the seeds of the repetitions. ``None`` takes them from the
+        extractor's ``random_state``, as a scikit-learn user seeds the
+        estimator: ``TorchAffinityExtractor(random_state=0)`` gives the same
+        gains on every call (the same as ``random_state=0`` here). With both
+        ``None`` the gains differ from call to call. A fixed seed is needed
+        to resume from ``cache_dir`` (a different seed is a different
+        training).
     cache_dir : str or path-like, default=None
-        Directory where each finished training is stored the moment it ends.
-        Calling again with the same inputs and ``random_state`` trains only
-        what is missing (e.g. after an interruption) and returns the same
-        result. ``None`` stores nothing.
+        Directory where each finished training is stored the moment it ends,
+        as a small JSON file of numbers (never a pickle). Calling again with
+        the same inputs and seeds trains only what is missing (e.g. after an
+        interruption) and returns the same result. An entry that is damaged
+        or does not match its key is trained again, with a warning. ``None``
+        stores nothing.
     error_score : "raise" or float, default="raise"
         What a training that raises (e.g. a loss that diverged to NaN) gives:
         ``"raise"`` stops the measurement with its error (finished trainings
@@ -124,25 +140,44 @@ def measure_gains(
     -----
     FitFailedWarning
         When trainings failed and ``error_score`` is a number.
+    ConvergenceWarning
+        When a training blew up: a task's training loss ended more than 10
+        times above its loss before training (a learning rate far too
+        large). The warning names the dataset's task, the group and the
+        seed; such gains mean little.
+    UserWarning
+        When a cache entry is invalid (it is trained again), or
+        ``cache_dir`` holds trainings of another version of sklearn-etap or
+        torch (they are counted, not reused).
     RuntimeWarning
         When a gain is undefined because a task's STL test loss is 0 or NaN
         (or an MTL loss is NaN); such gains are NaN.
+
+    Raises
+    ------
+    ValueError
+        When a training's loss becomes NaN or infinite and ``error_score`` is
+        ``"raise"``; the message names the dataset's task (and its column
+        name, for a DataFrame ``Y``), the group and the seed.
 
     Notes
     -----
     Repetition ``s`` trains every model with ``random_state=seeds[s]``: the
     STL and MTL models of one repetition share their seed (common random
-    numbers), and the seeds come from ``random_state`` alone, so serial,
+    numbers), and the seeds come from the seed source alone, so serial,
     parallel, Dask and resumed runs give identical losses on CPU.
 
     A cached training is identified by the extractor's class and parameters
     as given to that training (per-task ``task_types`` and ``heads`` cut to
-    its tasks; ``affinity``, ``random_state`` and ``verbose`` excluded, a
-    torch module by its weights), the features, the task columns it saw and
-    its seed. The
-    data is hashed once per call. The cache is written by
-    :class:`joblib.Memory`, one file per training, renamed into place when
-    complete.
+    its tasks; the parameters measure_gains sets itself, ``affinity``,
+    ``random_state``, ``verbose`` and ``n_threads``, excluded; a torch
+    module by its class, ``repr`` and weights; a class or function by its
+    source code), the features, the task columns it saw, its seed and the
+    versions of sklearn-etap and torch. The data is hashed once per call.
+    Each entry is written to a temporary file and renamed into place, so a
+    killed run loses no finished training and two processes sharing a
+    directory never leave half an entry. A class or function whose source
+    cannot be read (defined interactively) is refused with ``cache_dir``.
 
     In worker processes torch is limited to one thread, so that ``n_jobs``
     trainings share the cores instead of oversubscribing them.
@@ -172,20 +207,9 @@ def measure_gains(
     groups = _check_measured_groups(groups, n_tasks)
     tasks = sorted({t for g in groups for t in g})
     _check_labels(Y, Y_test, tasks)
-    if (
-        isinstance(n_seeds, (bool, np.bool_))
-        or not isinstance(n_seeds, Integral)
-        or n_seeds < 1
-    ):
-        raise ValueError(f"n_seeds must be a positive integer, got {n_seeds!r}.")
-    if not (
-        (isinstance(error_score, str) and error_score == "raise")
-        or (isinstance(error_score, Real) and not isinstance(error_score, bool))
-    ):
-        raise ValueError(
-            f"error_score must be 'raise' or a number such as np.nan, got "
-            f"{error_score!r}."
-        )
+    if random_state is None:
+        # A scikit-learn user seeds the estimator: its seed seeds the gains.
+        random_state = extractor.get_params(deep=False)["random_state"]
     seeds = check_random_state(random_state).randint(
         np.iinfo(np.int32).max, size=n_seeds
     )
@@ -193,16 +217,27 @@ def measure_gains(
     # STL models first: the MTL gains of every group depend on them.
     trainings = [((t,), s) for s in range(n_seeds) for t in tasks]
     trainings += [(g, s) for s in range(n_seeds) for g in groups]
-    losses, failures = _run_trainings(
+    losses, failures, blown_up = _run_trainings(
         extractor,
         (X, Y, X_test, Y_test),
         trainings,
         seeds,
+        task_names,
         n_jobs=n_jobs,
         cache_dir=cache_dir,
         error_score=error_score,
         progress=progress,
     )
+    if blown_up:
+        listed = "; ".join(blown_up[:5]) + ("; ..." if len(blown_up) > 5 else "")
+        warnings.warn(
+            f"{len(blown_up)} of {len(trainings)} trainings blew up (a task's "
+            f"training loss ended over 10 times above its start), so their gains "
+            f"mean little: {listed}. Lower the extractor's learning_rate, "
+            "standardize X and the regression columns of Y, or add weight_decay.",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     if failures:
         warnings.warn(
             f"{len(failures)} of {len(trainings)} trainings failed; their test "
@@ -238,129 +273,6 @@ def measure_gains(
     )
     _warn_undefined_gains(gains)
     return gains
-
-
-def _fit_and_score(extractor, X, Y, X_test, Y_test, seed, caller_pid):
-    """Train one model on the columns of ``Y`` and return its test losses."""
-    if os.getpid() != caller_pid:
-        # A worker process: several trainings share the cores, so one
-        # thread each (torch would otherwise start one per core in each).
-        torch.set_num_threads(1)
-    model = clone(extractor).set_params(**_training_overrides(extractor, int(seed)))
-    labelled = ~np.all(np.isnan(Y), axis=1)
-    model.fit(X[labelled], Y[labelled])
-    scored = ~np.all(np.isnan(Y_test), axis=1)
-    losses = np.asarray(model.task_losses(X_test[scored], Y_test[scored]), dtype=float)
-    if losses.shape != (Y.shape[1],):
-        raise ValueError(
-            f"{type(extractor).__name__}.task_losses returned shape {losses.shape} "
-            f"for {Y.shape[1]} task(s); it must return one loss per task."
-        )
-    return losses
-
-
-def _training_overrides(extractor, seed):
-    """The parameters every training sets, among those the extractor has:
-    affinity recording off, quiet, seeded (the cache key leaves them out)."""
-    overrides = {"affinity": None, "random_state": seed, "verbose": False}
-    known = extractor.get_params(deep=False)
-    return {name: value for name, value in overrides.items() if name in known}
-
-
-def _training_job(index, store, key, args, error_score):
-    """Run (or load) one training; returns (index, losses, failure or None)."""
-    # _fit_and_score is looked up at run time, not bound at import, so that
-    # patching it (as the tests do) affects the run.
-    try:
-        if store is None:
-            return index, _fit_and_score(*args), None
-        return index, store.run(_fit_and_score, args, key), None
-    except Exception as exc:
-        if isinstance(error_score, str):
-            raise
-        return index, np.full(args[2].shape[1], float(error_score)), repr(exc)
-
-
-def _run_trainings(
-    extractor, data, trainings, seeds, *, n_jobs, cache_dir, error_score, progress
-):
-    """Losses of every (columns, seed index) training on ``data`` (``X, Y,
-    X_test, Y_test``), in the order given, and the descriptions of the
-    trainings that failed."""
-    X, Y, X_test, Y_test = data
-    extractor = clone(extractor)
-    caller_pid = os.getpid()
-    store = None if cache_dir is None else TrainingStore(cache_dir)
-    if store is not None:
-        ext_key = estimator_key(extractor)
-        features_key, column_keys = data_keys(*data)
-    results = [None] * len(trainings)
-    jobs = []
-    for index, (cols, s) in enumerate(trainings):
-        cols = list(cols)
-        model = _restrict_to_tasks(extractor, cols, Y.shape[1])
-        args = (model, X, Y[:, cols], X_test, Y_test[:, cols], seeds[s], caller_pid)
-        key = None
-        if store is not None:
-            # A model cut to its tasks (per-task settings) is keyed by those
-            # settings: equal label columns with other task types or heads
-            # are other trainings.
-            model_key = ext_key if model is extractor else estimator_key(model)
-            key = training_key(
-                model_key, features_key, [column_keys[c] for c in cols], seeds[s]
-            )
-            if store.contains(key):
-                results[index] = store.run(None, None, key)
-                continue
-        jobs.append(delayed(_training_job)(index, store, key, args, error_score))
-
-    n_done = len(trainings) - len(jobs)
-    with tqdm(
-        total=len(trainings),
-        initial=n_done,
-        desc="trainings" + (f" ({n_done} cached)" if n_done else ""),
-        disable=not progress,
-        unit="fit",
-    ) as bar:
-        failures = []
-        for index, losses, failure in _parallel_unordered(jobs, n_jobs):
-            results[index] = losses
-            if failure is not None:
-                cols, s = trainings[index]
-                failures.append(f"group {cols}, seed {seeds[s]}: {failure}")
-            bar.update()
-    return results, failures
-
-
-def _restrict_to_tasks(extractor, cols, n_tasks):
-    """The extractor for a model of the tasks ``cols`` only.
-
-    Parameters given per task (a list of ``task_types``, a list of
-    ``heads``) are cut to the chosen tasks; everything else is unchanged.
-    """
-    params = extractor.get_params(deep=False)
-    per_task = {
-        name: [value[c] for c in cols]
-        for name, value in params.items()
-        if name in _PER_TASK_PARAMS
-        and isinstance(value, (list, tuple))
-        and len(value) == n_tasks
-    }
-    return clone(extractor).set_params(**per_task) if per_task else extractor
-
-
-def _parallel_unordered(jobs, n_jobs):
-    """Results of ``jobs`` as they finish (in order for backends that cannot)."""
-    if not jobs:
-        return []
-    try:
-        return Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs)
-    except ValueError as exc:
-        # joblib refuses generators on a few backends (multiprocessing);
-        # it raises before running anything, so running again is safe.
-        if "return_as" not in str(exc):
-            raise
-        return Parallel(n_jobs=n_jobs)(jobs)
 
 
 def _check_extractor(extractor):
@@ -405,9 +317,19 @@ def _check_targets(Y, name):
             f"got {np.ndim(Y)} dimension(s). Gains compare tasks trained together, "
             "so there must be several task columns."
         )
-    return check_array(
-        Y, dtype=np.float64, ensure_all_finite="allow-nan", input_name=name
+    Y = check_array(
+        Y,
+        dtype=np.float64,
+        ensure_all_finite="allow-nan",
+        ensure_min_features=0,
+        input_name=name,
     )
+    if Y.shape[1] == 0:
+        raise ValueError(
+            f"{name} has shape {Y.shape}: no task column; pass one column of "
+            "labels per task."
+        )
+    return Y
 
 
 def _check_measured_groups(groups, n_tasks):

@@ -19,25 +19,13 @@ from sklearn_etap._affinity.modules import build_module
 from sklearn_etap._affinity.training import RecordingSchedule
 
 
-def make_data(n_samples=120, seed=0):
-    rng = np.random.RandomState(seed)
-    X = rng.normal(size=(n_samples, 5))
-    Y = np.c_[
-        X[:, 0] + X[:, 1],
-        X[:, 0] - X[:, 1] + 0.1 * rng.normal(size=n_samples),
-        (X[:, 2] > 0).astype(float),
-        (X[:, 0] + X[:, 3] > 0).astype(float),
-    ]
-    return X, Y
-
-
 def small(**params):
     defaults = dict(max_epochs=4, batch_size=32, device="cpu", random_state=0)
     return TorchAffinityExtractor(**{**defaults, **params})
 
 
-def test_fit_outputs_and_attributes():
-    X, Y = make_data()
+def test_fit_outputs_and_attributes(make_task_data):
+    X, Y = make_task_data()
     ext = small(hidden_layer_sizes=(8, 6)).fit(X, Y)
     assert ext.n_tasks_ == 4
     assert ext.task_types_.tolist() == ["regression", "regression", "binary", "binary"]
@@ -53,8 +41,8 @@ def test_fit_outputs_and_attributes():
     assert isinstance(ext.module_, nn.Module)
 
 
-def test_task_losses_match_sklearn_metrics():
-    X, Y = make_data()
+def test_task_losses_match_sklearn_metrics(make_task_data):
+    X, Y = make_task_data()
     Y[::3, 1] = np.nan
     ext = small().fit(X, Y)
     pred = ext.predict(X)
@@ -75,8 +63,8 @@ def test_task_losses_match_sklearn_metrics():
         ext.task_losses(X, Y[:, :, None])
 
 
-def test_same_seed_same_fit_and_different_seed_differs():
-    X, Y = make_data()
+def test_same_seed_same_fit_and_different_seed_differs(make_task_data):
+    X, Y = make_task_data()
     a, b = small(random_state=3).fit(X, Y), small(random_state=3).fit(X, Y)
     assert_array_equal(a.affinity_, b.affinity_)
     assert_array_equal(a.transform(X), b.transform(X))
@@ -84,9 +72,9 @@ def test_same_seed_same_fit_and_different_seed_differs():
     assert not np.array_equal(a.affinity_, c.affinity_)
 
 
-def test_recording_does_not_change_training():
+def test_recording_does_not_change_training(make_task_data):
     """The summed per-task gradients are the training gradient."""
-    X, Y = make_data()
+    X, Y = make_task_data()
     recorded = small(affinity_every=1).fit(X, Y)
     plain = small(affinity=None).fit(X, Y)
     assert plain.affinity_ is None and plain.n_recorded_steps_ == 0
@@ -94,9 +82,9 @@ def test_recording_does_not_change_training():
     assert_allclose(recorded.transform(X), plain.transform(X), rtol=1e-4, atol=1e-6)
 
 
-def test_tag_lookahead_leaves_batchnorm_statistics_alone():
+def test_tag_lookahead_leaves_batchnorm_statistics_alone(make_task_data):
     """TAG's extra forward passes must not update the model's running buffers."""
-    X, Y = make_data()
+    X, Y = make_task_data()
 
     def encoder(n_features):
         return nn.Sequential(nn.Linear(n_features, 6), nn.BatchNorm1d(6), nn.ReLU())
@@ -122,8 +110,8 @@ def test_building_the_module_leaves_batchnorm_statistics_alone():
         assert_array_equal(buffer.numpy(), initial, err_msg=name)
 
 
-def test_recording_interval_averages_a_subset_of_the_every_step_scores():
-    X, Y = make_data()
+def test_recording_interval_averages_a_subset_of_the_every_step_scores(make_task_data):
+    X, Y = make_task_data()
     every = small(affinity_every=1).fit(X, Y)
     sparse = small(affinity_every=3).fit(X, Y)
     assert sparse.n_recorded_steps_ == 6  # 5 full blocks of 3, then 1 step
@@ -162,16 +150,16 @@ def test_recording_schedule_records_the_last_partial_block(seed):
 
 
 @pytest.mark.parametrize("random_state", range(6))
-def test_fit_shorter_than_affinity_every_still_records(random_state):
-    X, Y = make_data(n_samples=60)
+def test_fit_shorter_than_affinity_every_still_records(random_state, make_task_data):
+    X, Y = make_task_data(n_samples=60)
     ext = small(max_epochs=3, random_state=random_state).fit(X, Y)
     assert ext.n_steps_ == 6 < ext.affinity_every
     assert ext.n_recorded_steps_ == 1
     assert np.isfinite(ext.affinity_).all()
 
 
-def test_subset_and_single_column_fits_like_measure_gains():
-    X, Y = make_data()
+def test_subset_and_single_column_fits_like_measure_gains(make_task_data):
+    X, Y = make_task_data()
     ext = small()
     for group in [(0, 2), (3,)]:
         sub = clone(ext).set_params(affinity=None, random_state=1, verbose=False)
@@ -188,16 +176,16 @@ def test_subset_and_single_column_fits_like_measure_gains():
         )
 
 
-def test_one_dimensional_y_is_one_task():
-    X, Y = make_data()
+def test_one_dimensional_y_is_one_task(make_task_data):
+    X, Y = make_task_data()
     ext = small().fit(X, Y[:, 0])
     assert ext.n_tasks_ == 1 and ext.affinity_.shape == (1, 1)
     assert ext.predict(X).shape == (120, 1)
     assert ext.task_losses(X, Y[:, 0]).shape == (1,)
 
 
-def test_missing_labels_train_the_other_tasks():
-    X, Y = make_data()
+def test_missing_labels_train_the_other_tasks(make_task_data):
+    X, Y = make_task_data()
     Y[:60, 0] = np.nan
     Y[60:, 2] = np.nan
     ext = small(max_epochs=30, learning_rate=0.05).fit(X, Y)
@@ -207,24 +195,24 @@ def test_missing_labels_train_the_other_tasks():
     assert ext.loss_curve_[-1] < ext.loss_curve_[0]
 
 
-def test_task_present_in_few_batches_keeps_per_pair_counts():
-    X, Y = make_data()
+def test_task_present_in_few_batches_keeps_per_pair_counts(make_task_data):
+    X, Y = make_task_data()
     Y[1:, 3] = np.nan  # one label: task 3 is in one batch per epoch
     ext = small(affinity_every=1).fit(X, Y)
     assert np.isfinite(ext.affinity_).all()
     assert ext.affinity_.shape == (4, 4)
 
 
-def test_pickle_round_trip_transforms_identically():
-    X, Y = make_data()
+def test_pickle_round_trip_transforms_identically(make_task_data):
+    X, Y = make_task_data()
     ext = small().fit(X, Y)
     restored = pickle.loads(pickle.dumps(ext))
     assert_array_equal(restored.transform(X), ext.transform(X))
     assert_array_equal(restored.affinity_, ext.affinity_)
 
 
-def test_user_encoder_and_heads():
-    X, Y = make_data()
+def test_user_encoder_and_heads(make_task_data):
+    X, Y = make_task_data()
 
     class Encoder(nn.Module):
         def __init__(self, n_features):
@@ -253,14 +241,14 @@ def test_user_encoder_and_heads():
         dict(affinity_gradient="representation"),
     ],
 )
-def test_other_settings_record_finite_affinity(params):
-    X, Y = make_data()
+def test_other_settings_record_finite_affinity(params, make_task_data):
+    X, Y = make_task_data()
     ext = small(**params).fit(X, Y)
     assert ext.affinity_.shape == (4, 4) and np.isfinite(ext.affinity_).all()
 
 
-def test_early_stopping_and_convergence_warning():
-    X, Y = make_data()
+def test_early_stopping_and_convergence_warning(make_task_data):
+    X, Y = make_task_data()
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         ext = small(
@@ -272,8 +260,8 @@ def test_early_stopping_and_convergence_warning():
         small(early_stopping=True, max_epochs=2).fit(X, Y)
 
 
-def test_warns_when_early_stopping_ends_before_any_recorded_step():
-    X, Y = make_data()
+def test_warns_when_early_stopping_ends_before_any_recorded_step(make_task_data):
+    X, Y = make_task_data()
     ext = small(
         early_stopping=True,
         max_epochs=500,
@@ -286,34 +274,34 @@ def test_warns_when_early_stopping_ends_before_any_recorded_step():
     assert ext.n_recorded_steps_ == 0 and np.isnan(ext.affinity_).all()
 
 
-def test_verbose_shows_progress(capsys):
-    X, Y = make_data()
+def test_verbose_shows_progress(capsys, make_task_data):
+    X, Y = make_task_data()
     small(verbose=True).fit(X, Y)
     assert "epochs" in capsys.readouterr().err
 
 
-def test_works_in_a_pipeline():
-    X, Y = make_data()
+def test_works_in_a_pipeline(make_task_data):
+    X, Y = make_task_data()
     pipe = make_pipeline(StandardScaler(), small(hidden_layer_sizes=(4,)))
     assert pipe.fit_transform(X, Y).shape == (120, 4)
 
 
 # ---------------------------------------------------------------- errors
-def test_error_three_dimensional_y():
-    X, Y = make_data()
+def test_error_three_dimensional_y(make_task_data):
+    X, Y = make_task_data()
     with pytest.raises(ValueError, match="Y has 3 dimensions"):
         small().fit(X, Y[:, :, None])
 
 
-def test_error_all_nan_task_column():
-    X, Y = make_data()
+def test_error_all_nan_task_column(make_task_data):
+    X, Y = make_task_data()
     Y[:, 2] = np.nan
     with pytest.raises(ValueError, match=r"task column\(s\) \[2\].*all NaN"):
         small().fit(X, Y)
 
 
-def test_error_non_finite_loss_names_task_and_epoch():
-    X, Y = make_data()
+def test_error_non_finite_loss_names_task_and_epoch(make_task_data):
+    X, Y = make_task_data()
     Y[:, 1] *= 1e6
     with pytest.raises(ValueError, match=r"task 1 \(.*\).* epoch 1"):
         small(learning_rate=1.0).fit(X, Y)
@@ -326,14 +314,14 @@ def test_error_non_finite_loss_names_task_and_epoch():
         (lambda n: nn.Unflatten(1, (n, 1)), "shape \\(8, 5, 1\\)"),
     ],
 )
-def test_error_encoder_output_shape(encoder, message):
-    X, Y = make_data()
+def test_error_encoder_output_shape(encoder, message, make_task_data):
+    X, Y = make_task_data()
     with pytest.raises(ValueError, match="encoder returned a tensor of " + message):
         small(encoder=encoder).fit(X, Y)
 
 
-def test_error_heads_and_task_types():
-    X, Y = make_data()
+def test_error_heads_and_task_types(make_task_data):
+    X, Y = make_task_data()
     with pytest.raises(ValueError, match="heads lists 2 modules but Y has 4"):
         small(heads=[nn.Linear(16, 1), nn.Linear(16, 1)]).fit(X, Y)
     with pytest.raises(ValueError, match="head of task 0 returned a tensor of shape"):
@@ -346,27 +334,27 @@ def test_error_heads_and_task_types():
         small(task_types=["binary", "regression"]).fit(X, Y)
 
 
-def test_error_bad_hidden_layer_sizes():
-    X, Y = make_data()
+def test_error_bad_hidden_layer_sizes(make_task_data):
+    X, Y = make_task_data()
     with pytest.raises(ValueError, match="hidden_layer_sizes"):
         small(hidden_layer_sizes=(8, 0)).fit(X, Y)
 
 
-def test_auto_device_is_cpu_without_cuda():
-    X, Y = make_data()
+def test_auto_device_is_cpu_without_cuda(make_task_data):
+    X, Y = make_task_data()
     ext = TorchAffinityExtractor(max_epochs=1, random_state=0).fit(X, Y)
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert ext.device_.type == expected
 
 
-def test_error_cuda_requested_without_cuda():
+def test_error_cuda_requested_without_cuda(make_task_data):
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA; the error is for machines without it")
-    X, Y = make_data()
+    X, Y = make_task_data()
     with pytest.raises(ValueError, match="CUDA is not available"):
         small(device="cuda").fit(X, Y)
 
 
-def test_integer_hidden_layer_sizes_is_one_layer():
-    X, Y = make_data()
+def test_integer_hidden_layer_sizes_is_one_layer(make_task_data):
+    X, Y = make_task_data()
     assert small(hidden_layer_sizes=5).fit(X, Y).transform(X).shape == (120, 5)

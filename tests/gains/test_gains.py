@@ -6,7 +6,7 @@ from sklearn.base import clone
 from sklearn.exceptions import FitFailedWarning
 
 from sklearn_etap import MeasuredGains, TorchAffinityExtractor, measure_gains
-from sklearn_etap._gains import measure as _gains
+from sklearn_etap._gains import runner as _gains
 from sklearn_etap._groups import encode_groups, group_row_ids
 
 
@@ -19,18 +19,6 @@ def make_extractor(**params):
     }
     settings.update(params)
     return TorchAffinityExtractor(**settings)
-
-
-def make_data(n_train=40, n_test=30, n_tasks=4, seed=0):
-    """Regression tasks sharing a signal; about a quarter of labels missing."""
-    rng = np.random.RandomState(seed)
-    n = n_train + n_test
-    X = rng.normal(size=(n, 5))
-    Y = X @ rng.normal(size=(5, n_tasks)) + 0.3 * rng.normal(size=(n, n_tasks))
-    Y[rng.uniform(size=Y.shape) < 0.25] = np.nan
-    # A training sample with no label at all: it must be left out of fits.
-    Y[0] = np.nan
-    return X[:n_train], Y[:n_train], X[n_train:], Y[n_train:]
 
 
 def reference_losses(extractor, X, Y, X_test, Y_test, cols, seed):
@@ -105,8 +93,8 @@ def test_copies_of_one_task_gain_from_training_together():
     assert (gains.y_per_seed > 0).mean() > 0.5
 
 
-def test_losses_are_those_of_independently_trained_models():
-    X, Y, X_test, Y_test = make_data()
+def test_losses_are_those_of_independently_trained_models(make_gain_data):
+    X, Y, X_test, Y_test = make_gain_data()
     ext = make_extractor()
     groups = [(0, 2), (0, 1, 2)]
 
@@ -134,8 +122,8 @@ def test_losses_are_those_of_independently_trained_models():
     assert np.isnan(gains.stl_loss[3])
 
 
-def test_gain_of_every_row_is_the_relative_loss_reduction():
-    X, Y, X_test, Y_test = make_data()
+def test_gain_of_every_row_is_the_relative_loss_reduction(make_gain_data):
+    X, Y, X_test, Y_test = make_gain_data()
     groups = [(1, 3), (0, 1, 2, 3), (0, 2)]
 
     gains = measure_gains(
@@ -170,8 +158,8 @@ def test_gain_of_every_row_is_the_relative_loss_reduction():
     np.testing.assert_allclose(gains.mtl_loss, gains.mtl_loss_per_seed.mean(axis=1))
 
 
-def test_one_seed_gain_equals_formula_on_returned_losses():
-    X, Y, X_test, Y_test = make_data(seed=3)
+def test_one_seed_gain_equals_formula_on_returned_losses(make_gain_data):
+    X, Y, X_test, Y_test = make_gain_data(seed=3)
     gains = measure_gains(
         make_extractor(),
         X,
@@ -187,8 +175,8 @@ def test_one_seed_gain_equals_formula_on_returned_losses():
     assert np.all(np.isnan(gains.y_std))
 
 
-def test_same_random_state_same_gains_and_other_seed_other_gains():
-    X, Y, X_test, Y_test = make_data()
+def test_same_random_state_same_gains_and_other_seed_other_gains(make_gain_data):
+    X, Y, X_test, Y_test = make_gain_data()
     args = (make_extractor(), X, Y, [(0, 1)], X_test, Y_test)
     first = measure_gains(*args, random_state=5, progress=False)
     again = measure_gains(*args, random_state=5, progress=False)
@@ -197,16 +185,16 @@ def test_same_random_state_same_gains_and_other_seed_other_gains():
     assert not np.array_equal(first.mtl_loss_per_seed, other.mtl_loss_per_seed)
 
 
-def test_parallel_processes_match_serial_exactly():
-    X, Y, X_test, Y_test = make_data()
+def test_parallel_processes_match_serial_exactly(make_gain_data):
+    X, Y, X_test, Y_test = make_gain_data()
     args = (make_extractor(), X, Y, [(0, 1), (1, 2, 3)], X_test, Y_test)
     serial = measure_gains(*args, random_state=0, progress=False)
     parallel = measure_gains(*args, n_jobs=2, random_state=0, progress=False)
     assert_same_gains(serial, parallel)
 
 
-def test_interrupted_run_resumes_from_cache(tmp_path, monkeypatch):
-    X, Y, X_test, Y_test = make_data()
+def test_interrupted_run_resumes_from_cache(tmp_path, monkeypatch, make_gain_data):
+    X, Y, X_test, Y_test = make_gain_data()
     groups = [(0, 1), (1, 2), (0, 1, 2, 3)]
     args = (make_extractor(), X, Y, groups, X_test, Y_test)
     n_trainings = 2 * (4 + len(groups))  # 2 seeds x (4 STL + 3 groups)
@@ -237,8 +225,8 @@ def test_interrupted_run_resumes_from_cache(tmp_path, monkeypatch):
     assert_same_gains(again, uncached)
 
 
-def test_cache_reuses_only_matching_trainings(tmp_path, monkeypatch):
-    X, Y, X_test, Y_test = make_data()
+def test_cache_reuses_only_matching_trainings(tmp_path, monkeypatch, make_gain_data):
+    X, Y, X_test, Y_test = make_gain_data()
     ext = make_extractor()
 
     def measure(extractor, Y, groups):
@@ -274,8 +262,8 @@ def test_cache_reuses_only_matching_trainings(tmp_path, monkeypatch):
     assert counter.calls == 2  # STL of task 1 and the group; task 0 is cached
 
 
-def test_per_task_parameters_follow_the_group_columns():
-    X, Y, X_test, Y_test = make_data()
+def test_per_task_parameters_follow_the_group_columns(make_gain_data):
+    X, Y, X_test, Y_test = make_gain_data()
     Y[:, 2] = (Y[:, 2] > 0).astype(float)
     Y_test[:, 2] = (Y_test[:, 2] > 0).astype(float)
     Y[0] = np.nan
@@ -303,8 +291,8 @@ def test_per_task_parameters_follow_the_group_columns():
     np.testing.assert_array_equal(gains.mtl_loss, mtl)
 
 
-def test_zero_stl_loss_gives_nan_gain_and_warns(monkeypatch):
-    X, Y, X_test, Y_test = make_data()
+def test_zero_stl_loss_gives_nan_gain_and_warns(monkeypatch, make_gain_data):
+    X, Y, X_test, Y_test = make_gain_data()
 
     def perfect_single_task_models(extractor, X, Y, X_test, Y_test, seed, pid):
         return np.zeros(Y.shape[1]) if Y.shape[1] == 1 else np.ones(Y.shape[1])
@@ -340,12 +328,21 @@ def test_zero_stl_loss_gives_nan_gain_and_warns(monkeypatch):
         ({"Y_test": np.zeros((30, 3))}, ValueError, "Y_test has 3 task columns"),
         ({"X_test": np.zeros((30, 2))}, ValueError, "X_test has 2 features"),
         ({"Y": np.zeros((39, 4))}, ValueError, "inconsistent numbers of samples"),
-        ({"n_seeds": 0}, ValueError, "n_seeds must be a positive integer"),
+        ({"n_seeds": 0}, ValueError, "'n_seeds' parameter.*range \\[1, inf\\)"),
+        ({"groups": None}, ValueError, "'groups' parameter.*Got None"),
+        ({"Y": np.zeros((40, 0))}, ValueError, r"Y has shape \(40, 0\): no task"),
+        (
+            {"Y_test": np.zeros((30, 0))},
+            ValueError,
+            r"Y_test has shape \(30, 0\): no task",
+        ),
         ({"extractor": object()}, TypeError, "has no get_params"),
     ],
 )
-def test_bad_input_is_rejected_with_a_clear_message(change, error, match):
-    X, Y, X_test, Y_test = make_data()
+def test_bad_input_is_rejected_with_a_clear_message(
+    change, error, match, make_gain_data
+):
+    X, Y, X_test, Y_test = make_gain_data()
     kwargs = {
         "extractor": make_extractor(),
         "X": X,
@@ -360,15 +357,15 @@ def test_bad_input_is_rejected_with_a_clear_message(change, error, match):
         measure_gains(**kwargs)
 
 
-def test_task_without_test_labels_is_rejected():
-    X, Y, X_test, Y_test = make_data()
+def test_task_without_test_labels_is_rejected(make_gain_data):
+    X, Y, X_test, Y_test = make_gain_data()
     Y_test[:, 1] = np.nan
     with pytest.raises(ValueError, match=r"task\(s\) \[1\] have no label in Y_test"):
         measure_gains(make_extractor(), X, Y, [(0, 1)], X_test, Y_test, progress=False)
 
 
-def test_save_load_round_trip_and_frame(tmp_path):
-    X, Y, X_test, Y_test = make_data()
+def test_save_load_round_trip_and_frame(tmp_path, make_gain_data):
+    X, Y, X_test, Y_test = make_gain_data()
     gains = measure_gains(
         make_extractor(),
         X,
@@ -397,8 +394,8 @@ def test_save_load_round_trip_and_frame(tmp_path):
     assert (tmp_path / "gains.json").exists()
 
 
-def test_progress_bar_over_trainings_unless_quiet(capsys):
-    X, Y, X_test, Y_test = make_data()
+def test_progress_bar_over_trainings_unless_quiet(capsys, make_gain_data):
+    X, Y, X_test, Y_test = make_gain_data()
     args = (make_extractor(max_epochs=1), X, Y, [(0, 1)], X_test, Y_test)
     measure_gains(*args, random_state=0, progress=False)
     assert capsys.readouterr().err == ""
@@ -407,8 +404,8 @@ def test_progress_bar_over_trainings_unless_quiet(capsys):
     assert "trainings" in err and "3/3" in err
 
 
-def test_failed_training_raises_or_gives_error_score(monkeypatch):
-    X, Y, X_test, Y_test = make_data()
+def test_failed_training_raises_or_gives_error_score(monkeypatch, make_gain_data):
+    X, Y, X_test, Y_test = make_gain_data()
 
     def groups_diverge(extractor, X, Y, *rest):
         if Y.shape[1] > 1:
@@ -429,14 +426,16 @@ def test_failed_training_raises_or_gives_error_score(monkeypatch):
     assert np.all(np.isfinite(gains.stl_loss))
     assert gains.metadata["n_failed_trainings"] == 2
 
-    with pytest.raises(ValueError, match="error_score must be 'raise' or a number"):
+    with pytest.raises(ValueError, match="'error_score' parameter"):
         measure_gains(*args, error_score="ignore", progress=False)
 
 
-def test_cache_tells_apart_tasks_with_equal_labels_but_other_settings(tmp_path):
+def test_cache_tells_apart_tasks_with_equal_labels_but_other_settings(
+    tmp_path, make_gain_data
+):
     # Tasks 0 and 1 have the same labels but other task types: their STL
     # models are different trainings and must not share a cache entry.
-    X, Y, X_test, Y_test = make_data()
+    X, Y, X_test, Y_test = make_gain_data()
     for targets in (Y, Y_test):
         targets[:, 0] = (np.nan_to_num(targets[:, 2]) > 0).astype(float)
         targets[:, 1] = targets[:, 0]

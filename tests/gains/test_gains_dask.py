@@ -7,7 +7,7 @@ import numpy as np
 from distributed import Client, LocalCluster, get_task_stream
 
 from sklearn_etap import TorchAffinityExtractor, measure_gains
-from sklearn_etap._gains import measure as _gains
+from sklearn_etap._gains import runner as _gains
 
 
 def trainings_in(key):

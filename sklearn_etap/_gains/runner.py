@@ -1,0 +1,243 @@
+"""The trainings of a gain measurement: one joblib task each, cached, named.
+
+Every training (one single-task model per task involved, one multi-task
+model per group, per seed) is one joblib task, so any joblib backend runs
+them: processes on one machine by default, a Dask or Ray cluster under
+``joblib.parallel_config(backend=...)``. With a cache directory every
+finished training is on disk as soon as it ends, and a rerun trains only
+what is missing. A training that diverges or blows up is reported with the
+dataset's task, the group and the seed, whichever process ran it.
+"""
+
+import os
+import warnings
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import clone
+from tqdm.auto import tqdm
+
+from .._affinity.training import NonFiniteLossError, TrainingBlewUpWarning
+from .cache import (
+    StoredTraining,
+    TrainingStore,
+    data_keys,
+    estimator_key,
+    training_key,
+    training_overrides,
+)
+
+# Extractor parameters that may hold one entry per task (column of Y).
+_PER_TASK_PARAMS = ("task_types", "heads")
+
+
+def _fit_and_score(extractor, X, Y, X_test, Y_test, seed, caller_pid):
+    """Train one model on the columns of ``Y`` and return its test losses."""
+    # In a worker process several trainings share the cores: one torch
+    # thread each (torch would otherwise start one per core in each).
+    n_threads = 1 if os.getpid() != caller_pid else None
+    overrides = _training_overrides(extractor, int(seed), n_threads)
+    model = clone(extractor).set_params(**overrides)
+    labelled = ~np.all(np.isnan(Y), axis=1)
+    model.fit(X[labelled], Y[labelled])
+    scored = ~np.all(np.isnan(Y_test), axis=1)
+    losses = np.asarray(model.task_losses(X_test[scored], Y_test[scored]), dtype=float)
+    if losses.shape != (Y.shape[1],):
+        raise ValueError(
+            f"{type(extractor).__name__}.task_losses returned shape {losses.shape} "
+            f"for {Y.shape[1]} task(s); it must return one loss per task."
+        )
+    return losses
+
+
+def _training_overrides(extractor, seed, n_threads=None):
+    """The declared overrides (:func:`~.cache.training_overrides`) the
+    extractor has; ``n_threads=None`` keeps the extractor's own bound."""
+    overrides = training_overrides(seed, n_threads)
+    if n_threads is None:
+        del overrides["n_threads"]
+    known = extractor.get_params(deep=False)
+    return {name: value for name, value in overrides.items() if name in known}
+
+
+class _Training:
+    """Where one training sits in the measurement, to name it in messages."""
+
+    def __init__(self, cols, seed, task_names):
+        self.cols = list(cols)
+        self.seed = int(seed)
+        self.task_names = task_names
+
+    def task(self, column):
+        """The dataset's task behind ``column`` of this training's ``Y``."""
+        task = self.cols[column]
+        if self.task_names is None:
+            return f"task {task}"
+        return f"task {task} ({self.task_names[task]!r})"
+
+    def __str__(self):
+        if len(self.cols) == 1:
+            return f"single-task training of task {self.cols[0]}, seed {self.seed}"
+        return f"training of group {tuple(self.cols)}, seed {self.seed}"
+
+
+def _train_watched(args, where):
+    """``_fit_and_score(*args)`` as a :class:`StoredTraining`, with the
+    task indices of divergence errors and blow-up warnings mapped to the
+    dataset's tasks (in whichever process the training runs)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", TrainingBlewUpWarning)
+        try:
+            # looked up at run time, not bound at import, so that patching
+            # it (as the tests do) affects the run
+            losses = _fit_and_score(*args)
+        except NonFiniteLossError as exc:
+            names = [where.task(t) for t in exc.tasks]
+            raise ValueError(f"In the {where}: {exc.describe(names)}") from None
+    blown_up = []
+    for warning in caught:
+        message = warning.message
+        if isinstance(message, TrainingBlewUpWarning):
+            blown_up += zip(message.tasks, message.start, message.end)
+        else:
+            warnings.warn_explicit(
+                message, warning.category, warning.filename, warning.lineno
+            )
+    return StoredTraining(losses, blown_up)
+
+
+def _training_job(index, store, key, args, error_score, where):
+    """Run one training (and store it); returns (index, training, failure or None)."""
+    try:
+        training = _train_watched(args, where)
+    except Exception as exc:
+        if isinstance(error_score, str):
+            raise
+        return (
+            index,
+            StoredTraining(np.full(len(where.cols), float(error_score))),
+            (repr(exc)),
+        )
+    if store is not None:
+        store.save(key, training)
+    return index, training, None
+
+
+def _describe_blow_up(where, training):
+    tasks = ", ".join(
+        f"{where.task(t)} {a:.3g} -> {b:.3g}" for t, a, b in training.blown_up
+    )
+    return f"{where}: {tasks}"
+
+
+def _run_trainings(
+    extractor,
+    data,
+    trainings,
+    seeds,
+    task_names,
+    *,
+    n_jobs,
+    cache_dir,
+    error_score,
+    progress,
+):
+    """Losses of every (columns, seed index) training on ``data`` (``X, Y,
+    X_test, Y_test``), in the order given, the descriptions of the trainings
+    that failed and of those that blew up."""
+    X, Y, X_test, Y_test = data
+    extractor = clone(extractor)
+    caller_pid = os.getpid()
+    store = None if cache_dir is None else TrainingStore(cache_dir)
+    if store is not None:
+        _warn_stale_entries(store)
+        ext_key = estimator_key(extractor)
+        features_key, column_keys = data_keys(*data)
+    results = [None] * len(trainings)
+    jobs = []
+    for index, (cols, s) in enumerate(trainings):
+        cols = list(cols)
+        where = _Training(cols, seeds[s], task_names)
+        model = _restrict_to_tasks(extractor, cols, Y.shape[1])
+        args = (model, X, Y[:, cols], X_test, Y_test[:, cols], seeds[s], caller_pid)
+        key = None
+        if store is not None:
+            # A model cut to its tasks (per-task settings) is keyed by those
+            # settings: equal label columns with other task types or heads
+            # are other trainings.
+            model_key = ext_key if model is extractor else estimator_key(model)
+            key = training_key(
+                model_key, features_key, [column_keys[c] for c in cols], seeds[s]
+            )
+            results[index] = store.load(key, len(cols))
+            if results[index] is not None:
+                continue
+        jobs.append(delayed(_training_job)(index, store, key, args, error_score, where))
+
+    n_done = len(trainings) - len(jobs)
+    failures = []
+    with tqdm(
+        total=len(trainings),
+        initial=n_done,
+        desc="trainings" + (f" ({n_done} cached)" if n_done else ""),
+        disable=not progress,
+        unit="fit",
+    ) as bar:
+        for index, training, failure in _parallel_unordered(jobs, n_jobs):
+            results[index] = training
+            if failure is not None:
+                cols, s = trainings[index]
+                failures.append(f"group {cols}, seed {seeds[s]}: {failure}")
+            bar.update()
+    blown_up = [
+        _describe_blow_up(_Training(cols, seeds[s], task_names), training)
+        for (cols, s), training in zip(trainings, results)
+        if training.blown_up
+    ]
+    return [training.losses for training in results], failures, blown_up
+
+
+def _warn_stale_entries(store):
+    stale = store.stale_entries()
+    if stale:
+        listed = ", ".join(f"{name}: {n}" for name, n in sorted(stale.items()))
+        warnings.warn(
+            f"cache_dir holds {sum(stale.values())} training(s) stored by another "
+            f"version of sklearn-etap or torch, or in an older format ({listed}). "
+            "They are not reused, since another version may train differently; "
+            f"this run stores its trainings in {store.folder.name}. Delete the "
+            "other folders to free the space.",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
+def _restrict_to_tasks(extractor, cols, n_tasks):
+    """The extractor for a model of the tasks ``cols`` only.
+
+    Parameters given per task (a list of ``task_types``, a list of
+    ``heads``) are cut to the chosen tasks; everything else is unchanged.
+    """
+    params = extractor.get_params(deep=False)
+    per_task = {
+        name: [value[c] for c in cols]
+        for name, value in params.items()
+        if name in _PER_TASK_PARAMS
+        and isinstance(value, (list, tuple))
+        and len(value) == n_tasks
+    }
+    return clone(extractor).set_params(**per_task) if per_task else extractor
+
+
+def _parallel_unordered(jobs, n_jobs):
+    """Results of ``jobs`` as they finish (in order for backends that cannot)."""
+    if not jobs:
+        return []
+    try:
+        return Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs)
+    except ValueError as exc:
+        # joblib refuses generators on a few backends (multiprocessing);
+        # it raises before running anything, so running again is safe.
+        if "return_as" not in str(exc):
+            raise
+        return Parallel(n_jobs=n_jobs)(jobs)
