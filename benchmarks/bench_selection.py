@@ -11,8 +11,16 @@ Run (from the repository root)::
 
     python benchmarks/bench_selection.py
 
-writes ``benchmarks/results/selection_time.json`` (and ``.png``). Two
-budgets: "tight" (``ceil(n/3) + 1`` groups) and "loose" (``ceil(2n/3)``).
+writes ``benchmarks/results/selection_time.json`` (and ``.png``) and prints,
+per number of tasks and budget, the median (max) CPU seconds of each solver
+and mode. Two budgets: "tight" (``ceil(n/3) + 1`` groups) and "loose"
+(``ceil(2n/3)``). Times are CPU seconds of this process (``process_time``),
+less sensitive than wall time to other jobs on a shared machine. The summary
+of a written file, without re-running::
+
+    python benchmarks/bench_selection.py \
+        --summary benchmarks/results/selection_time.json
+
 The adversarial case, unstructured uniform gains::
 
     python benchmarks/bench_selection.py --gains uniform \
@@ -31,9 +39,10 @@ from pathlib import Path
 import numpy as np
 import scipy
 
-from sklearn_etap._groups import all_groups
-from sklearn_etap._selection.problem import SelectionProblem, prune_candidates
-from sklearn_etap._selection.selector import solve_selection
+from sklearn_etap import all_groups
+from sklearn_etap._selection.problem import SelectionProblem
+from sklearn_etap._selection.pruning import prune_candidates
+from sklearn_etap._selection.solvers import solve_selection
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -91,9 +100,9 @@ GAIN_MODELS = {"planted": planted_problem, "uniform": uniform_problem}
 
 
 def timed(solver, problem, n_groups, mode, **options):
-    start = time.perf_counter()
+    start = time.process_time()
     result = solve_selection(problem, n_groups, mode=mode, solver=solver, **options)
-    return time.perf_counter() - start, result
+    return time.process_time() - start, result
 
 
 def run_one(problem, n_groups, kind, mode, seed, max_size, args):
@@ -141,7 +150,13 @@ def main(argv=None):
     parser.add_argument("--gains", choices=sorted(GAIN_MODELS), default="planted")
     parser.add_argument("--out", default=str(RESULTS / "selection_time.json"))
     parser.add_argument("--no-plot", action="store_true")
+    parser.add_argument(
+        "--summary", metavar="JSON", help="print the summary of a written file"
+    )
     args = parser.parse_args(argv)
+    if args.summary:
+        summarize(json.loads(Path(args.summary).read_text())["rows"])
+        return
 
     rows = []
     header = (
@@ -179,8 +194,49 @@ def main(argv=None):
     }
     out.write_text(json.dumps(payload, indent=1))
     print(f"wrote {out}")
+    summarize(rows)
     if not args.no_plot:
         plot(rows, out.with_suffix(".png"), args.time_limit, args.gains)
+
+
+def summarize(rows):
+    """Median (max) seconds per number of tasks, budget, solver and mode."""
+    optimal = sum(r["bnb_optimal"] for r in rows)
+    agree = sum(r["bnb_optimal"] and abs(r["bnb_gap"]) <= 1e-6 for r in rows)
+    print(
+        f"\n{len(rows)} runs; branch and bound proved optimality in {optimal} and "
+        f"matched the MILP's optimum in {agree}."
+    )
+    slower = sum(r["bnb_seconds"] > r["milp_seconds"] for r in rows)
+    worst = max(rows, key=lambda r: r["bnb_seconds"])
+    print(
+        f"total CPU seconds: MILP {sum(r['milp_seconds'] for r in rows):.1f}, "
+        f"branch and bound {sum(r['bnb_seconds'] for r in rows):.1f}; branch and "
+        f"bound slower in {slower} runs; its slowest run: {worst['n_tasks']} tasks, "
+        f"{worst['budget']} budget, {worst['mode']}, {worst['bnb_seconds']:.3f} s "
+        f"(MILP {worst['milp_seconds']:.3f} s)."
+    )
+    print("median (max) CPU seconds:")
+    print(
+        "| n tasks | max size | candidates | budget | B | MILP overlap | B&B overlap "
+        "| MILP partition | B&B partition |"
+    )
+    print("| --- " * 9 + "|")
+    keys = sorted({(r["n_tasks"], r["budget"]) for r in rows})
+    for n_tasks, budget in keys:
+        subset = [r for r in rows if r["n_tasks"] == n_tasks and r["budget"] == budget]
+        cells = []
+        for mode in ("overlap", "partition"):
+            for key in ("milp_seconds", "bnb_seconds"):
+                times = [r[key] for r in subset if r["mode"] == mode]
+                cells.append(f"{np.median(times):.3f} ({max(times):.3f})")
+        first = subset[0]
+        print(
+            f"| {n_tasks} | {first['max_group_size'] or 'all'} | "
+            f"{first['n_candidates']} | {budget} | {first['n_groups']} | "
+            + " | ".join(cells)
+            + " |"
+        )
 
 
 def plot(rows, path, time_limit, gains):

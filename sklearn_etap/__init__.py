@@ -3,7 +3,7 @@
 # The pipeline, stage by stage: affinity -> gains -> prediction -> selection.
 from ._affinity import TorchAffinityExtractor
 from ._gains import MeasuredGains, measure_gains
-from ._groups import encode_groups, sample_groups
+from ._groups import all_groups, encode_groups, group_row_ids, sample_groups
 from ._plotting import AffinityMatrixDisplay, GainPredictionDisplay
 from ._prediction import (
     ETAPRegressor,
@@ -26,9 +26,11 @@ __all__ = [
     "ResidualRidge",
     "SplineAffinityRegressor",
     "TorchAffinityExtractor",
+    "all_groups",
     "encode_groups",
     "etap_param_grid",
     "group_affinity",
+    "group_row_ids",
     "make_etap_search",
     "measure_gains",
     "sample_groups",

@@ -7,13 +7,16 @@ the row describes. All estimators of the package consume these rows.
 """
 
 import itertools
+from collections.abc import Iterable
 from math import comb
+from numbers import Integral
 
 import numpy as np
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, validate_params
 
 
-def check_groups(groups, n_tasks, *, min_size=1, allow_duplicates=False):
+def check_groups(groups, n_tasks, *, min_size=1, allow_duplicates=False, name="groups"):
     """Validate groups of task indices and return them as sorted tuples.
 
     Parameters
@@ -26,6 +29,8 @@ def check_groups(groups, n_tasks, *, min_size=1, allow_duplicates=False):
         Smallest allowed group size.
     allow_duplicates : bool, default=False
         Whether the same group may appear twice.
+    name : str, default="groups"
+        The caller's name for ``groups``, used in error messages.
 
     Returns
     -------
@@ -33,9 +38,14 @@ def check_groups(groups, n_tasks, *, min_size=1, allow_duplicates=False):
         Each group as a sorted tuple, in the order given.
     """
     n_tasks = _check_n_tasks(n_tasks)
+    if isinstance(groups, (str, bytes)) or not isinstance(groups, Iterable):
+        raise TypeError(
+            f"{name} must be a list of groups of task indices such as "
+            f"[(0, 1), (1, 2)], got {groups!r}."
+        )
     if isinstance(groups, np.ndarray) and groups.ndim == 2 and groups.dtype == bool:
         raise TypeError(
-            "groups must be a list of task-index collections, not a boolean "
+            f"{name} must be a list of task-index collections, not a boolean "
             "membership matrix; convert it with [np.flatnonzero(row) for row in M]."
         )
     checked = []
@@ -91,6 +101,10 @@ def _check_n_tasks(n_tasks):
     return int(n_tasks)
 
 
+@validate_params(
+    {"groups": [Iterable], "n_tasks": [Interval(Integral, 1, None, closed="left")]},
+    prefer_skip_nested_validation=True,
+)
 def encode_groups(groups, n_tasks):
     """Encode groups as group-task rows ``[u_G | e_t]``.
 
@@ -109,6 +123,12 @@ def encode_groups(groups, n_tasks):
     -------
     P : ndarray of shape (n_rows, 2 * n_tasks)
         The encoded rows, as floats.
+
+    See Also
+    --------
+    group_row_ids : The group of each encoded row, for grouped splitters.
+    sample_groups : Random groups to measure.
+    all_groups : Every group of a number of tasks.
 
     Examples
     --------
@@ -129,9 +149,47 @@ def encode_groups(groups, n_tasks):
     return P
 
 
+@validate_params({"groups": [Iterable]}, prefer_skip_nested_validation=True)
 def group_row_ids(groups):
-    """Index of the group each row of ``encode_groups(groups, ...)`` belongs to."""
-    return np.repeat(np.arange(len(groups)), [len(g) for g in groups])
+    """Index of the group each row of ``encode_groups(groups, n_tasks)`` describes.
+
+    :func:`encode_groups` writes one row per member of each group, so the rows
+    of one group are consecutive. Pass these ids as ``groups`` to a grouped
+    splitter such as :class:`~sklearn.model_selection.GroupKFold`, so that the
+    rows of a group never straddle a training and a validation fold.
+
+    Parameters
+    ----------
+    groups : iterable of iterables of int
+        The groups, in the order given to :func:`encode_groups`.
+
+    Returns
+    -------
+    row_group : ndarray of int, shape (n_rows,)
+        ``row_group[i]`` is the position in ``groups`` of the group of row ``i``.
+
+    See Also
+    --------
+    encode_groups : The rows these ids refer to.
+
+    Examples
+    --------
+    >>> from sklearn_etap import encode_groups, group_row_ids
+    >>> groups = [(0, 2), (0, 1, 2)]
+    >>> encode_groups(groups, n_tasks=3).shape
+    (5, 6)
+    >>> group_row_ids(groups)
+    array([0, 0, 1, 1, 1])
+    """
+    sizes = []
+    for position, group in enumerate(groups):
+        if isinstance(group, (str, bytes)) or not hasattr(group, "__len__"):
+            raise TypeError(
+                f"group {position} of groups is {group!r}; each group must be a "
+                "collection of task indices such as (0, 2)."
+            )
+        sizes.append(len(group))
+    return np.repeat(np.arange(len(sizes)), sizes)
 
 
 def decode_rows(P):
@@ -181,6 +239,15 @@ def decode_rows(P):
     return membership, target, groups
 
 
+@validate_params(
+    {
+        "n_tasks": [Interval(Integral, 2, None, closed="left")],
+        "n_groups": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+        "max_size": [Interval(Integral, 2, None, closed="left"), None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def sample_groups(n_tasks, n_groups, random_state=None, *, max_size=None):
     """Draw distinct random groups of at least two tasks.
 
@@ -204,6 +271,11 @@ def sample_groups(n_tasks, n_groups, random_state=None, *, max_size=None):
     groups : list of tuple of int
         Distinct sorted groups.
 
+    See Also
+    --------
+    all_groups : Every group, when all of them are wanted.
+    encode_groups : The rows of the drawn groups.
+
     Examples
     --------
     >>> from sklearn_etap import sample_groups
@@ -211,23 +283,20 @@ def sample_groups(n_tasks, n_groups, random_state=None, *, max_size=None):
     >>> len(groups), all(len(g) >= 2 for g in groups)
     (3, True)
     """
-    n_tasks = _check_n_tasks(n_tasks)
-    if n_tasks < 2:
-        raise ValueError(f"groups of size >= 2 need at least 2 tasks; got {n_tasks}.")
+    n_tasks, n_groups = int(n_tasks), int(n_groups)
     max_size = n_tasks if max_size is None else int(max_size)
-    if not 2 <= max_size <= n_tasks:
-        raise ValueError(f"max_size must lie in [2, {n_tasks}], got {max_size}.")
-    if isinstance(n_groups, (bool, np.bool_)) or not isinstance(
-        n_groups, (int, np.integer)
-    ):
-        raise TypeError(f"n_groups must be an integer, got {n_groups!r}.")
+    if max_size > n_tasks:
+        raise ValueError(
+            f"max_size={max_size} exceeds n_tasks={n_tasks}; pass at most "
+            f"{n_tasks} (or None for groups of every size)."
+        )
     sizes = np.arange(2, max_size + 1)
     counts = np.array([comb(n_tasks, int(k)) for k in sizes], dtype=float)
     available = int(counts.sum())
-    if not 0 < n_groups <= available:
+    if n_groups > available:
         raise ValueError(
             f"cannot draw {n_groups} distinct groups: {n_tasks} tasks have "
-            f"{available} groups of size 2..{max_size}."
+            f"{available} groups of size 2..{max_size}; lower n_groups."
         )
     rng = check_random_state(random_state)
     if n_groups > available // 2:
@@ -246,9 +315,53 @@ def sample_groups(n_tasks, n_groups, random_state=None, *, max_size=None):
     return chosen
 
 
+@validate_params(
+    {
+        "n_tasks": [Interval(Integral, 1, None, closed="left")],
+        "min_size": [Interval(Integral, 1, None, closed="left")],
+        "max_size": [Interval(Integral, 1, None, closed="left"), None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def all_groups(n_tasks, *, min_size=2, max_size=None):
-    """Every group of ``min_size..max_size`` tasks, by size then lexicographically."""
-    n_tasks = _check_n_tasks(n_tasks)
+    """Every group of ``min_size`` to ``max_size`` tasks.
+
+    These are the candidate groups :class:`GroupSelector` considers by default
+    (with ``min_size=2``; singletons are added as the tasks trained alone).
+    There are ``2 ** n_tasks - 1 - n_tasks`` of them with the defaults, so
+    limit ``max_size`` beyond a dozen tasks.
+
+    Parameters
+    ----------
+    n_tasks : int
+        Number of tasks.
+    min_size : int, default=2
+        Smallest group size; 1 includes the singletons.
+    max_size : int, default=None
+        Largest group size; ``None`` (or anything above ``n_tasks``) allows all
+        tasks in one group. Below ``min_size`` the list is empty.
+
+    Returns
+    -------
+    groups : list of tuple of int
+        Sorted groups, by size, then lexicographically within a size.
+
+    See Also
+    --------
+    sample_groups : A random subset of these groups.
+    GroupSelector : Chooses among these candidates.
+
+    Examples
+    --------
+    >>> from sklearn_etap import all_groups
+    >>> all_groups(3)
+    [(0, 1), (0, 2), (1, 2), (0, 1, 2)]
+    >>> all_groups(4, min_size=1, max_size=1)
+    [(0,), (1,), (2,), (3,)]
+    >>> len(all_groups(10, max_size=3))
+    165
+    """
+    n_tasks = int(n_tasks)
     max_size = n_tasks if max_size is None else min(int(max_size), n_tasks)
     return [
         g

@@ -3,9 +3,16 @@ from math import comb
 
 import numpy as np
 import pytest
+from sklearn.utils._param_validation import InvalidParameterError
 
-from sklearn_etap import encode_groups, group_affinity, sample_groups
-from sklearn_etap._groups import all_groups, check_groups, decode_rows, group_row_ids
+from sklearn_etap import (
+    all_groups,
+    encode_groups,
+    group_affinity,
+    group_row_ids,
+    sample_groups,
+)
+from sklearn_etap._groups import check_groups, decode_rows
 
 
 def test_encode_groups_layout_and_order():
@@ -87,7 +94,9 @@ def test_sample_groups_can_draw_every_group_and_no_more():
     assert sorted(groups) == sorted(all_groups(5))
     with pytest.raises(ValueError, match="cannot draw 27 distinct groups"):
         sample_groups(5, n_available + 1, random_state=0)
-    with pytest.raises(ValueError, match="at least 2 tasks"):
+    with pytest.raises(
+        InvalidParameterError, match=r"'n_tasks' .* int in the range \[2, inf\)"
+    ):
         sample_groups(1, 1)
 
 
@@ -131,3 +140,79 @@ def test_group_affinity_of_singleton_is_zero_and_errors():
     A[0, 1] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         group_affinity(A, encode_groups([(0, 1)], 3))
+
+
+# ------------------------------------------------------------ messages
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda: encode_groups(None, 3),
+            "The 'groups' parameter of encode_groups must be an instance of",
+        ),
+        (
+            lambda: group_row_ids(None),
+            "The 'groups' parameter of group_row_ids must be an instance of",
+        ),
+        (
+            lambda: encode_groups([(0, 1)], 0),
+            r"The 'n_tasks' parameter of encode_groups must be an int in the "
+            r"range \[1, inf\)",
+        ),
+        (
+            lambda: sample_groups(5, 2, max_size=2.7),
+            r"The 'max_size' parameter of sample_groups must be an int in the "
+            r"range \[2, inf\) or None. Got 2.7",
+        ),
+        (
+            lambda: sample_groups(5, -1),
+            r"The 'n_groups' parameter of sample_groups must be an int in the "
+            r"range \[1, inf\). Got -1",
+        ),
+        (
+            lambda: sample_groups(5, 2.0),
+            "The 'n_groups' parameter of sample_groups must be an int",
+        ),
+        (
+            lambda: all_groups(4, max_size=0),
+            "The 'max_size' parameter of all_groups must be an int",
+        ),
+        (
+            lambda: all_groups(3.0),
+            "The 'n_tasks' parameter of all_groups must be an int",
+        ),
+    ],
+)
+def test_public_functions_name_the_bad_argument(call, message):
+    with pytest.raises(InvalidParameterError, match=message) as info:
+        call()
+    assert "\n" not in str(info.value)
+
+
+def test_groups_none_is_named_wherever_groups_are_checked():
+    # check_groups is reached by encode_groups, measure_gains, MeasuredGains
+    # and GroupSelector's candidates: each says what groups must be.
+    with pytest.raises(TypeError, match=r"^groups must be a list of groups"):
+        check_groups(None, 3)
+    with pytest.raises(TypeError, match=r"^candidates must be a list of groups"):
+        check_groups(5, 3, name="candidates")
+
+
+def test_sample_groups_max_size_above_n_tasks():
+    with pytest.raises(ValueError, match="max_size=6 exceeds n_tasks=5"):
+        sample_groups(5, 2, max_size=6)
+
+
+def test_group_row_ids_and_all_groups():
+    assert group_row_ids([]).tolist() == []
+    assert group_row_ids(iter([(0, 1), (2,)])).tolist() == [0, 0, 1]
+    with pytest.raises(TypeError, match="group 1 of groups is 3"):
+        group_row_ids([(0, 1), 3])
+    groups = all_groups(5)
+    assert len(groups) == 2**5 - 1 - 5 == len(set(groups))
+    assert [len(g) for g in groups] == sorted(len(g) for g in groups)
+    assert all_groups(5, min_size=1, max_size=1) == [(t,) for t in range(5)]
+    assert all_groups(3, max_size=10) == all_groups(3)
+    assert all_groups(4, min_size=3, max_size=2) == []

@@ -14,11 +14,11 @@ from sklearn_etap import (
     TorchAffinityExtractor,
     encode_groups,
     group_affinity,
+    group_row_ids,
     make_etap_search,
     measure_gains,
     sample_groups,
 )
-from sklearn_etap._groups import group_row_ids
 
 pd = pytest.importorskip("pandas")
 

@@ -92,7 +92,7 @@ def make_etap_search(
     >>> import numpy as np
     >>> from sklearn_etap import (encode_groups, group_affinity,
     ...                           make_etap_search, sample_groups)
-    >>> from sklearn_etap._groups import group_row_ids
+    >>> from sklearn_etap import group_row_ids
     >>> A = np.random.RandomState(0).normal(size=(5, 5))
     >>> groups = sample_groups(5, 8, random_state=0)
     >>> P = encode_groups(groups, 5)

@@ -4,12 +4,7 @@ import time
 
 import numpy as np
 
-from .problem import (
-    InfeasibleSelectionError,
-    check_coverable,
-    check_mode,
-    evaluate,
-)
+from .problem import check_coverable, check_mode, evaluate, no_selection_error
 
 
 def solve_branch_and_bound(problem, n_groups, mode="overlap", *, time_limit=None):
@@ -37,26 +32,27 @@ def solve_branch_and_bound(problem, n_groups, mode="overlap", *, time_limit=None
     mode every child is also bounded by each task's best gain among the
     chosen, the child and all later candidates.
 
+    The search runs on gains divided by their largest magnitude, so its small
+    absolute margins (1e-12) are relative to the gains, whatever their scale;
+    the result is scored on the original gains.
+
     ``time_limit`` (seconds) returns the incumbent with ``optimal=False``.
     """
     check_mode(mode)
     check_coverable(problem, n_groups)
     deadline = None if time_limit is None else time.perf_counter() + time_limit
+    scaled, _ = problem.rescaled()
     if mode == "partition":
-        search = _PartitionSearch(problem, n_groups, deadline)
+        search = _PartitionSearch(scaled, n_groups, deadline)
     else:
-        search = _OverlapSearch(problem, n_groups, deadline)
+        search = _OverlapSearch(scaled, n_groups, deadline)
     search.run()
     if search.best_chosen is None:
         if search.timed_out:
             raise RuntimeError(
                 "branch and bound hit its time limit before any solution."
             )
-        raise InfeasibleSelectionError(
-            f"no selection of at most {n_groups} candidate groups covers all "
-            f"{problem.n_tasks} tasks in mode={mode!r}; raise n_groups or add "
-            "candidate groups."
-        )
+        raise no_selection_error(n_groups, problem.n_tasks, mode)
     result = evaluate(problem, search.best_chosen, mode)
     result.optimal = not search.timed_out
     return result

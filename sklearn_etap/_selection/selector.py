@@ -1,6 +1,5 @@
 """Choose which task groups to train from predicted (or known) gains."""
 
-from collections.abc import Mapping
 from math import comb
 from numbers import Integral, Real
 
@@ -12,7 +11,6 @@ from sklearn.base import (
     _fit_context,
     clone,
 )
-from sklearn.utils import Bunch
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
@@ -24,195 +22,9 @@ from sklearn.utils.validation import (
 
 from .._groups import all_groups, check_groups, decode_rows, encode_groups
 from .._task_names import check_task_names, name_groups
-from .problem import MODES, SelectionProblem, check_mode, prune_candidates
-from .solvers import SOLVERS
-
-
-def solve_selection(
-    problem, n_groups, *, mode="overlap", solver="milp", prune=True, **options
-):
-    """Prune (exactly) and solve; chosen indices refer to ``problem``.
-
-    ``options`` go to the solver (``time_limit`` for ``"milp"`` and
-    ``"branch_and_bound"``).
-    """
-    if solver not in SOLVERS:
-        raise ValueError(f"solver must be one of {sorted(SOLVERS)}, got {solver!r}.")
-    keep = np.arange(len(problem.candidates))
-    if prune:
-        keep = prune_candidates(problem, n_groups, mode)
-    result = SOLVERS[solver](problem.subset(keep), n_groups, mode, **options)
-    result.chosen = [int(keep[c]) for c in result.chosen]
-    return result
-
-
-def _check_finite(candidates, member_gains, what):
-    for group, values in zip(candidates, member_gains):
-        values = np.asarray(values, dtype=float)
-        if not np.isfinite(values).all():
-            i = int(np.flatnonzero(~np.isfinite(values))[0])
-            raise ValueError(
-                f"{what} for task {group[i]} in group {group} is {values[i]}; "
-                "gains must be finite numbers (check the estimator's "
-                "predictions or the gains given)."
-            )
-
-
-def _gains_from_rows(gains, rows):
-    _, target, row_groups = decode_rows(rows)
-    gains = np.asarray(gains, dtype=float)
-    if gains.shape != (len(target),):
-        raise ValueError(
-            f"gains has shape {gains.shape} but rows has {len(target)} rows; "
-            "give one gain per group-task row."
-        )
-    table = {}
-    for group, task, value in zip(row_groups, target, gains):
-        members = table.setdefault(group, {})
-        if task in members:
-            raise ValueError(f"task {task} of group {group} has more than one row.")
-        members[int(task)] = value
-    return table, rows.shape[1] // 2
-
-
-def _gains_from_mapping(gains):
-    table = {}
-    for group, values in gains.items():
-        if isinstance(group, (str, bytes)) or not hasattr(group, "__iter__"):
-            raise TypeError(
-                f"gains has the key {group!r}; keys must be groups of task "
-                "indices such as (0, 2)."
-            )
-        members = tuple(sorted(group))
-        if members in table:
-            raise ValueError(f"gains lists group {members} more than once.")
-        if isinstance(values, Mapping):
-            table[members] = {int(t): float(v) for t, v in values.items()}
-        else:
-            values = np.atleast_1d(np.asarray(values, dtype=float))
-            if values.shape != (len(members),):
-                raise ValueError(
-                    f"group {tuple(group)} has {len(members)} members but "
-                    f"{values.size} gains; give one gain per member, members in "
-                    "ascending order (or a {task: gain} mapping)."
-                )
-            table[members] = dict(zip(members, values.tolist()))
-    n_tasks = 1 + max((max(g) for g in table if len(g)), default=-1)
-    return table, n_tasks
-
-
-def _problem_from_table(table, n_tasks, include_singletons):
-    candidates = check_groups(list(table), n_tasks)
-    member_gains = []
-    for group in candidates:
-        values = table[group]
-        if set(values) != set(group):
-            raise ValueError(
-                f"group {group} has gains for tasks {sorted(values)}; give one "
-                "gain for each of its members."
-            )
-        member_gains.append([values[t] for t in group])
-    _check_finite(candidates, member_gains, "the gain")
-    if include_singletons:
-        present = {g for g in candidates if len(g) == 1}
-        for t in range(n_tasks):
-            if (t,) not in present:
-                candidates.append((t,))
-                member_gains.append([0.0])
-    return SelectionProblem.from_lists(candidates, member_gains, n_tasks)
-
-
-def select_groups(
-    gains,
-    n_groups,
-    *,
-    rows=None,
-    n_tasks=None,
-    mode="overlap",
-    solver="milp",
-    prune=True,
-    include_singletons=True,
-):
-    """Choose at most ``n_groups`` groups from gains you already have.
-
-    Every task is covered. ``mode="overlap"`` (the paper's objective) lets
-    chosen groups share tasks and scores each task by its best chosen group;
-    ``mode="partition"`` requires disjoint groups. The result is exact.
-
-    Parameters
-    ----------
-    gains : mapping or array-like
-        Either a mapping ``{group: gains}``, where ``gains`` lists the gain of
-        each member in ascending task order (or is a ``{task: gain}``
-        mapping), or, with ``rows``, a 1-D array with one gain per row.
-    n_groups : int
-        Budget: at most this many groups, singletons included.
-    rows : array-like of shape (n_rows, 2 * n_tasks), default=None
-        Group-task rows from :func:`encode_groups` that ``gains`` belongs to.
-    n_tasks : int, default=None
-        Number of tasks; by default ``rows.shape[1] // 2`` or the largest
-        task index in ``gains`` plus one.
-    mode : {"overlap", "partition"}, default="overlap"
-    solver : {"milp", "branch_and_bound", "brute_force"}, default="milp"
-    prune : bool, default=True
-        Drop candidates that provably cannot change the optimum value.
-    include_singletons : bool, default=True
-        Add every task trained alone as a candidate with gain 0 (unless
-        ``gains`` already has it). With ``False`` a task in no candidate is
-        an error.
-
-    Returns
-    -------
-    selection : :class:`~sklearn.utils.Bunch`
-        ``groups`` (chosen groups, sorted), ``total_gain`` (objective value),
-        ``task_gain`` (each task's gain in its group), ``task_group`` (index
-        into ``groups`` of the group each task is scored by), ``optimal``
-        (whether the solver proved optimality; always true without a time
-        limit).
-
-    Examples
-    --------
-    >>> from sklearn_etap import select_groups
-    >>> gains = {(0, 1): [0.3, 0.2], (1, 2): [0.5, -0.2], (0, 1, 2): [0.1, 0.1, 0.1]}
-    >>> sel = select_groups(gains, n_groups=2)
-    >>> sel.groups, round(sel.total_gain, 3)
-    ([(1, 2), (0, 1, 2)], 0.7)
-    >>> sel.task_group  # task 1 is scored by (1, 2), tasks 0 and 2 by (0, 1, 2)
-    array([1, 0, 1])
-    >>> select_groups(gains, n_groups=2, mode="partition").groups
-    [(2,), (0, 1)]
-    """
-    if isinstance(n_groups, (bool, np.bool_)) or not isinstance(n_groups, Integral):
-        raise TypeError(f"n_groups must be an integer, got {n_groups!r}.")
-    if n_groups < 1:
-        raise ValueError(f"n_groups must be at least 1, got {n_groups}.")
-    check_mode(mode)
-    if rows is not None:
-        table, inferred = _gains_from_rows(gains, np.asarray(rows, dtype=float))
-    elif isinstance(gains, Mapping):
-        table, inferred = _gains_from_mapping(gains)
-    else:
-        raise TypeError(
-            "gains must be a mapping {group: member gains}, or a 1-D array of "
-            "per-row gains together with rows=encode_groups(groups, n_tasks)."
-        )
-    n_tasks = inferred if n_tasks is None else n_tasks
-    problem = _problem_from_table(table, n_tasks, include_singletons)
-    result = solve_selection(problem, n_groups, mode=mode, solver=solver, prune=prune)
-    return _as_bunch(problem, result)
-
-
-def _as_bunch(problem, result):
-    groups = [problem.candidates[c] for c in result.chosen]
-    order = sorted(range(len(groups)), key=lambda i: (len(groups[i]), groups[i]))
-    rank = np.argsort(order)
-    return Bunch(
-        groups=[groups[i] for i in order],
-        total_gain=result.value,
-        task_gain=result.task_gain,
-        task_group=rank[result.task_choice],
-        optimal=result.optimal,
-    )
+from .from_gains import as_bunch, check_finite_gains
+from .problem import MODES, SelectionProblem
+from .solvers import DEFAULT_SOLVER, SOLVERS, solve_selection
 
 
 class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
@@ -238,14 +50,17 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         ``"overlap"`` (the paper's objective): chosen groups may share tasks
         and each task is scored by its best chosen group. ``"partition"``:
         chosen groups are disjoint.
-    solver : {"milp", "branch_and_bound", "brute_force"}, default="milp"
-        All three are exact and reach the same optimum value (ties may pick
-        different groups). ``"milp"`` is scipy's HiGHS mixed-integer solver.
+    solver : {"branch_and_bound", "milp", "brute_force"}, \
+            default="branch_and_bound"
+        All three are exact at any scale of the gains and reach the same
+        optimum value (ties may pick different groups).
         ``"branch_and_bound"`` follows Standley et al. (2020), with Lagrangian
-        bounds; often faster than the MILP with few slots, but its worst case
-        is exponential (slower than the MILP when the budget is close to the
-        number of tasks). ``"brute_force"`` tries every set of candidates and
-        refuses problems with more than a few million such sets.
+        bounds; usually faster than the MILP, but its worst case is
+        exponential (it can be slower when the budget is close to the number
+        of tasks and the gains have no structure). ``"milp"`` is scipy's
+        HiGHS mixed-integer solver with its optimality gaps set to zero.
+        ``"brute_force"`` tries every set of candidates and refuses problems
+        with more than a few million such sets.
     max_group_size : int, default=None
         Largest candidate group. ``None`` allows all ``n_tasks``. The
         selection is exact over the candidates; limiting their size (or
@@ -290,6 +105,11 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     n_candidates_ : int
         Candidate groups considered, singletons included.
 
+    See Also
+    --------
+    select_groups : The same selection from gains you already have.
+    all_groups : The candidate groups considered by default.
+
     Examples
     --------
     >>> from sklearn.linear_model import LinearRegression
@@ -322,7 +142,7 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         n_groups,
         *,
         mode="overlap",
-        solver="milp",
+        solver=DEFAULT_SOLVER,
         max_group_size=None,
         candidates=None,
         prune=True,
@@ -355,6 +175,7 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         Returns
         -------
         self : GroupSelector
+            The fitted selector, with ``groups_`` and ``predicted_gain_`` set.
         """
         # A multi-task group contributes at least two rows, one per member.
         P, y = validate_data(
@@ -379,7 +200,7 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
                 f"{sum(sizes)} candidate rows; it must return one gain per row."
             )
         member_gains = np.split(predicted, np.cumsum(sizes)[:-1]) if sizes else []
-        _check_finite(candidates, member_gains, "the estimator's predicted gain")
+        check_finite_gains(candidates, member_gains, "the estimator's predicted gain")
         singletons = [(t,) for t in range(n_tasks)]
         problem = SelectionProblem.from_lists(
             candidates + singletons,
@@ -389,7 +210,7 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         result = solve_selection(
             problem, self.n_groups, mode=self.mode, solver=self.solver, prune=self.prune
         )
-        selection = _as_bunch(problem, result)
+        selection = as_bunch(problem, result)
         self.n_tasks_ = n_tasks
         self.n_candidates_ = len(problem.candidates)
         self.groups_ = selection.groups
@@ -401,7 +222,7 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
 
     def _candidate_groups(self, n_tasks):
         if self.candidates is not None:
-            groups = check_groups(self.candidates, n_tasks)
+            groups = check_groups(self.candidates, n_tasks, name="candidates")
             if self.max_group_size is not None:
                 groups = [g for g in groups if len(g) <= self.max_group_size]
             return [g for g in groups if len(g) >= 2]
@@ -424,10 +245,12 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         Parameters
         ----------
         P : array-like of shape (n_rows, 2 * n_tasks)
+            Group-task rows ``[u_G | e_t]`` from :func:`encode_groups`.
 
         Returns
         -------
         y : ndarray of shape (n_rows,)
+            The predicted gain of each row's task in the row's group.
         """
         check_is_fitted(self)
         return self.estimator_.predict(P)

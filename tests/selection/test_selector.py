@@ -1,27 +1,25 @@
 import itertools
 import pickle
 
-import joblib
 import numpy as np
 import pytest
 from sklearn.base import BaseEstimator, RegressorMixin, clone
-from sklearn.exceptions import DataConversionWarning, NotFittedError
+from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import Ridge
 from sklearn.metrics import r2_score
 from sklearn.model_selection import GridSearchCV, GroupKFold
-from sklearn.pipeline import make_pipeline
 from sklearn.utils._param_validation import InvalidParameterError
-from sklearn.utils.estimator_checks import parametrize_with_checks
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sklearn_etap import (
     ETAPRegressor,
     GroupSelector,
+    all_groups,
     encode_groups,
     sample_groups,
     select_groups,
 )
-from sklearn_etap._groups import all_groups, decode_rows, group_row_ids
+from sklearn_etap._groups import decode_rows
 
 
 class PairAffinityRegressor(RegressorMixin, BaseEstimator):
@@ -88,13 +86,6 @@ def reference_best(gain_of, n_tasks, n_groups, mode, max_size=None):
     return best
 
 
-def training_rows(n_tasks, n_train_groups=6, seed=0):
-    groups = sample_groups(n_tasks, n_train_groups, random_state=seed)
-    P = encode_groups(groups, n_tasks)
-    y = np.random.default_rng(seed).normal(0, 0.2, len(P))
-    return P, y, group_row_ids(groups)
-
-
 def check_selection_invariants(sel, n_groups, mode, predict_gain):
     n_tasks = sel.n_tasks_
     assert len(sel.groups_) <= n_groups
@@ -136,7 +127,7 @@ def gain_function(estimator, n_tasks):
 @pytest.mark.parametrize("mode", ["overlap", "partition"])
 @pytest.mark.parametrize("n_groups", [1, 2, 3])
 @pytest.mark.parametrize("solver", ["milp", "branch_and_bound", "brute_force"])
-def test_matches_exhaustive_reference(mode, n_groups, solver):
+def test_matches_exhaustive_reference(mode, n_groups, solver, training_rows):
     n_tasks = 5
     P, y, _ = training_rows(n_tasks)
     sel = GroupSelector(
@@ -150,7 +141,7 @@ def test_matches_exhaustive_reference(mode, n_groups, solver):
 
 
 @pytest.mark.parametrize("mode", ["overlap", "partition"])
-def test_with_ridge_and_group_size_limit(mode):
+def test_with_ridge_and_group_size_limit(mode, training_rows):
     n_tasks, n_groups = 6, 3
     P, y, _ = training_rows(n_tasks, n_train_groups=10, seed=1)
     ridge = Ridge(alpha=0.3)
@@ -182,7 +173,7 @@ def test_with_etap_regressor(mode):
     check_selection_invariants(sel, 3, mode, gain_of)
 
 
-def test_overlap_never_worse_than_partition_and_budget_monotone():
+def test_overlap_never_worse_than_partition_and_budget_monotone(training_rows):
     P, y, _ = training_rows(6, seed=3)
     values = {}
     for mode in ["overlap", "partition"]:
@@ -196,7 +187,7 @@ def test_overlap_never_worse_than_partition_and_budget_monotone():
         assert np.all(np.diff(series) >= -1e-9)
 
 
-def test_prune_does_not_change_the_optimum():
+def test_prune_does_not_change_the_optimum(training_rows):
     P, y, _ = training_rows(7, seed=4)
     for mode in ["overlap", "partition"]:
         for n_groups in [2, 4, 7]:
@@ -208,7 +199,7 @@ def test_prune_does_not_change_the_optimum():
             assert np.isclose(a.fit(P, y).predicted_gain_, b.fit(P, y).predicted_gain_)
 
 
-def test_candidates_parameter():
+def test_candidates_parameter(training_rows):
     P, y, _ = training_rows(5, seed=5)
     candidates = [(0, 1), (2, 3), (1, 2, 4)]
     sel = GroupSelector(PairAffinityRegressor(seed=5), 4, candidates=candidates).fit(
@@ -232,13 +223,13 @@ def test_too_many_candidates_asks_for_max_group_size():
     assert max(len(g) for g in sel.groups_) <= 3
 
 
-def test_budget_too_small_for_group_size():
+def test_budget_too_small_for_group_size(training_rows):
     P, y, _ = training_rows(5)
     with pytest.raises(ValueError, match="n_groups=2 is too small.*at least 3"):
         GroupSelector(Ridge(), 2, max_group_size=2).fit(P, y)
 
 
-def test_nan_predictions_are_a_clear_error():
+def test_nan_predictions_are_a_clear_error(training_rows):
     P, y, _ = training_rows(4)
     with pytest.raises(
         ValueError, match="predicted gain for task 3 in group .* is nan"
@@ -246,7 +237,7 @@ def test_nan_predictions_are_a_clear_error():
         GroupSelector(NaNRegressor(), 2).fit(P, y)
 
 
-def test_predictions_of_the_wrong_shape_are_a_clear_error():
+def test_predictions_of_the_wrong_shape_are_a_clear_error(training_rows):
     P, y, _ = training_rows(4)
     with pytest.raises(ValueError, match="must return one gain per row"):
         GroupSelector(TwoColumnRegressor(), 2).fit(P, y)
@@ -269,14 +260,14 @@ def test_rows_that_are_not_group_rows(P, message):
 @pytest.mark.parametrize(
     "params", [{"n_groups": 0}, {"n_groups": 1.5}, {"mode": "x"}, {"solver": "x"}]
 )
-def test_parameters_validated_in_fit(params):
+def test_parameters_validated_in_fit(params, training_rows):
     P, y, _ = training_rows(4)
     sel = GroupSelector(Ridge(), 2).set_params(**params)
     with pytest.raises(InvalidParameterError):
         sel.fit(P, y)
 
 
-def test_predict_score_pickle_and_grid_search():
+def test_predict_score_pickle_and_grid_search(training_rows):
     P, y, row_group = training_rows(5, n_train_groups=8, seed=6)
     sel = GroupSelector(Ridge(), 2)
     with pytest.raises(NotFittedError):
@@ -294,214 +285,9 @@ def test_predict_score_pickle_and_grid_search():
     assert search.best_estimator_.groups_
 
 
-def test_row_order_does_not_change_the_selection():
+def test_row_order_does_not_change_the_selection(training_rows):
     P, y, _ = training_rows(5, n_train_groups=8, seed=7)
     order = np.random.default_rng(0).permutation(len(P))
     a = GroupSelector(Ridge(), 3).fit(P, y)
     b = GroupSelector(Ridge(), 3).fit(P[order], y[order])
     assert np.isclose(a.predicted_gain_, b.predicted_gain_)
-
-
-# ---------------------------------------------------------------- select_groups
-
-
-def test_select_groups_input_forms_agree():
-    gains = {(0, 1): [0.3, 0.2], (1, 2): [0.5, -0.2], (0, 1, 2): [0.1, 0.1, 0.1]}
-    as_dicts = {g: dict(zip(g, v)) for g, v in gains.items()}
-    rows = encode_groups(list(gains), 3)
-    flat = np.concatenate(list(gains.values()))
-    results = [
-        select_groups(gains, 2),
-        select_groups(as_dicts, 2),
-        select_groups(flat, 2, rows=rows),
-    ]
-    for res in results:
-        assert res.groups == [(1, 2), (0, 1, 2)]
-        assert np.isclose(res.total_gain, 0.7)
-        np.testing.assert_allclose(res.task_gain, [0.1, 0.5, 0.1])
-
-
-def test_select_groups_adds_singletons_for_missing_tasks():
-    res = select_groups({(0, 1): [0.2, 0.3]}, 2, n_tasks=3)
-    assert res.groups == [(2,), (0, 1)]
-    assert np.isclose(res.total_gain, 0.5)
-
-
-@pytest.mark.parametrize(
-    "call, error, message",
-    [
-        (
-            lambda: select_groups({(0, 1): [0.2]}, 2),
-            ValueError,
-            "2 members but 1 gains",
-        ),
-        (
-            lambda: select_groups({(0, 1): {0: 0.2}}, 2),
-            ValueError,
-            "one\\s+gain for each",
-        ),
-        (
-            lambda: select_groups({(0, 1): [0.2, np.nan]}, 2),
-            ValueError,
-            "task 1 in group",
-        ),
-        (lambda: select_groups({(0, 1): [0.2, 0.1]}, 0), ValueError, "at least 1"),
-        (lambda: select_groups([0.1, 0.2], 2), TypeError, "mapping"),
-        (lambda: select_groups({3: [0.1]}, 2), TypeError, "keys must be groups"),
-        (
-            lambda: select_groups({(0, 1): [0.1, 0.2], (1, 0): [0.1, 0.2]}, 2),
-            ValueError,
-            "more than once",
-        ),
-        (
-            lambda: select_groups([0.1], 2, rows=encode_groups([(0, 1)], 2)),
-            ValueError,
-            "one gain per group-task row",
-        ),
-        (
-            lambda: select_groups(
-                {(0, 1): [0.2, 0.1]}, 2, n_tasks=3, include_singletons=False
-            ),
-            ValueError,
-            r"task\(s\) \[2\] appear in no candidate",
-        ),
-        (
-            lambda: select_groups({(0, 1): [0.2, 0.1], (2, 3): [0, 0]}, 1),
-            ValueError,
-            "n_groups=1 is too small",
-        ),
-        (
-            lambda: select_groups(
-                {(0, 1): [1, 1], (1, 2): [1, 1]},
-                2,
-                mode="partition",
-                include_singletons=False,
-            ),
-            ValueError,
-            "no selection of at most 2",
-        ),
-    ],
-)
-def test_select_groups_bad_input(call, error, message):
-    with pytest.raises(error, match=message):
-        call()
-
-
-# ------------------------------------------------------- scikit-learn checks
-
-
-def test_properties_of_the_failing_checks_on_group_rows():
-    """What the checks declared below test, on valid group-task rows."""
-    P, y, _ = training_rows(5, n_train_groups=8, seed=9)
-    sel = GroupSelector(Ridge(alpha=0.5), 3)
-    params = joblib.hash(sel.get_params(deep=True))
-    # check_estimators_fit_returns_self, *_overwrite_params, check_n_features_in
-    assert sel.fit(P, y) is sel
-    assert joblib.hash(sel.get_params(deep=True)) == params
-    assert sel.n_features_in_ == P.shape[1] == 2 * sel.n_tasks_
-    expected = (sel.groups_, sel.predicted_gain_, sel.predict(P))
-    # check_regressors_no_decision_function, check_fit_score_takes_y
-    assert not hasattr(sel, "decision_function")
-    assert np.isclose(sel.score(P, y), sel.estimator_.score(P, y))
-    # check_dict_unchanged: predict and score leave the fitted state alone
-    state = joblib.hash(sel.__dict__)
-    sel.predict(P)
-    sel.score(P, y)
-    assert joblib.hash(sel.__dict__) == state
-    # check_methods_subset_invariance / sample_order_invariance
-    order = np.random.default_rng(0).permutation(len(P))
-    np.testing.assert_allclose(sel.predict(P[order]), expected[2][order])
-    np.testing.assert_allclose(sel.predict(P[:3]), expected[2][:3])
-    # check_n_features_in_after_fitting, check_fit2d_predict1d
-    with pytest.raises(ValueError, match="features"):
-        sel.predict(P[:, :-2])
-    with pytest.raises(ValueError, match="2D array"):
-        sel.predict(P[0])
-
-    def same_fit(P_other, y_other):
-        other = GroupSelector(Ridge(alpha=0.5), 3).fit(P_other, y_other)
-        assert other.groups_ == expected[0]
-        assert np.isclose(other.predicted_gain_, expected[1])
-        np.testing.assert_allclose(other.predict(P), expected[2], rtol=1e-5)
-
-    # check_fit_idempotent (refit of the same object), check_estimators_dtypes,
-    # check_regressors_int, check_dtype_object, check_f_contiguous_array_estimator,
-    # check_regressor_data_not_an_array, check_readonly_memmap_input
-    same_fit(P, y)
-    sel.fit(P, y)
-    assert sel.groups_ == expected[0]
-    np.testing.assert_allclose(sel.predict(P), expected[2])
-    same_fit(P.astype(np.int64), y)
-    same_fit(P.astype(np.float32), y)
-    same_fit(P.astype(object), y)
-    same_fit(np.asfortranarray(P), y)
-    same_fit(P.tolist(), y.tolist())
-    readonly = P.copy()
-    readonly.flags.writeable = False
-    same_fit(readonly, y)
-    # check_supervised_y_2d: a column vector y warns and is used as 1-D
-    with pytest.warns(DataConversionWarning):
-        same_fit(P, y[:, None])
-    # check_estimators_nan_inf
-    for bad in (np.nan, np.inf):
-        P_bad = P.astype(float)
-        P_bad[0, 0] = bad
-        with pytest.raises(ValueError, match="NaN|infinity"):
-            GroupSelector(Ridge(), 3).fit(P_bad, y)
-    # check_pipeline_consistency, check_estimators_pickle
-    pipe = make_pipeline(GroupSelector(Ridge(alpha=0.5), 3)).fit(P, y)
-    assert np.isclose(pipe.score(P, y), sel.score(P, y))
-    restored = pickle.loads(pickle.dumps(sel))
-    np.testing.assert_array_equal(restored.predict(P), sel.predict(P))
-
-
-# The checks generate random float features; GroupSelector.fit needs
-# group-task rows [u_G | e_t] (0/1, 2 * n_tasks columns) because it reads the
-# number of tasks from them and predicts its own candidate rows. Every check
-# below fails for that reason alone, at the first fit (no tag makes the checks
-# draw 0/1 rows with 2 * n_tasks columns); what each checks is tested on valid
-# rows in test_properties_of_the_failing_checks_on_group_rows.
-# check_array_api_input is skipped unless SCIPY_ARRAY_API=1, then fails alike.
-NOT_GROUP_ROWS = (
-    "the check fits on random float features, not group-task rows "
-    "[u_G | e_t]; fit rejects them (the same properties are tested on valid "
-    "rows in test_properties_of_the_failing_checks_on_group_rows)"
-)
-EXPECTED_FAILED_CHECKS = {
-    name: NOT_GROUP_ROWS
-    for name in [
-        "check_array_api_input",
-        "check_dict_unchanged",
-        "check_dont_overwrite_parameters",
-        "check_dtype_object",
-        "check_estimators_dtypes",
-        "check_estimators_fit_returns_self",
-        "check_estimators_nan_inf",
-        "check_estimators_overwrite_params",
-        "check_estimators_pickle",
-        "check_f_contiguous_array_estimator",
-        "check_fit2d_predict1d",
-        "check_fit_check_is_fitted",
-        "check_fit_idempotent",
-        "check_fit_score_takes_y",
-        "check_methods_sample_order_invariance",
-        "check_methods_subset_invariance",
-        "check_n_features_in",
-        "check_n_features_in_after_fitting",
-        "check_pipeline_consistency",
-        "check_readonly_memmap_input",
-        "check_regressor_data_not_an_array",
-        "check_regressors_int",
-        "check_regressors_no_decision_function",
-        "check_regressors_train",
-        "check_supervised_y_2d",
-    ]
-}
-
-
-@parametrize_with_checks(
-    [GroupSelector(Ridge(), n_groups=2)],
-    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
-)
-def test_sklearn_estimator_checks(estimator, check):
-    check(estimator)
