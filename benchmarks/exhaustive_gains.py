@@ -28,7 +28,9 @@ table's figures and writes them to ``benchmarks/results/``.
 """
 
 import argparse
+import ast
 import dataclasses
+import itertools
 import json
 import os
 import shlex
@@ -37,24 +39,67 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 from scipy import stats
 
 from sklearn_etap import MeasuredGains, TorchAffinityExtractor, measure_gains
 from sklearn_etap._groups import all_groups
-from sklearn_etap.datasets import load_digits_tasks, load_mhc1, load_ridership
+from sklearn_etap.datasets import (
+    load_appliances,
+    load_digits_tasks,
+    load_mhc1,
+    load_ridership,
+    make_task_clusters,
+)
 
 HERE = Path(__file__).resolve().parent
 LOADERS = {
+    "appliances": load_appliances,
+    "clusters": make_task_clusters,
     "digits": load_digits_tasks,
-    "ridership": load_ridership,
     "mhc1": load_mhc1,
+    "ridership": load_ridership,
 }
+# Generators take neither n_tasks nor max_samples: their size comes from --param.
+GENERATORS = {"clusters"}
+
+
+def parse_param(text):
+    """``KEY=VALUE`` of ``--param``, VALUE read as a Python literal or a string."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"--param expects KEY=VALUE, got {text!r}")
+    try:
+        value = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        pass
+    return key, value
+
+
+def load_data(args):
+    """Call the dataset's loader; return the data and the call as text."""
+    loader = LOADERS[args.dataset]
+    kwargs = {}
+    if args.dataset not in GENERATORS:
+        kwargs.update(n_tasks=args.n_tasks, max_samples=args.max_samples)
+    kwargs.update(dict(args.param))
+    call = ", ".join(f"{key}={value!r}" for key, value in kwargs.items())
+    return loader(**kwargs), f"sklearn_etap.datasets.{loader.__name__}({call})"
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("dataset", choices=sorted(LOADERS))
     parser.add_argument("--n-tasks", type=int, default=8)
+    parser.add_argument(
+        "--param",
+        type=parse_param,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra keyword argument of the loader (repeatable), e.g. "
+        "--param target=change or, for clusters, --param n_samples=600",
+    )
     parser.add_argument("--max-samples", type=int, default=None)
     parser.add_argument("--hidden", type=int, nargs="+", default=[32, 16])
     parser.add_argument("--optimizer", default="sgd", choices=["sgd", "adam"])
@@ -97,8 +142,26 @@ def trivial_losses(Y_train, Y_test, task_types):
     return np.array(losses)
 
 
+def _within_task_r(gains, a, b):
+    """Pearson r of two gain columns per task, averaged over the tasks."""
+    return float(
+        np.mean(
+            [
+                stats.pearsonr(a[gains.row_task == t], b[gains.row_task == t])[0]
+                for t in np.unique(gains.row_task)
+            ]
+        )
+    )
+
+
 def noise_figures(gains):
-    """Agreement between the gains of the first two seeds, over all rows."""
+    """Agreement between the gains of different seeds.
+
+    The ``seed0_vs_seed1`` figures compare the first two seeds (the format of
+    the 2-seed tables); with more seeds, ``*_seed_pairs_mean`` average the
+    same figures over every pair of seeds, and the Spearman-Brown figure
+    extrapolates to the mean of all the table's seeds.
+    """
     a, b = gains.y_per_seed[:, 0], gains.y_per_seed[:, 1]
     pearson = float(stats.pearsonr(a, b)[0])
     by_group = np.array(
@@ -107,7 +170,7 @@ def noise_figures(gains):
             for g in range(len(gains.groups))
         ]
     )
-    return {
+    figures = {
         "pearson_r_seed0_vs_seed1": pearson,
         "spearman_r_seed0_vs_seed1": float(stats.spearmanr(a, b)[0]),
         # Expected agreement of the 2-seed mean with another 2-seed mean
@@ -118,16 +181,34 @@ def noise_figures(gains):
         ),
         # Per task, then averaged: the agreement left once the differences
         # between tasks (which the STL loss of each seed shifts) are removed.
-        "pearson_r_within_task_mean": float(
-            np.mean(
-                [
-                    stats.pearsonr(a[gains.row_task == t], b[gains.row_task == t])[0]
-                    for t in np.unique(gains.row_task)
-                ]
-            )
-        ),
+        "pearson_r_within_task_mean": _within_task_r(gains, a, b),
         "mean_abs_difference": float(np.mean(np.abs(a - b))),
     }
+    n_seeds = gains.y_per_seed.shape[1]
+    if n_seeds > 2:
+        pairs = list(itertools.combinations(range(n_seeds), 2))
+        columns = gains.y_per_seed
+        pooled = float(
+            np.mean([stats.pearsonr(columns[:, i], columns[:, j])[0] for i, j in pairs])
+        )
+        figures.update(
+            {
+                "n_seeds": n_seeds,
+                "pearson_r_seed_pairs_mean": pooled,
+                "pearson_r_within_task_seed_pairs_mean": float(
+                    np.mean(
+                        [
+                            _within_task_r(gains, columns[:, i], columns[:, j])
+                            for i, j in pairs
+                        ]
+                    )
+                ),
+                f"pearson_r_of_{n_seeds}seed_mean_spearman_brown": n_seeds
+                * pooled
+                / (1 + (n_seeds - 1) * pooled),
+            }
+        )
+    return figures
 
 
 def table_figures(gains, trivial):
@@ -158,8 +239,10 @@ def table_figures(gains, trivial):
 
 def main(argv=None):
     args = parse_args(argv)
-    loader = LOADERS[args.dataset]
-    data = loader(n_tasks=args.n_tasks, max_samples=args.max_samples)
+    # One torch thread, as in measure_gains' workers: with --n-jobs 1 the
+    # trainings run in this process, where torch would start one per core.
+    torch.set_num_threads(1)
+    data, loader_call = load_data(args)
     n_tasks = data.Y_train.shape[1]
     groups = all_groups(n_tasks)
     if args.max_groups is not None:
@@ -202,10 +285,15 @@ def main(argv=None):
     metadata.update(
         {
             "dataset": args.dataset,
-            "loader": f"sklearn_etap.datasets.{loader.__name__}"
-            f"(n_tasks={args.n_tasks}, max_samples={args.max_samples})",
+            "loader": loader_call,
             "task_names": list(data.task_names),
             "task_types": list(data.task_types),
+            # The planted grouping of a synthetic dataset, if it has one.
+            **(
+                {"clusters": [list(c) for c in data.clusters]}
+                if "clusters" in data
+                else {}
+            ),
             "trivial_test_loss": trivial.tolist(),
             "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
             "n_jobs": args.n_jobs,

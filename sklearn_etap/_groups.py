@@ -51,9 +51,10 @@ def check_groups(groups, n_tasks, *, min_size=1, allow_duplicates=False, name="g
     checked = []
     seen = {}
     for position, group in enumerate(groups):
+        where = f"group {position}" + ("" if name == "groups" else f" of {name}")
         if isinstance(group, (str, bytes)) or not hasattr(group, "__iter__"):
             raise TypeError(
-                f"group {position} is {group!r}; each group must be a collection "
+                f"{where} is {group!r}; each group must be a collection "
                 "of task indices such as (0, 2)."
             )
         members = list(group)
@@ -62,29 +63,27 @@ def check_groups(groups, n_tasks, *, min_size=1, allow_duplicates=False, name="g
                 task, (int, np.integer)
             ):
                 raise TypeError(
-                    f"group {position} {tuple(members)} holds {task!r}; task "
+                    f"{where} {tuple(members)} holds {task!r}; task "
                     "indices must be integers."
                 )
             if not 0 <= task < n_tasks:
                 raise ValueError(
-                    f"group {position} {tuple(members)} holds task index {task}, "
+                    f"{where} {tuple(members)} holds task index {task}, "
                     f"out of range for {n_tasks} tasks (valid: 0..{n_tasks - 1})."
                 )
         normalized = tuple(sorted(int(t) for t in members))
         if len(set(normalized)) != len(normalized):
-            raise ValueError(
-                f"group {position} {tuple(members)} lists a task more than once."
-            )
+            raise ValueError(f"{where} {tuple(members)} lists a task more than once.")
         if len(normalized) == 0:
-            raise ValueError(f"group {position} is empty; a group needs tasks.")
+            raise ValueError(f"{where} is empty; a group needs tasks.")
         if len(normalized) < min_size:
             raise ValueError(
-                f"group {position} {normalized} has {len(normalized)} task(s); "
+                f"{where} {normalized} has {len(normalized)} task(s); "
                 f"groups need at least {min_size}."
             )
         if not allow_duplicates and normalized in seen:
             raise ValueError(
-                f"group {position} {normalized} duplicates group {seen[normalized]}."
+                f"{where} {normalized} duplicates group {seen[normalized]}."
             )
         seen.setdefault(normalized, position)
         checked.append(normalized)

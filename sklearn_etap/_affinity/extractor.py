@@ -16,49 +16,34 @@ from sklearn.base import (
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._task_names import names_from_columns
+from .checks import (
+    check_hidden_layer_sizes,
+    check_targets,
+    resolve_device,
+    resolve_task_types,
+    task_columns,
+)
 from .modules import build_module
 from .recording import ETAPRecorder, TAGRecorder
+from .safeguards import (
+    EarlyStopping,
+    TrainingBlewUpWarning,
+    blown_up_tasks,
+    torch_threads,
+)
 from .training import (
     BINARY,
     REGRESSION,
-    EarlyStopping,
     TaskData,
-    TrainingBlewUpWarning,
-    blown_up_tasks,
     evaluate_task_losses,
     fit_loop,
     make_optimizer,
-    torch_threads,
 )
 
 DEFAULT_AFFINITY_EVERY = 20
-
-
-def _task_columns(Y):
-    """``Y`` as a float (n_samples, n_tasks) array, NaN allowed; 1-D is one task."""
-    Y = check_array(
-        Y,
-        ensure_2d=False,
-        allow_nd=True,
-        dtype=np.float64,
-        ensure_all_finite="allow-nan",
-        ensure_min_features=0,
-        input_name="Y",
-    )
-    if Y.ndim not in (1, 2):
-        raise ValueError(
-            f"Y has {Y.ndim} dimensions; it must be 1-D (one task) or 2-D of "
-            "shape (n_samples, n_tasks) with one column per task."
-        )
-    if Y.ndim == 2 and Y.shape[1] == 0:
-        raise ValueError(
-            f"Y has shape {Y.shape}: no task column; pass at least one column "
-            "of labels per task."
-        )
-    return Y[:, None] if Y.ndim == 1 else Y
 
 
 class TorchAffinityExtractor(
@@ -109,10 +94,15 @@ class TorchAffinityExtractor(
         the affinity then scores the Adam step each task's gradient alone
         would make.
     learning_rate : float, default=0.01
+        Step size of the optimizer. Too large a value makes the training
+        blow up (a ``ConvergenceWarning``) or diverge (a ``ValueError``).
     momentum : float, default=0.9
         SGD momentum (unused by Adam).
     batch_size : int, default=64
+        Samples per optimizer step (the last batch of an epoch may be
+        smaller).
     max_epochs : int, default=50
+        Passes over the training samples (fewer with ``early_stopping``).
     weight_decay : float, default=0.0
         L2 penalty added to the gradient by the optimizer. It is not
         task-specific: like the momentum term, it enters every task's step.
@@ -121,8 +111,14 @@ class TorchAffinityExtractor(
         summed validation loss has not improved by ``tol`` for
         ``n_iter_no_change`` epochs; the best epoch's weights are kept.
     validation_fraction : float, default=0.1
+        Share of the samples held out for early stopping (at least one);
+        only used when ``early_stopping`` is True.
     n_iter_no_change : int, default=10
+        Epochs without an improvement of the validation loss by ``tol``
+        after which early stopping ends the training.
     tol : float, default=1e-4
+        The least decrease of the summed validation loss that counts as an
+        improvement for early stopping.
     affinity : {"etap", "tag"} or None, default="etap"
         ``"etap"``: ETAP's score. ``"tag"``: TAG's lookahead score
         (Fifty et al. 2021), ``z[i -> j] = 1 - L_j(after) / L_j(before)``
@@ -177,10 +173,13 @@ class TorchAffinityExtractor(
         ``affinity_[i, j]``: mean over recorded steps of z[i -> j] (NaN for a
         pair never scored: a task without labels in every recorded batch).
     n_tasks_ : int
+        Number of tasks (columns of ``Y``).
     task_names_ : ndarray of object of shape (n_tasks,)
         The column labels of ``Y`` when it was a DataFrame with string
         labels, else the integers ``0 .. n_tasks - 1``.
     task_types_ : ndarray of str of shape (n_tasks,)
+        ``"regression"`` or ``"binary"`` for every task, as resolved from
+        ``task_types``.
     loss_curve_ : list of float
         Mean summed training loss of every epoch.
     validation_scores_ : list of float or None
@@ -195,7 +194,12 @@ class TorchAffinityExtractor(
         The trained model (``module_.encoder``, ``module_.heads``); its
         ``forward`` returns ``(outputs, representation)``.
     device_ : torch.device
+        The device the model was trained on.
     n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen in ``fit``, when ``X`` has string column
+        names.
 
     Examples
     --------
@@ -302,6 +306,7 @@ class TorchAffinityExtractor(
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Training inputs.
         Y : array-like of shape (n_samples, n_tasks) or (n_samples,)
             One column per task; NaN marks a missing label (the sample still
             trains the other tasks). A 1-D ``Y`` is one task.
@@ -309,17 +314,35 @@ class TorchAffinityExtractor(
         Returns
         -------
         self : TorchAffinityExtractor
+            The fitted extractor.
+
+        Raises
+        ------
+        ValueError
+            When a task's training loss becomes NaN or infinite; the message
+            names the task and the epoch.
+
+        Warns
+        -----
+        ConvergenceWarning
+            When a task's training loss ends more than 10 times above its
+            loss before training (the training blew up: lower
+            ``learning_rate``), or early stopping reached ``max_epochs``.
+        UserWarning
+            When ``affinity_`` has NaN entries (the warning names the tasks:
+            tasks with too few labels to be in a recorded batch), or no step
+            was recorded.
         """
         X = validate_data(self, X, dtype=[np.float64, np.float32])
         names = names_from_columns(Y)
-        Y = self._check_Y(Y, X.shape[0])
-        hidden = self._check_hidden_layer_sizes()
+        Y = check_targets(Y, X.shape[0], type(self).__name__)
+        hidden = check_hidden_layer_sizes(self.hidden_layer_sizes, self.encoder)
         self.n_tasks_ = Y.shape[1]
         self.task_names_ = np.asarray(
             range(self.n_tasks_) if names is None else names, dtype=object
         )
-        self.task_types_ = self._resolve_task_types(Y)
-        self.device_ = self._resolve_device()
+        self.task_types_ = resolve_task_types(self.task_types, Y)
+        self.device_ = resolve_device(self.device)
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
         data, validation = self._task_data(X, Y, rng)
@@ -430,7 +453,9 @@ class TorchAffinityExtractor(
                 UserWarning,
                 stacklevel=3,
             )
-        blown_up = blown_up_tasks(history)
+        blown_up = blown_up_tasks(
+            history.initial_task_losses, history.final_task_losses
+        )
         if blown_up.size:
             warnings.warn(
                 TrainingBlewUpWarning(
@@ -449,82 +474,6 @@ class TorchAffinityExtractor(
                 ConvergenceWarning,
                 stacklevel=3,
             )
-
-    def _check_Y(self, Y, n_samples):
-        if Y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y is "
-                "None; pass Y of shape (n_samples, n_tasks)."
-            )
-        Y = _task_columns(Y)
-        if Y.shape[0] != n_samples:
-            raise ValueError(
-                f"X has {n_samples} samples but Y has {Y.shape[0]}; they must match."
-            )
-        empty = np.flatnonzero(np.isnan(Y).all(axis=0))
-        if empty.size:
-            raise ValueError(
-                f"task column(s) {empty.tolist()} of Y hold no label (all NaN); "
-                "drop them before fitting."
-            )
-        return Y
-
-    def _check_hidden_layer_sizes(self):
-        sizes = self.hidden_layer_sizes
-        if isinstance(sizes, Integral):
-            sizes = (sizes,)
-        sizes = tuple(sizes)
-        if self.encoder is None and (
-            not sizes or any(not isinstance(s, Integral) or s < 1 for s in sizes)
-        ):
-            raise ValueError(
-                f"hidden_layer_sizes={self.hidden_layer_sizes!r}; give a non-empty "
-                "sequence of positive integers such as (32, 16)."
-            )
-        return sizes
-
-    def _resolve_task_types(self, Y):
-        n_tasks = Y.shape[1]
-        is_01 = [bool(np.isin(col[~np.isnan(col)], (0.0, 1.0)).all()) for col in Y.T]
-        if isinstance(self.task_types, str):
-            if self.task_types == "auto":
-                types = [BINARY if b else REGRESSION for b in is_01]
-            else:
-                types = [self.task_types] * n_tasks
-        else:
-            types = list(self.task_types)
-            if len(types) != n_tasks:
-                raise ValueError(
-                    f"task_types lists {len(types)} types but Y has {n_tasks} task "
-                    "columns; give one type per column, or 'auto'."
-                )
-            unknown = sorted({str(t) for t in types} - {REGRESSION, BINARY})
-            if unknown:
-                raise ValueError(
-                    f"task_types holds {unknown}; each must be 'regression' or "
-                    "'binary'."
-                )
-        for task, (kind, binary_labels) in enumerate(zip(types, is_01)):
-            if kind == BINARY and not binary_labels:
-                raise ValueError(
-                    f"task {task} is binary but its labels are not all 0 or 1; "
-                    "encode them as 0/1 or declare the task 'regression'."
-                )
-        return np.asarray(types, dtype=str)
-
-    def _resolve_device(self):
-        if isinstance(self.device, str) and self.device == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        try:
-            device = torch.device(self.device)
-        except RuntimeError as exc:
-            raise ValueError(
-                f"device={self.device!r} is not a torch device; use 'auto', 'cpu' "
-                "or 'cuda'."
-            ) from exc
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device={self.device!r} but CUDA is not available.")
-        return device
 
     def _split(self, n_samples, rng):
         if not self.early_stopping:
@@ -576,10 +525,12 @@ class TorchAffinityExtractor(
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Inputs to encode.
 
         Returns
         -------
         representation : ndarray of shape (n_samples, n_representation)
+            The encoder's output for every sample.
         """
         return self._forward(X)[1].numpy()
 
@@ -589,10 +540,12 @@ class TorchAffinityExtractor(
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Inputs to predict.
 
         Returns
         -------
         Y_pred : ndarray of shape (n_samples, n_tasks)
+            One column per task, in the order of the columns of ``Y``.
         """
         outputs = self._forward(X)[0]
         binary = torch.as_tensor(self.task_types_ == BINARY)
@@ -604,6 +557,7 @@ class TorchAffinityExtractor(
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Inputs to score.
         Y : array-like of shape (n_samples, n_tasks) or (n_samples,)
             NaN marks a missing label.
 
@@ -616,7 +570,7 @@ class TorchAffinityExtractor(
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        Y = _task_columns(Y)
+        Y = task_columns(Y)
         if Y.shape != (X.shape[0], self.n_tasks_):
             raise ValueError(
                 f"Y has shape {Y.shape}; expected ({X.shape[0]}, {self.n_tasks_}): "

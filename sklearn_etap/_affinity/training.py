@@ -11,14 +11,14 @@ At a recording step the recorder computes the per-task gradients and sets
 """
 
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.exceptions import ConvergenceWarning
 from tqdm.auto import tqdm
+
+from .safeguards import check_finite_task_losses
 
 REGRESSION = "regression"
 BINARY = "binary"
@@ -162,136 +162,6 @@ def evaluate_task_losses(module, data, is_binary, batch_size=4096):
     return losses.cpu().numpy()  # NaN (0/0) where a task has no label
 
 
-class NonFiniteLossError(ValueError):
-    """A task's training loss became NaN or infinite.
-
-    ``tasks`` are the columns of the trained ``Y`` whose loss diverged,
-    ``losses`` their epoch losses and ``epoch`` the epoch (from 0), so a
-    caller that trains on a subset of a dataset's tasks can name them.
-    """
-
-    def __init__(self, tasks, losses, epoch):
-        self.tasks = [int(t) for t in tasks]
-        self.losses = [float(v) for v in losses]
-        self.epoch = int(epoch)
-        super().__init__(self.describe([f"task {t}" for t in self.tasks]))
-
-    def describe(self, names):
-        """The message, with ``names[k]`` naming ``tasks[k]``."""
-        tasks = ", ".join(f"{name} ({loss})" for name, loss in zip(names, self.losses))
-        return (
-            f"the training loss of {tasks} became non-finite in epoch "
-            f"{self.epoch + 1}. Lower learning_rate, standardize X and the "
-            "regression columns of Y, or add weight_decay."
-        )
-
-    def __reduce__(self):  # picklable across joblib worker processes
-        return type(self), (self.tasks, self.losses, self.epoch)
-
-
-def check_finite_task_losses(epoch_losses, epoch):
-    """Raise :class:`NonFiniteLossError` if a task's epoch loss is NaN or inf."""
-    bad = np.flatnonzero(~np.isfinite(epoch_losses))
-    if bad.size:
-        raise NonFiniteLossError(bad, epoch_losses[bad], epoch)
-
-
-# A task whose training loss ends this many times above its loss before the
-# first step has blown up (a learning rate far too large): a working training
-# never ends above where it started by that much.
-BLOW_UP_FACTOR = 10.0
-
-
-class TrainingBlewUpWarning(ConvergenceWarning):
-    """A task's training loss ended far above its loss before training.
-
-    ``tasks`` are the columns of the trained ``Y``, ``start`` and ``end``
-    their losses before the first step and at the kept epoch.
-    """
-
-    def __init__(self, tasks, start, end):
-        self.tasks = [int(t) for t in tasks]
-        self.start = [float(v) for v in start]
-        self.end = [float(v) for v in end]
-        super().__init__(self.describe([f"task {t}" for t in self.tasks]))
-
-    def describe(self, names):
-        """The message, with ``names[k]`` naming ``tasks[k]``."""
-        tasks = ", ".join(
-            f"{name} ({a:.4g} -> {b:.4g})"
-            for name, a, b in zip(names, self.start, self.end)
-        )
-        return (
-            f"the training loss of {tasks} ended more than {BLOW_UP_FACTOR:g} "
-            "times above its value before training: the training blew up. "
-            "Lower learning_rate, standardize X and the regression columns of Y, "
-            "or add weight_decay."
-        )
-
-    def __reduce__(self):
-        return type(self), (self.tasks, self.start, self.end)
-
-
-def blown_up_tasks(history, factor=BLOW_UP_FACTOR):
-    """Tasks whose kept training loss is ``factor`` times their initial loss."""
-    start, end = history.initial_task_losses, history.final_task_losses
-    if start is None or end is None:
-        return np.array([], dtype=int)
-    with np.errstate(invalid="ignore"):
-        return np.flatnonzero(end > factor * np.maximum(start, 1e-12))
-
-
-class EarlyStopping:
-    """Stop once the validation score has not improved by ``tol`` for
-    ``n_iter_no_change`` epochs; keep the weights of the best epoch.
-
-    Parameters
-    ----------
-    n_iter_no_change : int
-        Epochs without improvement before stopping.
-    tol : float
-        The least decrease of the score that counts as an improvement.
-    """
-
-    def __init__(self, n_iter_no_change, tol):
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.best_score = math.inf
-        self.best_epoch = None
-        self._best_state = None
-        self._epochs_without_improvement = 0
-
-    def update(self, score, module, epoch):
-        """Record the epoch's ``score`` (lower is better); return whether to stop."""
-        if score < self.best_score - self.tol:
-            self.best_score, self.best_epoch = score, epoch
-            self._epochs_without_improvement = 0
-            self._best_state = {
-                k: v.detach().clone() for k, v in module.state_dict().items()
-            }
-        else:
-            self._epochs_without_improvement += 1
-        return self._epochs_without_improvement >= self.n_iter_no_change
-
-    def restore(self, module):
-        """Load the best epoch's weights into ``module`` (if an epoch was scored)."""
-        if self._best_state is not None:
-            module.load_state_dict(self._best_state)
-
-
-@contextmanager
-def torch_threads(n_threads):
-    """Run the block with torch limited to ``n_threads`` threads (``None``:
-    unchanged), then restore the process's setting, even on error."""
-    previous = torch.get_num_threads()
-    if n_threads is not None:
-        torch.set_num_threads(int(n_threads))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 class RecordingSchedule:
     """One recorded step in every block of ``every`` steps, at a random place.
 
@@ -418,8 +288,9 @@ def fit_loop(
 
     Every model of the package trains here. Each epoch is one
     :func:`run_single_epoch`; a non-finite task loss raises
-    :class:`NonFiniteLossError`. With ``validation`` (a :class:`TaskData`)
-    and ``early_stopping`` (an :class:`EarlyStopping`), the summed
+    :class:`~.safeguards.NonFiniteLossError`. With ``validation`` (a
+    :class:`TaskData`) and ``early_stopping`` (an
+    :class:`~.safeguards.EarlyStopping`), the summed
     validation loss of every epoch goes to ``early_stopping.update``, which
     says when to stop, and the best epoch's weights are restored at the
     end. With a ``recorder``, one step at a random place in every block of

@@ -242,7 +242,7 @@ class TrainingStore:
             warnings.warn(
                 f"cache entry {path} is invalid ({exc}); training it again.",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=5,
             )
             return None
 

@@ -136,6 +136,13 @@ def measure_gains(
         ``gains.seeds``; ``to_frame()``, ``save(path)`` and
         ``MeasuredGains.load(path)``.
 
+    Raises
+    ------
+    ValueError
+        When a training's loss becomes NaN or infinite and ``error_score`` is
+        ``"raise"``; the message names the dataset's task (and its column
+        name, for a DataFrame ``Y``), the group and the seed.
+
     Warns
     -----
     FitFailedWarning
@@ -152,13 +159,6 @@ def measure_gains(
     RuntimeWarning
         When a gain is undefined because a task's STL test loss is 0 or NaN
         (or an MTL loss is NaN); such gains are NaN.
-
-    Raises
-    ------
-    ValueError
-        When a training's loss becomes NaN or infinite and ``error_score`` is
-        ``"raise"``; the message names the dataset's task (and its column
-        name, for a DataFrame ``Y``), the group and the seed.
 
     Notes
     -----
@@ -236,7 +236,7 @@ def measure_gains(
             f"mean little: {listed}. Lower the extractor's learning_rate, "
             "standardize X and the regression columns of Y, or add weight_decay.",
             ConvergenceWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     if failures:
         warnings.warn(
@@ -244,7 +244,7 @@ def measure_gains(
             f"losses are set to error_score={error_score!r}. First failure: "
             f"{failures[0]}",
             FitFailedWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
 
     stl = np.full((n_tasks, n_seeds), np.nan)
@@ -370,7 +370,7 @@ def _warn_undefined_gains(gains):
             "NaN: their STL test loss is 0 or NaN, or a model's loss is NaN, so "
             "the relative loss reduction is undefined.",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
 
 

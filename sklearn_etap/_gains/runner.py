@@ -17,7 +17,7 @@ from joblib import Parallel, delayed
 from sklearn.base import clone
 from tqdm.auto import tqdm
 
-from .._affinity.training import NonFiniteLossError, TrainingBlewUpWarning
+from .._affinity.safeguards import NonFiniteLossError, TrainingBlewUpWarning
 from .cache import (
     StoredTraining,
     TrainingStore,
@@ -208,7 +208,7 @@ def _warn_stale_entries(store):
             f"this run stores its trainings in {store.folder.name}. Delete the "
             "other folders to free the space.",
             UserWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
 
 

@@ -7,8 +7,16 @@ NaN where a sample has no label for a task), ``task_names``,
 and ``DESCR``. See ``docs/datasets.md``.
 """
 
+from ._appliances import load_appliances
 from ._digits import load_digits_tasks
 from ._mhc1 import load_mhc1
 from ._ridership import load_ridership
+from ._synthetic import make_task_clusters
 
-__all__ = ["load_digits_tasks", "load_mhc1", "load_ridership"]
+__all__ = [
+    "load_appliances",
+    "load_digits_tasks",
+    "load_mhc1",
+    "load_ridership",
+    "make_task_clusters",
+]

@@ -158,22 +158,20 @@ def test_fit_shorter_than_affinity_every_still_records(random_state, make_task_d
     assert np.isfinite(ext.affinity_).all()
 
 
-def test_subset_and_single_column_fits_like_measure_gains(make_task_data):
+@pytest.mark.parametrize("group", [(0, 2), (3,)])
+def test_subset_and_single_column_fits_like_measure_gains(make_task_data, group):
     X, Y = make_task_data()
     ext = small()
-    for group in [(0, 2), (3,)]:
-        sub = clone(ext).set_params(affinity=None, random_state=1, verbose=False)
-        sub.fit(X, Y[:, list(group)])
-        again = (
-            clone(ext)
-            .set_params(affinity=None, random_state=1)
-            .fit(X, Y[:, list(group)])
-        )
-        assert sub.n_tasks_ == len(group)
-        assert_array_equal(
-            sub.task_losses(X, Y[:, list(group)]),
-            again.task_losses(X, Y[:, list(group)]),
-        )
+    sub = clone(ext).set_params(affinity=None, random_state=1, verbose=False)
+    sub.fit(X, Y[:, list(group)])
+    again = (
+        clone(ext).set_params(affinity=None, random_state=1).fit(X, Y[:, list(group)])
+    )
+    assert sub.n_tasks_ == len(group)
+    assert_array_equal(
+        sub.task_losses(X, Y[:, list(group)]),
+        again.task_losses(X, Y[:, list(group)]),
+    )
 
 
 def test_one_dimensional_y_is_one_task(make_task_data):

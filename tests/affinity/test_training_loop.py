@@ -9,7 +9,7 @@ from sklearn.exceptions import ConvergenceWarning
 from torch import nn
 
 from sklearn_etap import TorchAffinityExtractor
-from sklearn_etap._affinity.training import EarlyStopping, torch_threads
+from sklearn_etap._affinity.safeguards import EarlyStopping, torch_threads
 
 
 def small(**params):

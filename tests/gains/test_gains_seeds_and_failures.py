@@ -8,7 +8,7 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_etap import TorchAffinityExtractor, measure_gains
-from sklearn_etap._affinity.training import NonFiniteLossError
+from sklearn_etap._affinity.safeguards import NonFiniteLossError
 from sklearn_etap._gains import runner as _runner
 
 TRAIN_ONE_MODEL = _runner._fit_and_score

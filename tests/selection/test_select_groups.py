@@ -121,7 +121,9 @@ def test_empty_gains_are_named_as_gains():
 
 
 def test_out_of_range_keys_are_named_as_keys_of_gains():
-    with pytest.raises(ValueError, match=r"^group 1 \(1, 5\) holds task index 5, out"):
+    with pytest.raises(
+        ValueError, match=r"^group 1 of the keys of gains \(1, 5\) holds task index 5"
+    ):
         select_groups({(0, 1): [0.2, 0.1], (1, 5): [0.1, 0.1]}, 2, n_tasks=3)
 
 

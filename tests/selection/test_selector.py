@@ -213,6 +213,20 @@ def test_candidates_parameter(training_rows):
     )
 
 
+@pytest.mark.parametrize(
+    "candidates, error, message",
+    [
+        ([3], TypeError, r"^group 0 of candidates is 3; each group must be"),
+        ([(0, 7)], ValueError, r"^group 0 of candidates \(0, 7\) holds task index 7"),
+        ("01", InvalidParameterError, "The 'candidates' parameter of GroupSelector"),
+    ],
+)
+def test_bad_candidates_are_named(candidates, error, message, training_rows):
+    P, y, _ = training_rows(4)
+    with pytest.raises(error, match=message):
+        GroupSelector(Ridge(), 2, candidates=candidates).fit(P, y)
+
+
 def test_too_many_candidates_asks_for_max_group_size():
     n_tasks = 13
     P = encode_groups([tuple(range(n_tasks)), (0, 1)], n_tasks)

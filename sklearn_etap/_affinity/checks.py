@@ -1,0 +1,115 @@
+"""Input checks of TorchAffinityExtractor: targets, sizes, task types, device."""
+
+from numbers import Integral
+
+import numpy as np
+import torch
+from sklearn.utils.validation import check_array
+
+from .training import BINARY, REGRESSION
+
+
+def task_columns(Y):
+    """``Y`` as a float (n_samples, n_tasks) array, NaN allowed; 1-D is one task."""
+    Y = check_array(
+        Y,
+        ensure_2d=False,
+        allow_nd=True,
+        dtype=np.float64,
+        ensure_all_finite="allow-nan",
+        ensure_min_features=0,
+        input_name="Y",
+    )
+    if Y.ndim not in (1, 2):
+        raise ValueError(
+            f"Y has {Y.ndim} dimensions; it must be 1-D (one task) or 2-D of "
+            "shape (n_samples, n_tasks) with one column per task."
+        )
+    if Y.ndim == 2 and Y.shape[1] == 0:
+        raise ValueError(
+            f"Y has shape {Y.shape}: no task column; pass at least one column "
+            "of labels per task."
+        )
+    return Y[:, None] if Y.ndim == 1 else Y
+
+
+def check_targets(Y, n_samples, estimator_name):
+    """``Y`` as (n_samples, n_tasks) floats, with every column labelled."""
+    if Y is None:
+        raise ValueError(
+            f"{estimator_name} requires y to be passed, but the target y is "
+            "None; pass Y of shape (n_samples, n_tasks)."
+        )
+    Y = task_columns(Y)
+    if Y.shape[0] != n_samples:
+        raise ValueError(
+            f"X has {n_samples} samples but Y has {Y.shape[0]}; they must match."
+        )
+    empty = np.flatnonzero(np.isnan(Y).all(axis=0))
+    if empty.size:
+        raise ValueError(
+            f"task column(s) {empty.tolist()} of Y hold no label (all NaN); "
+            "drop them before fitting."
+        )
+    return Y
+
+
+def check_hidden_layer_sizes(hidden_layer_sizes, encoder):
+    """The sizes as a tuple; refused unless positive ints (or an encoder)."""
+    sizes = hidden_layer_sizes
+    if isinstance(sizes, Integral):
+        sizes = (sizes,)
+    sizes = tuple(sizes)
+    if encoder is None and (
+        not sizes or any(not isinstance(s, Integral) or s < 1 for s in sizes)
+    ):
+        raise ValueError(
+            f"hidden_layer_sizes={hidden_layer_sizes!r}; give a non-empty "
+            "sequence of positive integers such as (32, 16)."
+        )
+    return sizes
+
+
+def resolve_task_types(task_types, Y):
+    """The loss type of every column of ``Y`` from ``task_types``."""
+    n_tasks = Y.shape[1]
+    is_01 = [bool(np.isin(col[~np.isnan(col)], (0.0, 1.0)).all()) for col in Y.T]
+    if isinstance(task_types, str):
+        if task_types == "auto":
+            types = [BINARY if b else REGRESSION for b in is_01]
+        else:
+            types = [task_types] * n_tasks
+    else:
+        types = list(task_types)
+        if len(types) != n_tasks:
+            raise ValueError(
+                f"task_types lists {len(types)} types but Y has {n_tasks} task "
+                "columns; give one type per column, or 'auto'."
+            )
+        unknown = sorted({str(t) for t in types} - {REGRESSION, BINARY})
+        if unknown:
+            raise ValueError(
+                f"task_types holds {unknown}; each must be 'regression' or 'binary'."
+            )
+    for task, (kind, binary_labels) in enumerate(zip(types, is_01)):
+        if kind == BINARY and not binary_labels:
+            raise ValueError(
+                f"task {task} is binary but its labels are not all 0 or 1; "
+                "encode them as 0/1 or declare the task 'regression'."
+            )
+    return np.asarray(types, dtype=str)
+
+
+def resolve_device(device):
+    """The torch device ``device`` names (``"auto"``: CUDA if available)."""
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(
+            f"device={device!r} is not a torch device; use 'auto', 'cpu' or 'cuda'."
+        ) from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} but CUDA is not available.")
+    return device
