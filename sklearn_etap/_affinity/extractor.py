@@ -197,7 +197,7 @@ class TorchAffinityExtractor(
         The device the model was trained on.
     n_features_in_ : int
         Number of features seen in ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_features_in,)
         Names of the features seen in ``fit``, when ``X`` has string column
         names.
 
