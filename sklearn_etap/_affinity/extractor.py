@@ -127,24 +127,27 @@ class TorchAffinityExtractor(
     affinity_every : int, default=20
         Record one step at a random place in every block of this many steps,
         the last, partial block included (seeded by ``random_state``; a fixed
-        stride can fall into step with periodic training dynamics); the other
-        steps are plain training steps. A recorded step costs about two plain
-        steps, so the fit-time overhead is about 1/k. The default keeps it
-        within 10% (``benchmarks/bench_affinity_overhead.py``, 10 tasks:
-        1.08), but
-        per-step scores are noisy: there the affinity recorded at one step in
-        20 correlates only about 0.6 with every-step recording, against 0.96
-        at one in 2. Use 1 or 2 when the affinity's precision matters more
-        than a 1.5 to 1.9 times longer fit.
+        stride can fall into step with periodic training dynamics), weighted
+        by its block's length; the other steps are plain training steps.
+        A recorded step costs about 2 plain steps on a tiny model and 7.5 on
+        a compute-bound one (10 tasks), so the overhead is about that over k.
+        Per-step scores are noisy, and the default trades precision for time:
+        in ``benchmarks/bench_affinity_overhead.py`` (digits, 10 tasks) it
+        costs 1.11 times plain training on the default MLP (32, 16) and 1.41
+        on an MLP (512, 512), and its affinity correlates only about 0.6 with
+        every-step recording on both (one step in 2: 0.96 and 0.98, at 1.6
+        and 4.7 times plain training). Use 1 or 2 when the affinity's
+        precision matters more than the fit time; see ``docs/affinity.md``.
     affinity_gradient : {"parameters", "representation"}, default="parameters"
         ``"parameters"``: gradients with respect to the shared weights (the
         paper's score). ``"representation"``: a cheaper approximation using
         gradients with respect to the encoder's output on the batch,
         ``z = eta g_i . g_j / L_j`` (no momentum or weight-decay term). It
-        costs little (every step: 1.6 times plain training against 1.8 for
-        the exact score) but tracks the exact score poorly: in the benchmark
-        (SGD, momentum 0.9) its correlation with it is about 0.03, mostly
-        because the momentum term, which dominates there, drops out.
+        costs a little less (every step, default MLP: 1.8 times plain
+        training against 2.1 for the exact score) but tracks the exact score
+        poorly: in the benchmark (SGD, momentum 0.9) its correlation with it
+        is 0.03, mostly because the momentum term, which dominates there,
+        drops out.
     gradient_method : {"batched", "loop"}, default="batched"
         ``"batched"``: all per-task gradients from one vectorized backward
         pass. ``"loop"``: one backward pass per task (the reference, and how
@@ -170,8 +173,11 @@ class TorchAffinityExtractor(
     Attributes
     ----------
     affinity_ : ndarray of shape (n_tasks, n_tasks) or None
-        ``affinity_[i, j]``: mean over recorded steps of z[i -> j] (NaN for a
-        pair never scored: a task without labels in every recorded batch).
+        ``affinity_[i, j]``: mean over recorded steps of z[i -> j], each
+        step weighted by the length of its block (so a step of the short last
+        block counts less), an unbiased estimate of the every-step mean; NaN
+        for a pair never scored (a task without labels in every recorded
+        batch).
     n_tasks_ : int
         Number of tasks (columns of ``Y``).
     task_names_ : ndarray of object of shape (n_tasks,)
