@@ -5,6 +5,7 @@ from ._adaptive import GroupMeasurementError, gains_measurer, search_groups
 from ._affinity import TorchAffinityExtractor
 from ._gains import MeasuredGains, measure_gains
 from ._groups import all_groups, encode_groups, group_row_ids, sample_groups
+from ._plotting import AffinityMatrixDisplay, GainPredictionDisplay
 from ._prediction import (
     ETAPRegressor,
     ResidualRidge,
@@ -18,7 +19,9 @@ from ._selection import GroupSelector, select_groups
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "AffinityMatrixDisplay",
     "ETAPRegressor",
+    "GainPredictionDisplay",
     "GroupMeasurementError",
     "GroupSelector",
     "MeasuredGains",

@@ -18,6 +18,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._task_names import names_from_columns
 from .checks import (
     check_hidden_layer_sizes,
     check_targets,
@@ -179,6 +180,9 @@ class TorchAffinityExtractor(
         batch).
     n_tasks_ : int
         Number of tasks (columns of ``Y``).
+    task_names_ : ndarray of object of shape (n_tasks,)
+        The column labels of ``Y`` when it was a DataFrame with string
+        labels, else the integers ``0 .. n_tasks - 1``.
     task_types_ : ndarray of str of shape (n_tasks,)
         ``"regression"`` or ``"binary"`` for every task, as resolved from
         ``task_types``.
@@ -199,7 +203,7 @@ class TorchAffinityExtractor(
         The device the model was trained on.
     n_features_in_ : int
         Number of features seen in ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_features_in,)
         Names of the features seen in ``fit``, when ``X`` has string column
         names.
 
@@ -336,9 +340,13 @@ class TorchAffinityExtractor(
             was recorded.
         """
         X = validate_data(self, X, dtype=[np.float64, np.float32])
+        names = names_from_columns(Y)
         Y = check_targets(Y, X.shape[0], type(self).__name__)
         hidden = check_hidden_layer_sizes(self.hidden_layer_sizes, self.encoder)
         self.n_tasks_ = Y.shape[1]
+        self.task_names_ = np.asarray(
+            range(self.n_tasks_) if names is None else names, dtype=object
+        )
         self.task_types_ = resolve_task_types(self.task_types, Y)
         self.device_ = resolve_device(self.device)
         rng = check_random_state(self.random_state)
