@@ -140,9 +140,10 @@ class ResidualRidge(RegressorMixin, BaseEstimator):
         official stage 2). ``"pooled"``: per-task intercepts, membership
         coefficients shared by all target tasks, and per-task deviations
         penalised ``task_penalty`` times more (chosen by leave-one-group-out
-        it lost within-task accuracy to ``"per_task"`` on every table). ``"membership"``: ``u_G`` alone
-        (the paper's text). ``"membership+task"``: per-task intercepts and
-        shared membership coefficients. ``"interaction"``: ``[u_G | e_t |
+        it lost within-task accuracy to ``"per_task"`` on every table).
+        ``"membership"``: ``u_G`` alone (the paper's text).
+        ``"membership+task"``: per-task intercepts and shared membership
+        coefficients. ``"interaction"``: ``[u_G | e_t |
         u_G (x) e_t]`` with one intercept. ``"passthrough"``: the input
         columns unchanged, whatever they are. See ``residual_features``.
     task_penalty : float or None, default=None

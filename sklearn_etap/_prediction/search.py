@@ -20,7 +20,7 @@ def etap_param_grid(n_train_groups):
     residual stage's (with its pooling strength and group-size term) by exact
     leave-one-group-out over 1e-6 to 1e4. The paper's grid also searched both
     penalties over {0.001, 0.01, 0.1, 1}: 16 times more fits, for a choice
-    the closed forms make better and at once.
+    the closed forms make at once.
 
     Parameters
     ----------
@@ -57,6 +57,7 @@ def make_etap_search(
     n_splits=5,
     scoring="neg_mean_squared_error",
     n_jobs=None,
+    verbose=0,
     **etap_params,
 ):
     """A ``GridSearchCV`` over the paper's grid, cross-validated by group.
@@ -78,6 +79,9 @@ def make_etap_search(
         unstable, hence the squared error.
     n_jobs : int, default=None
         Parallel jobs of the search.
+    verbose : int, default=0
+        Progress of the search, as ``GridSearchCV`` prints it: 1 gives the
+        number of candidates and fits, 2 adds each fit's time, 3 its score.
     **etap_params : dict
         Other ``ETAPRegressor`` parameters, such as ``cv``.
 
@@ -115,4 +119,5 @@ def make_etap_search(
         cv=GroupKFold(n_splits=max(2, min(n_splits, int(n_train_groups)))),
         scoring=scoring,
         n_jobs=n_jobs,
+        verbose=verbose,
     )
