@@ -2,7 +2,9 @@
 
 import numpy as np
 import pytest
+import torch
 
+from sklearn_etap import TorchAffinityExtractor, measure_gains
 from sklearn_etap.datasets import make_task_clusters
 
 
@@ -114,3 +116,37 @@ def test_shapes_names_and_split(
 def test_bad_input_raises_clear_error(kwargs, message):
     with pytest.raises(ValueError, match=message):
         make_task_clusters(**kwargs)
+
+
+def test_gains_positive_within_a_cluster_negative_across():
+    # The generator's purpose, on the settings of the planted gain table: a
+    # one-unit encoder gains from a partner of its cluster and loses a lot
+    # from a partner of another cluster or a conflicting task.
+    torch.set_num_threads(1)
+    data = make_task_clusters(random_state=0)
+    extractor = TorchAffinityExtractor(
+        hidden_layer_sizes=(1,),
+        optimizer="adam",
+        learning_rate=0.01,
+        batch_size=32,
+        max_epochs=100,
+        device="cpu",
+    )
+    groups = [(0, 1), (0, 3), (0, 6)]
+    gains = measure_gains(
+        extractor,
+        data.X_train,
+        data.Y_train,
+        groups,
+        data.X_test,
+        data.Y_test,
+        random_state=0,
+        progress=False,
+    )
+    gain = {
+        (gains.groups[g], t): y
+        for g, t, y in zip(gains.row_group, gains.row_task, gains.y)
+    }
+    assert gain[(0, 1), 0] > 0 and gain[(0, 1), 1] > 0
+    for group in ((0, 3), (0, 6)):
+        assert gain[group, 0] < -0.3 and gain[group, group[1]] < -0.3
