@@ -5,7 +5,7 @@
 3. Fit ETAP (tuned by cross-validation over groups) on those gains.
 4. Choose the best task groups under a budget.
 
-Runs offline in about a minute on two CPU cores:
+The same job as the `etap run` command, written out in Python; offline:
 
     python examples/quickstart.py [--groups 8] [--budget 3] [--seed 0]
 """

@@ -18,6 +18,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._task_names import names_from_columns
 from .checks import (
     check_hidden_layer_sizes,
     check_targets,
@@ -126,24 +127,27 @@ class TorchAffinityExtractor(
     affinity_every : int, default=20
         Record one step at a random place in every block of this many steps,
         the last, partial block included (seeded by ``random_state``; a fixed
-        stride can fall into step with periodic training dynamics); the other
-        steps are plain training steps. A recorded step costs about two plain
-        steps, so the fit-time overhead is about 1/k. The default keeps it
-        within 10% (``benchmarks/bench_affinity_overhead.py``, 10 tasks:
-        1.08), but
-        per-step scores are noisy: there the affinity recorded at one step in
-        20 correlates only about 0.6 with every-step recording, against 0.96
-        at one in 2. Use 1 or 2 when the affinity's precision matters more
-        than a 1.5 to 1.9 times longer fit.
+        stride can fall into step with periodic training dynamics), weighted
+        by its block's length; the other steps are plain training steps.
+        A recorded step costs about 2 plain steps on a tiny model and 7.5 on
+        a compute-bound one (10 tasks), so the overhead is about that over k.
+        Per-step scores are noisy, and the default trades precision for time:
+        in ``benchmarks/bench_affinity_overhead.py`` (digits, 10 tasks) it
+        costs 1.11 times plain training on the default MLP (32, 16) and 1.41
+        on an MLP (512, 512), and its affinity correlates only about 0.6 with
+        every-step recording on both (one step in 2: 0.96 and 0.98, at 1.6
+        and 4.7 times plain training). Use 1 or 2 when the affinity's
+        precision matters more than the fit time; see ``docs/affinity.md``.
     affinity_gradient : {"parameters", "representation"}, default="parameters"
         ``"parameters"``: gradients with respect to the shared weights (the
         paper's score). ``"representation"``: a cheaper approximation using
         gradients with respect to the encoder's output on the batch,
         ``z = eta g_i . g_j / L_j`` (no momentum or weight-decay term). It
-        costs little (every step: 1.6 times plain training against 1.8 for
-        the exact score) but tracks the exact score poorly: in the benchmark
-        (SGD, momentum 0.9) its correlation with it is about 0.03, mostly
-        because the momentum term, which dominates there, drops out.
+        costs a little less (every step, default MLP: 1.8 times plain
+        training against 2.1 for the exact score) but tracks the exact score
+        poorly: in the benchmark (SGD, momentum 0.9) its correlation with it
+        is 0.03, mostly because the momentum term, which dominates there,
+        drops out.
     gradient_method : {"batched", "loop"}, default="batched"
         ``"batched"``: all per-task gradients from one vectorized backward
         pass. ``"loop"``: one backward pass per task (the reference, and how
@@ -169,10 +173,16 @@ class TorchAffinityExtractor(
     Attributes
     ----------
     affinity_ : ndarray of shape (n_tasks, n_tasks) or None
-        ``affinity_[i, j]``: mean over recorded steps of z[i -> j] (NaN for a
-        pair never scored: a task without labels in every recorded batch).
+        ``affinity_[i, j]``: mean over recorded steps of z[i -> j], each
+        step weighted by the length of its block (so a step of the short last
+        block counts less), an unbiased estimate of the every-step mean; NaN
+        for a pair never scored (a task without labels in every recorded
+        batch).
     n_tasks_ : int
         Number of tasks (columns of ``Y``).
+    task_names_ : ndarray of object of shape (n_tasks,)
+        The column labels of ``Y`` when it was a DataFrame with string
+        labels, else the integers ``0 .. n_tasks - 1``.
     task_types_ : ndarray of str of shape (n_tasks,)
         ``"regression"`` or ``"binary"`` for every task, as resolved from
         ``task_types``.
@@ -193,7 +203,7 @@ class TorchAffinityExtractor(
         The device the model was trained on.
     n_features_in_ : int
         Number of features seen in ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_features_in,)
         Names of the features seen in ``fit``, when ``X`` has string column
         names.
 
@@ -330,9 +340,13 @@ class TorchAffinityExtractor(
             was recorded.
         """
         X = validate_data(self, X, dtype=[np.float64, np.float32])
+        names = names_from_columns(Y)
         Y = check_targets(Y, X.shape[0], type(self).__name__)
         hidden = check_hidden_layer_sizes(self.hidden_layer_sizes, self.encoder)
         self.n_tasks_ = Y.shape[1]
+        self.task_names_ = np.asarray(
+            range(self.n_tasks_) if names is None else names, dtype=object
+        )
         self.task_types_ = resolve_task_types(self.task_types, Y)
         self.device_ = resolve_device(self.device)
         rng = check_random_state(self.random_state)

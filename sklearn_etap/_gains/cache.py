@@ -85,7 +85,7 @@ def _qualname(obj):
     return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', '?')}"
 
 
-def _describe(value, name):
+def _describe(value, name, _seen=frozenset()):
     if isinstance(value, torch.nn.Module):
         state = [
             (key, tensor.detach().cpu().numpy())
@@ -93,22 +93,24 @@ def _describe(value, name):
         ]
         return ("module", _class_source(type(value)), repr(value), state)
     if isinstance(value, (list, tuple)):
-        return type(value).__name__, [_describe(v, name) for v in value]
+        return type(value).__name__, [_describe(v, name, _seen) for v in value]
     if isinstance(value, dict):
-        return "dict", [(k, _describe(v, name)) for k, v in sorted(value.items())]
+        return "dict", [
+            (k, _describe(v, name, _seen)) for k, v in sorted(value.items())
+        ]
     if isinstance(value, functools.partial):
         return (
             "partial",
-            _describe(value.func, name),
-            _describe(list(value.args), name),
-            _describe(dict(value.keywords), name),
+            _describe(value.func, name, _seen),
+            _describe(list(value.args), name, _seen),
+            _describe(dict(value.keywords), name, _seen),
         )
     if isinstance(value, type):
         if _is_library_class(value):
             return "class", _qualname(value)
         return "class", _class_source(value, name)
     if inspect.isfunction(value) or inspect.ismethod(value):
-        return _function_description(value, name)
+        return _function_description(value, name, _seen)
     return value
 
 
@@ -144,14 +146,17 @@ def _class_source(cls, name=None):
     return parts
 
 
-def _function_description(func, name):
-    cells = [cell.cell_contents for cell in (func.__closure__ or ())]
+def _function_description(func, name, seen):
+    if id(func) in seen:  # a function that refers to itself through a closure
+        return "function", _qualname(func)
+    seen = seen | {id(func)}
+    cells = [cell.cell_contents for cell in (getattr(func, "__closure__", None) or ())]
     return (
         "function",
         _qualname(func),
         _source(func, name),
-        _describe(list(func.__defaults__ or ()), name),
-        [_describe(cell, name) for cell in cells],
+        _describe(list(getattr(func, "__defaults__", None) or ()), name, seen),
+        [_describe(cell, name, seen) for cell in cells],
     )
 
 

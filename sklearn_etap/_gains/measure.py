@@ -16,6 +16,7 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 from sklearn.utils.validation import check_array, check_consistent_length
 
 from .._groups import check_groups
+from .._task_names import check_task_names, names_from_columns
 from .result import MeasuredGains
 from .runner import _run_trainings, _training_overrides
 
@@ -34,6 +35,7 @@ from .runner import _run_trainings, _training_overrides
         "cache_dir": [str, os.PathLike, None],
         "error_score": [StrOptions({"raise"}), Real],
         "progress": ["boolean"],
+        "task_names": ["array-like", None],
     },
     prefer_skip_nested_validation=False,
 )
@@ -51,6 +53,7 @@ def measure_gains(
     cache_dir=None,
     error_score="raise",
     progress=True,
+    task_names=None,
 ):
     """Measure the MTL gain of every member task of every group.
 
@@ -79,8 +82,8 @@ def measure_gains(
     X : array-like of shape (n_samples, n_features)
         Training inputs.
     Y : array-like of shape (n_samples, n_tasks)
-        Training targets, one column per task; NaN marks a missing label. A
-        DataFrame's column names name the tasks in error messages.
+        Training targets, one column per task; NaN marks a missing label. The
+        string column labels of a DataFrame name the tasks.
     groups : iterable of iterables of int
         Distinct groups of at least 2 task indices (a single task has no
         MTL gain; its STL model is trained anyway when it is in a group).
@@ -118,6 +121,10 @@ def measure_gains(
         so its gains are NaN. Failed trainings are not cached.
     progress : bool, default=True
         Show a progress bar over the trainings.
+    task_names : list of str, default=None
+        One name per column of ``Y``, kept in the result (``names``,
+        ``group_names``, the saved CSV). ``None``: the column labels of a
+        DataFrame ``Y``, else the task indices.
 
     Returns
     -------
@@ -192,9 +199,11 @@ def measure_gains(
     True
     """
     _check_extractor(extractor)
-    task_names = _task_names(Y)
+    if task_names is None:
+        task_names = names_from_columns(Y)
     X, Y, X_test, Y_test = _check_data(X, Y, X_test, Y_test)
     n_tasks = Y.shape[1]
+    task_names = check_task_names(task_names, n_tasks)
     groups = _check_measured_groups(groups, n_tasks)
     tasks = sorted({t for g in groups for t in g})
     _check_labels(Y, Y_test, tasks)
@@ -260,6 +269,7 @@ def measure_gains(
         stl_loss_per_seed=stl,
         mtl_loss_per_seed=mtl,
         metadata=_describe_run(extractor, X, X_test, random_state, len(failures)),
+        task_names=task_names,
     )
     _warn_undefined_gains(gains)
     return gains
@@ -320,12 +330,6 @@ def _check_targets(Y, name):
             "labels per task."
         )
     return Y
-
-
-def _task_names(Y):
-    """Column names of a ``Y`` given as a DataFrame (``None`` otherwise)."""
-    columns = getattr(Y, "columns", None)
-    return None if columns is None else [str(c) for c in columns]
 
 
 def _check_measured_groups(groups, n_tasks):

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .._groups import check_groups, encode_groups, group_row_ids
+from .._task_names import check_task_names, resolve_names
 
 
 @dataclass(frozen=True, eq=False)
@@ -34,6 +35,9 @@ class MeasuredGains:
         Test loss of the row's task in its group's model.
     metadata : dict
         JSON-serialisable description of how the gains were measured.
+    task_names : list of str, default=None
+        One name per task (the columns of a DataFrame ``Y``); ``None``: the
+        tasks are known by their indices.
 
     Attributes
     ----------
@@ -53,6 +57,10 @@ class MeasuredGains:
         STL test loss averaged over the seeds (NaN for tasks in no group).
     mtl_loss : ndarray of shape (n_rows,)
         MTL test loss averaged over the seeds.
+    names : list
+        ``task_names``, or the task indices when it is ``None``.
+    group_names : list of tuple
+        ``groups`` with every task index replaced by its name.
 
     Examples
     --------
@@ -75,6 +83,20 @@ class MeasuredGains:
     stl_loss_per_seed: np.ndarray
     mtl_loss_per_seed: np.ndarray
     metadata: dict = field(default_factory=dict)
+    task_names: list = None
+
+    def __post_init__(self):
+        names = check_task_names(self.task_names, self.n_tasks)
+        object.__setattr__(self, "task_names", names)
+
+    @property
+    def names(self):
+        return resolve_names(self.task_names, self.n_tasks)
+
+    @property
+    def group_names(self):
+        names = self.names
+        return [tuple(names[t] for t in group) for group in self.groups]
 
     @property
     def X(self):
@@ -122,6 +144,21 @@ class MeasuredGains:
         columns = [
             ("group", ["-".join(map(str, g)) for g in self.groups for _ in g]),
             ("task", self.row_task),
+        ]
+        if self.task_names is not None:
+            names = self.task_names
+            columns += [
+                (
+                    "group_name",
+                    [
+                        " + ".join(str(names[t]) for t in g)
+                        for g in self.groups
+                        for _ in g
+                    ],
+                ),
+                ("task_name", [names[t] for t in self.row_task]),
+            ]
+        columns += [
             ("gain", self.y),
             ("gain_std", self.y_std),
             ("stl_loss", self.stl_loss[self.row_task]),
@@ -136,9 +173,11 @@ class MeasuredGains:
     def to_frame(self):
         """The rows as a :class:`pandas.DataFrame` (needs pandas).
 
-        Columns: ``group`` (tasks joined by ``-``, e.g. ``"0-2-5"``), ``task``,
-        ``gain``, ``gain_std``, ``stl_loss``, ``mtl_loss`` and per seed ``s``
-        ``gain_seed{s}`` and ``mtl_loss_seed{s}``.
+        Columns: ``group`` (tasks joined by ``-``, e.g. ``"0-2-5"``),
+        ``task``, with task names ``group_name`` (names joined by `` + ``)
+        and ``task_name``, then ``gain``, ``gain_std``, ``stl_loss``,
+        ``mtl_loss`` and per seed ``s`` ``gain_seed{s}`` and
+        ``mtl_loss_seed{s}``.
         """
         try:
             import pandas as pd
@@ -154,7 +193,7 @@ class MeasuredGains:
         The CSV has the columns of :meth:`to_frame`, floats written exactly.
         The sidecar, ``path`` with the suffix ``.json`` (``gains.csv`` ->
         ``gains.json``), holds ``n_tasks``, ``seeds``, ``stl_loss_per_seed``
-        and ``metadata``. :meth:`load` reads both back.
+        ``metadata`` and ``task_names``. :meth:`load` reads both back.
         """
         path = Path(path)
         columns = self._columns()
@@ -171,6 +210,7 @@ class MeasuredGains:
                 for task in self.stl_loss_per_seed
             ],
             "metadata": self.metadata,
+            "task_names": self.task_names,
         }
         _sidecar(path).write_text(json.dumps(sidecar, indent=1, allow_nan=False))
 
@@ -205,6 +245,7 @@ class MeasuredGains:
             stl_loss_per_seed=stl,
             mtl_loss_per_seed=mtl,
             metadata=sidecar["metadata"],
+            task_names=sidecar.get("task_names"),
         )
 
 

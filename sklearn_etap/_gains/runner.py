@@ -113,11 +113,8 @@ def _training_job(index, store, key, args, error_score, where):
     except Exception as exc:
         if isinstance(error_score, str):
             raise
-        return (
-            index,
-            StoredTraining(np.full(len(where.cols), float(error_score))),
-            (repr(exc)),
-        )
+        failed = StoredTraining(np.full(len(where.cols), float(error_score)))
+        return index, failed, repr(exc)
     if store is not None:
         store.save(key, training)
     return index, training, None

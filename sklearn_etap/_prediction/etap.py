@@ -111,6 +111,40 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
         self.residual_estimator = residual_estimator
         self.cv = cv
 
+    def set_params(self, **params):
+        """Set parameters, nested ones (``affinity_estimator__degree``) included.
+
+        A nested parameter needs its sub-estimator: with the default ``None``
+        there is no object to set it on, so pass the sub-estimator explicitly
+        (``ETAPRegressor(affinity_estimator=SplineAffinityRegressor())``), as
+        ``make_etap_search`` does.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters.
+
+        Returns
+        -------
+        self : ETAPRegressor
+        """
+        defaults = {
+            "affinity_estimator": "SplineAffinityRegressor",
+            "residual_estimator": "ResidualRidge",
+        }
+        for key in params:
+            name, nested, _ = key.partition("__")
+            if nested and name in defaults and name not in params:
+                if getattr(self, name) is None:
+                    raise ValueError(
+                        f"cannot set {key!r}: {name} is None (which means the "
+                        f"default {defaults[name]}()), so there is no estimator to "
+                        f"set it on. Pass it explicitly, e.g. ETAPRegressor("
+                        f"affinity=A, {name}={defaults[name]}()), or use "
+                        "make_etap_search."
+                    )
+        return super().set_params(**params)
+
     def _check_affinity(self):
         if self.affinity is None:
             return None

@@ -54,6 +54,7 @@ def make_etap_search(
     n_splits=5,
     scoring="neg_mean_squared_error",
     n_jobs=None,
+    verbose=0,
     **etap_params,
 ):
     """A ``GridSearchCV`` over the paper's grid, cross-validated by group.
@@ -75,6 +76,9 @@ def make_etap_search(
         unstable, hence the squared error.
     n_jobs : int, default=None
         Parallel jobs of the search.
+    verbose : int, default=0
+        Progress of the search, as ``GridSearchCV`` prints it: 1 gives the
+        number of candidates and fits, 2 adds each fit's time, 3 its score.
     **etap_params : dict
         Other ``ETAPRegressor`` parameters, such as ``cv``.
 
@@ -110,4 +114,5 @@ def make_etap_search(
         cv=GroupKFold(n_splits=max(2, min(n_splits, int(n_train_groups)))),
         scoring=scoring,
         n_jobs=n_jobs,
+        verbose=verbose,
     )

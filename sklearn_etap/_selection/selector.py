@@ -21,6 +21,7 @@ from sklearn.utils.validation import (
 )
 
 from .._groups import all_groups, check_groups, decode_rows, encode_groups
+from .._task_names import check_task_names, name_groups
 from .from_gains import as_bunch, check_finite_gains
 from .problem import MODES, SelectionProblem
 from .solvers import DEFAULT_SOLVER, SOLVERS, solve_selection
@@ -79,6 +80,9 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     max_candidates : int, default=5000
         Refuse to enumerate more candidate groups than this (all groups of
         13 or more tasks exceed it); set ``max_group_size`` instead.
+    task_names : list of str, default=None
+        One name per task, for ``group_names_`` (e.g. the extractor's
+        ``task_names_``). ``None``: tasks are named by their indices.
 
     Attributes
     ----------
@@ -90,11 +94,13 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         ``2 * n_tasks_``.
     groups_ : list of tuple of int
         The chosen groups, singletons included, by size then task indices.
+    group_names_ : list of tuple
+        ``groups_`` with the task indices replaced by ``task_names``.
     predicted_gain_ : float
         The objective: the summed predicted gain of every task in its group.
-    task_gain_ : ndarray of shape (n_tasks_,)
+    task_gain_ : ndarray of shape (n_tasks,)
         Each task's predicted gain in the group it is scored by.
-    task_group_ : ndarray of int, shape (n_tasks_,)
+    task_group_ : ndarray of int, shape (n_tasks,)
         Index into ``groups_`` of the group each task is scored by.
     n_candidates_ : int
         Candidate groups considered, singletons included.
@@ -127,6 +133,7 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         "candidates": ["array-like", None],
         "prune": ["boolean"],
         "max_candidates": [Interval(Real, 1, None, closed="left")],
+        "task_names": ["array-like", None],
     }
 
     def __init__(
@@ -140,6 +147,7 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         candidates=None,
         prune=True,
         max_candidates=5000,
+        task_names=None,
     ):
         self.estimator = estimator
         self.n_groups = n_groups
@@ -149,6 +157,7 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         self.candidates = candidates
         self.prune = prune
         self.max_candidates = max_candidates
+        self.task_names = task_names
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, P, y, **fit_params):
@@ -175,6 +184,7 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         check_non_negative(P, "GroupSelector.fit (group-task rows hold 0 and 1)")
         decode_rows(P)
         n_tasks = P.shape[1] // 2
+        names = check_task_names(self.task_names, n_tasks)
         self.estimator_ = clone(self.estimator).fit(P, y, **fit_params)
         candidates = self._candidate_groups(n_tasks)
         if candidates:
@@ -204,6 +214,7 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         self.n_tasks_ = n_tasks
         self.n_candidates_ = len(problem.candidates)
         self.groups_ = selection.groups
+        self.group_names_ = name_groups(self.groups_, names)
         self.predicted_gain_ = selection.total_gain
         self.task_gain_ = selection.task_gain
         self.task_group_ = selection.task_group

@@ -240,6 +240,21 @@ def test_key_follows_the_code_of_user_encoders_and_heads():
         assert estimator_key(make_extractor(**{name: value})) == base
 
 
+def recursive_encoder_factory(width):
+    def encoder(n_features, depth=0):
+        if depth:
+            return nn.Linear(n_features, width)
+        return encoder(n_features, depth + 1)  # refers to itself via its closure
+
+    return encoder
+
+
+def test_key_of_a_self_referring_closure_follows_its_cells():
+    key = estimator_key(make_extractor(encoder=recursive_encoder_factory(4)))
+    assert key == estimator_key(make_extractor(encoder=recursive_encoder_factory(4)))
+    assert key != estimator_key(make_extractor(encoder=recursive_encoder_factory(5)))
+
+
 def test_a_lambda_head_caches_without_pickling(tmp_path, make_gain_data, monkeypatch):
     data = make_gain_data()
     ext = make_extractor(heads=lambda n: nn.Linear(n, 1))

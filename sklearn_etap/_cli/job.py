@@ -1,0 +1,222 @@
+"""The job of ``etap run``: affinities, measured gains, ETAP, selection."""
+
+import time
+from math import comb
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.model_selection import GroupKFold, cross_val_predict
+
+from .._affinity import TorchAffinityExtractor
+from .._gains import measure_gains
+from .._groups import encode_groups, sample_groups
+from .._prediction import make_etap_search
+from .._selection import GroupSelector
+from .data import UsageError
+
+#: GroupSelector's default limit on the candidate groups it enumerates.
+MAX_CANDIDATES = 5000
+
+
+def largest_group_size(n_tasks, max_candidates=MAX_CANDIDATES):
+    """The largest group size whose candidates (sizes 2..k) stay enumerable."""
+    size, count = 1, 0
+    while size < n_tasks and count + comb(n_tasks, size + 1) <= max_candidates:
+        size += 1
+        count += comb(n_tasks, size)
+    return size
+
+
+def check_settings(options, n_tasks):
+    """Raise UsageError for settings that cannot work on ``n_tasks`` tasks."""
+    available = 2**n_tasks - n_tasks - 1
+    if options.groups < 2:
+        raise UsageError(
+            f"--groups {options.groups}: measure at least 2 groups (ETAP is tuned "
+            "by cross-validation over the measured groups)."
+        )
+    if options.groups > available:
+        raise UsageError(
+            f"--groups {options.groups}: {n_tasks} tasks have only {available} "
+            "groups of 2 or more tasks; lower --groups."
+        )
+    if options.budget < 1:
+        raise UsageError(f"--budget {options.budget}: choose at least 1 group.")
+
+
+def run_job(data, options, say):
+    """Run every step; return the summary (JSON-ready) and what the report plots.
+
+    ``say`` prints a progress line (or nothing with ``--quiet``).
+    """
+    import torch
+
+    # Small models gain nothing from intra-op threads, and on a busy CPU the
+    # threads wait on each other.
+    torch.set_num_threads(1)
+    names = list(data.task_names)
+    n_tasks = len(names)
+    check_settings(options, n_tasks)
+    progress = not options.quiet
+    timings = {}
+
+    start = time.perf_counter()
+    extra = {} if options.epochs is None else {"max_epochs": options.epochs}
+    extractor = TorchAffinityExtractor(
+        device=options.device, random_state=options.seed, verbose=progress, **extra
+    )
+    say(f"[1/4] recording task affinities: one model on all {n_tasks} tasks")
+    extractor.fit(data.X_train, data.Y_train)
+    affinity = extractor.affinity_
+    timings["affinity"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    groups = sample_groups(n_tasks, options.groups, random_state=options.seed)
+    say(f"[2/4] measuring the gains of {len(groups)} random groups")
+    gains = measure_gains(
+        extractor,
+        data.X_train,
+        data.Y_train,
+        groups,
+        X_test=data.X_test,
+        Y_test=data.Y_test,
+        n_jobs=options.jobs,
+        random_state=options.seed,
+        progress=progress,
+        task_names=names,
+    )
+    timings["measure_gains"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    say("[3/4] fitting ETAP: grid search cross-validated over the groups")
+    X, y, row_group = gains.X, gains.y, gains.row_group
+    keep = np.isfinite(y)
+    if not keep.all():
+        say(f"      leaving out {int((~keep).sum())} row(s) whose gain is undefined")
+        X, y, row_group = X[keep], y[keep], row_group[keep]
+    n_measured = len(np.unique(row_group))
+    if n_measured < 2:
+        raise UsageError(
+            "fewer than 2 measured groups have a defined gain; check the targets "
+            "(a task whose test loss is 0 has no relative gain)."
+        )
+    search = make_etap_search(
+        affinity, n_train_groups=n_measured, n_jobs=options.jobs, verbose=progress
+    )
+    search.fit(X, y, groups=row_group)
+    out_of_fold = cross_val_predict(
+        clone(search.best_estimator_),
+        X,
+        y,
+        groups=row_group,
+        cv=GroupKFold(n_splits=min(5, n_measured)),
+    )
+    timings["etap"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    say(f"[4/4] choosing at most {options.budget} groups ({options.mode} mode)")
+    max_size = largest_group_size(n_tasks)
+    selector = GroupSelector(
+        search.best_estimator_,
+        n_groups=options.budget,
+        mode=options.mode,
+        max_group_size=None if max_size >= n_tasks else max_size,
+        task_names=names,
+    )
+    try:
+        selector.fit(X, y)
+    except ValueError as exc:
+        raise UsageError(f"--budget {options.budget}: {exc}") from exc
+    timings["selection"] = time.perf_counter() - start
+
+    summary = _summary(data, options, extractor, gains, search, selector, timings)
+    summary["prediction"]["out_of_fold_pearson_r"] = _pearson(y, out_of_fold)
+    plots = {
+        "affinity": affinity,
+        "task_names": names,
+        "y_true": y,
+        "y_pred": out_of_fold,
+    }
+    return summary, plots, gains
+
+
+def _pearson(a, b):
+    if len(a) < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return None
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def _number(value):
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+def _summary(data, options, extractor, gains, search, selector, timings):
+    names = list(data.task_names)
+    n_tasks = len(names)
+    measured = {g: i for i, g in enumerate(gains.groups)}
+    chosen = []
+    for index, group in enumerate(selector.groups_):
+        predicted = selector.predict(encode_groups([group], n_tasks))
+        if len(group) == 1:
+            predicted = np.zeros(1)  # a task trained alone gains nothing
+        true = None
+        if group in measured:
+            rows = gains.row_group == measured[group]
+            true = [_number(v) for v in gains.y[rows]]
+        chosen.append(
+            {
+                "tasks": [names[t] for t in group],
+                "task_indices": list(group),
+                "predicted_gain": [_number(v) for v in predicted],
+                "measured_gain": true,
+                "scores_tasks": [
+                    names[t] for t in range(n_tasks) if selector.task_group_[t] == index
+                ],
+            }
+        )
+    return {
+        "dataset": options.data if options.data else options.dataset,
+        "task_names": names,
+        "task_types": list(data.task_types),
+        "n_train_samples": int(data.X_train.shape[0]),
+        "n_test_samples": int(data.X_test.shape[0]),
+        "n_features": int(data.X_train.shape[1]),
+        "settings": {
+            "groups": options.groups,
+            "budget": options.budget,
+            "mode": options.mode,
+            "seed": options.seed,
+            "jobs": options.jobs,
+            "device": str(extractor.device_),
+            "epochs": int(extractor.max_epochs),
+        },
+        "affinity": [[_number(v) for v in row] for row in extractor.affinity_],
+        "measured_groups": [
+            {
+                "tasks": [names[t] for t in group],
+                "gain": [_number(v) for v in gains.y[gains.row_group == i]],
+            }
+            for i, group in enumerate(gains.groups)
+        ],
+        "prediction": {
+            "best_params": {k: _jsonable(v) for k, v in search.best_params_.items()},
+            "cv_mean_squared_error": _number(-search.best_score_),
+        },
+        "selection": {
+            "groups": chosen,
+            "predicted_total_gain": _number(selector.predicted_gain_),
+            "task_gain": {
+                names[t]: _number(v) for t, v in enumerate(selector.task_gain_)
+            },
+        },
+        "seconds": {step: round(s, 2) for step, s in timings.items()},
+    }
+
+
+def _jsonable(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (int, float, str, bool)) or value is None:
+        return value
+    return repr(value)

@@ -1,0 +1,172 @@
+"""``etap``: the command line. ``etap run`` does the whole job."""
+
+import argparse
+import sys
+import time
+
+from .data import UsageError, builtin_datasets, load_builtin, load_table
+
+DESCRIPTION = """\
+Which tasks to train together. `etap run` records task affinities in one
+multi-task training run, measures the gains of a few random groups, fits ETAP
+on them, chooses the best groups under a budget, prints them and writes a
+report folder. Default: the built-in digits data (10 tasks), offline."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line on stderr, exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"etap: error: {message}\n")
+
+
+def build_parser():
+    parser = _Parser(prog="etap", description=DESCRIPTION)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+    run = commands.add_parser(
+        "run",
+        help="the whole job: affinities, gains, ETAP, selection, report",
+        description=DESCRIPTION,
+    )
+    source = run.add_mutually_exclusive_group()
+    source.add_argument(
+        "--dataset",
+        choices=sorted(builtin_datasets()),
+        default="digits",
+        help="built-in dataset (default: digits; the others need the datasets "
+        "extra, see the docs)",
+    )
+    source.add_argument(
+        "--data",
+        metavar="FILE",
+        help="your own table: .csv, .parquet, or .npz (1-D arrays as columns, or "
+        "2-D X and Y)",
+    )
+    run.add_argument(
+        "--target",
+        action="append",
+        metavar="COL",
+        help="a target column of --data, one task each (repeat: --target a "
+        "--target b); 0/1 or two-class columns are binary tasks, others regression",
+    )
+    run.add_argument(
+        "--feature",
+        action="append",
+        metavar="COL",
+        help="a feature column of --data (repeatable; default: every other "
+        "numeric column)",
+    )
+    run.add_argument(
+        "--groups", type=int, default=8, metavar="N", help="groups to measure (8)"
+    )
+    run.add_argument(
+        "--budget", type=int, default=3, metavar="B", help="most groups to choose (3)"
+    )
+    run.add_argument(
+        "--mode",
+        choices=["overlap", "partition"],
+        default="overlap",
+        help="overlap: chosen groups may share tasks; partition: disjoint groups",
+    )
+    run.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    run.add_argument(
+        "--jobs", type=int, default=-1, help="parallel trainings (-1: all cores)"
+    )
+    run.add_argument(
+        "--device", default="auto", help="torch device: auto (CUDA if any), cpu, cuda"
+    )
+    run.add_argument(
+        "--out",
+        default="etap-report",
+        metavar="DIR",
+        help="report folder (etap-report)",
+    )
+    run.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        metavar="E",
+        help="training epochs of every model (default: the extractor's, 50)",
+    )
+    run.add_argument(
+        "--max-samples",
+        type=int,
+        default=None,
+        metavar="N",
+        help="use a random subset of at most N rows (quick runs)",
+    )
+    run.add_argument(
+        "--quiet", action="store_true", help="no progress bars or step messages"
+    )
+    return parser
+
+
+def _one_line(exc):
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _check_options(options):
+    if options.data is None and (options.target or options.feature):
+        raise UsageError("--target and --feature describe --data FILE; give it too.")
+    if options.epochs is not None and options.epochs < 1:
+        raise UsageError(f"--epochs {options.epochs}: train at least 1 epoch.")
+    if options.max_samples is not None and options.max_samples < 10:
+        raise UsageError(f"--max-samples {options.max_samples}: keep at least 10.")
+    if options.jobs == 0:
+        raise UsageError("--jobs 0: give a positive number, or -1 for all cores.")
+    if options.budget < 1:
+        raise UsageError(f"--budget {options.budget}: choose at least 1 group.")
+
+
+def run(options):
+    """``etap run``: returns the exit status."""
+    from .job import run_job
+    from .report import format_groups, write_report
+
+    start = time.perf_counter()
+    say = (lambda *a: None) if options.quiet else (lambda text: print(text, flush=True))
+    _check_options(options)
+    if options.data is None:
+        data = load_builtin(
+            options.dataset, max_samples=options.max_samples, seed=options.seed
+        )
+    else:
+        data = load_table(
+            options.data,
+            options.target,
+            options.feature,
+            max_samples=options.max_samples,
+            seed=options.seed,
+        )
+    say(
+        f"data: {options.data or options.dataset}, {len(data.task_names)} tasks, "
+        f"{data.X_train.shape[0]} training and {data.X_test.shape[0]} test samples"
+    )
+    summary, plots, gains = run_job(data, options, say)
+    summary["seconds"]["total"] = round(time.perf_counter() - start, 2)
+    write_report(options.out, summary, plots, gains)
+    print("\n".join(format_groups(summary)))
+    print(
+        f"report: {options.out}/report.html "
+        f"(done in {time.perf_counter() - start:.0f} s)"
+    )
+    return 0
+
+
+def main(argv=None):
+    """Entry point of the ``etap`` console script; returns the exit status."""
+    parser = build_parser()
+    options = parser.parse_args(argv)
+    try:
+        return run(options)
+    except UsageError as exc:
+        print(f"etap: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except (ValueError, TypeError, ImportError, OSError) as exc:
+        # The library's own checks say what is wrong with the input.
+        print(f"etap: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("etap: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,162 @@
+"""The report folder of ``etap run``: plots, the grouping, JSON and HTML."""
+
+import csv
+import html
+import json
+from pathlib import Path
+
+from .._plotting._base import PLOT_EXTRA
+
+AFFINITY_PNG = "affinity.png"
+GAINS_PNG = "predicted_vs_measured.png"
+GROUPS_CSV = "groups.csv"
+GAINS_CSV = "measured_gains.csv"
+SUMMARY_JSON = "summary.json"
+REPORT_HTML = "report.html"
+
+
+def write_report(out, summary, plots, gains):
+    """Write every file into ``out``; return the list of files written."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    figures = _write_figures(out, plots)
+    written += figures
+    _write_groups(out / GROUPS_CSV, summary)
+    gains.save(out / GAINS_CSV)
+    written += [GROUPS_CSV, GAINS_CSV, Path(GAINS_CSV).with_suffix(".json").name]
+    summary["files"] = sorted(written + [SUMMARY_JSON, REPORT_HTML])
+    if not figures:
+        summary["note"] = f"no plots: matplotlib is missing ({PLOT_EXTRA})"
+    (out / SUMMARY_JSON).write_text(json.dumps(summary, indent=1, allow_nan=False))
+    (out / REPORT_HTML).write_text(_html(summary, figures))
+    return summary["files"]
+
+
+def _write_figures(out, plots):
+    try:
+        import matplotlib
+    except ImportError:
+        return []
+    matplotlib.use("Agg")  # files only: no window, no display needed
+    import matplotlib.pyplot as plt
+
+    from .._plotting import AffinityMatrixDisplay, GainPredictionDisplay
+
+    disp = AffinityMatrixDisplay(plots["affinity"], task_names=plots["task_names"])
+    disp.plot()
+    disp.figure_.tight_layout()
+    disp.figure_.savefig(out / AFFINITY_PNG, dpi=100)
+    plt.close(disp.figure_)
+    disp = GainPredictionDisplay.from_predictions(
+        plots["y_true"],
+        plots["y_pred"],
+        title="measured gains, predicted out of fold",
+    )
+    disp.figure_.tight_layout()
+    disp.figure_.savefig(out / GAINS_PNG, dpi=100)
+    plt.close(disp.figure_)
+    return [AFFINITY_PNG, GAINS_PNG]
+
+
+def _write_groups(path, summary):
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["group", "task", "predicted_gain", "measured_gain"])
+        for index, group in enumerate(summary["selection"]["groups"]):
+            measured = group["measured_gain"] or [None] * len(group["tasks"])
+            for task, pred, true in zip(
+                group["tasks"], group["predicted_gain"], measured
+            ):
+                writer.writerow(
+                    [index, task, _cell(pred), "" if true is None else _cell(true)]
+                )
+
+
+def _cell(value):
+    return "" if value is None else f"{value:.6g}"
+
+
+def format_groups(summary):
+    """The chosen groups as the lines the command prints."""
+    selection = summary["selection"]
+    total = selection["predicted_total_gain"]
+    lines = [
+        f"chosen groups (budget {summary['settings']['budget']}, "
+        f"{summary['settings']['mode']} mode), predicted total gain {total:.3f}:",
+        f"  {'predicted':>9}  {'measured':>8}  group",
+    ]
+    for group in selection["groups"]:
+        pred = _mean(group["predicted_gain"])
+        true = _mean(group["measured_gain"]) if group["measured_gain"] else None
+        true_text = "-" if true is None else f"{true:.3f}"
+        lines.append(f"  {pred:>9.3f}  {true_text:>8}  " + " + ".join(group["tasks"]))
+    lines.append(
+        "  (mean gain over the group's tasks; measured only for groups that were "
+        "trained)"
+    )
+    return lines
+
+
+def _mean(values):
+    values = [v for v in values if v is not None]
+    return sum(values) / len(values) if values else float("nan")
+
+
+def _html(summary, figures):
+    esc = html.escape
+    rows = []
+    for group in summary["selection"]["groups"]:
+        true = group["measured_gain"]
+        rows.append(
+            "<tr><td>{}</td><td>{:.3f}</td><td>{}</td></tr>".format(
+                esc(" + ".join(group["tasks"])),
+                _mean(group["predicted_gain"]),
+                "-" if not true else f"{_mean(true):.3f}",
+            )
+        )
+    measured = "".join(
+        "<tr><td>{}</td><td>{}</td></tr>".format(
+            esc(" + ".join(g["tasks"])),
+            ", ".join("-" if v is None else f"{v:.3f}" for v in g["gain"]),
+        )
+        for g in summary["measured_groups"]
+    )
+    images = "".join(
+        f'<figure><img src="{name}" alt="{name}"><figcaption>{caption}</figcaption>'
+        "</figure>"
+        for name, caption in zip(
+            figures,
+            [
+                "Task affinity recorded in one multi-task training run.",
+                "Measured gains against ETAP's predictions made out of fold "
+                "(each group predicted by a model that never saw it).",
+            ],
+        )
+    )
+    r = summary["prediction"].get("out_of_fold_pearson_r")
+    r_text = "undefined" if r is None else f"{r:.2f}"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>etap run report</title>
+<style>body{{font-family:sans-serif;max-width:60em;margin:auto}}
+td,th{{padding:0.2em 0.8em;text-align:left}}img{{max-width:100%}}</style>
+</head><body>
+<h1>Which tasks to train together</h1>
+<p>Data: {esc(str(summary["dataset"]))}: {len(summary["task_names"])} tasks,
+{summary["n_train_samples"]} training and {summary["n_test_samples"]} test samples.</p>
+<h2>Chosen groups</h2>
+<p>Predicted total gain {summary["selection"]["predicted_total_gain"]:.3f}
+(budget {summary["settings"]["budget"]}, {summary["settings"]["mode"]} mode).
+Gains are relative test-loss reductions against training each task alone,
+averaged over the group's tasks.</p>
+<table><tr><th>group</th><th>predicted gain</th><th>measured gain</th></tr>
+{"".join(rows)}</table>
+<h2>Plots</h2>{images or "<p>No plots: matplotlib is missing.</p>"}
+<p>Out-of-fold Pearson r between predicted and measured gains: {r_text}.
+Measured gains are noisy (two trainings of one group differ), so read it with
+care on a few groups.</p>
+<h2>Measured groups</h2>
+<table><tr><th>group</th><th>gain of each task</th></tr>{measured}</table>
+<p>Files: {", ".join(esc(f) for f in summary["files"])}.</p>
+</body></html>
+"""

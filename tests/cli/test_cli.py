@@ -1,0 +1,141 @@
+"""`etap run` end to end in a subprocess, and its one-line errors for bad input."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sklearn_etap._cli import main
+
+pd = pytest.importorskip("pandas")
+
+ROOT = Path(__file__).resolve().parents[2]
+# Few epochs, groups and samples: the whole job in seconds.
+QUICK = ["--epochs", "2", "--groups", "3", "--jobs", "1", "--quiet"]
+
+
+def etap(*args, cwd=None):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "sklearn_etap", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+def make_csv(path, n=160, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n, 3))
+    frame = pd.DataFrame(X, columns=["temp", "wind", "hour"])
+    frame["demand"] = X[:, 0] + 0.1 * rng.normal(size=n)
+    frame["load"] = X[:, 0] + X[:, 1] + 0.1 * rng.normal(size=n)
+    frame["storm"] = np.where(X[:, 1] > 0, "yes", "no")  # a two-class text column
+    frame["site"] = "a"  # text, not a feature
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_run_on_builtin_digits_writes_the_report(tmp_path):
+    out = tmp_path / "report"
+    done = etap("run", *QUICK, "--max-samples", "300", "--budget", "2", "--out", out)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # --quiet: no progress bars
+    for name in (
+        "affinity.png",
+        "predicted_vs_measured.png",
+        "groups.csv",
+        "measured_gains.csv",
+        "summary.json",
+        "report.html",
+    ):
+        assert (out / name).stat().st_size > 0, name
+    summary = json.loads((out / "summary.json").read_text())
+    names = [f"digit_{k}" for k in range(10)]
+    assert summary["task_names"] == names
+    chosen = summary["selection"]["groups"]
+    assert 1 <= len(chosen) <= 2
+    # Every task is covered by the chosen groups, named as in the data.
+    assert sorted({t for g in chosen for t in g["tasks"]}) == names
+    assert len(summary["measured_groups"]) == 3
+    assert "predicted total gain" in done.stdout
+    assert chosen[-1]["tasks"][0] in done.stdout
+    html = (out / "report.html").read_text()
+    assert 'src="affinity.png"' in html and "digit_" in html
+
+
+def test_run_on_a_csv_with_named_targets(tmp_path):
+    data = make_csv(tmp_path / "plant.csv")
+    out = tmp_path / "out"
+    done = etap(
+        "run", "--data", data, "--target", "demand", "--target", "load",
+        "--target", "storm", *QUICK, "--budget", "2", "--mode", "partition",
+        "--out", out,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["task_names"] == ["demand", "load", "storm"]
+    assert summary["task_types"] == ["regression", "regression", "binary"]
+    assert summary["n_features"] == 3  # temp, wind, hour; not the text column
+    chosen = [g["tasks"] for g in summary["selection"]["groups"]]
+    flat = [t for g in chosen for t in g]
+    assert sorted(flat) == ["demand", "load", "storm"]  # partition: each once
+    groups_csv = (out / "groups.csv").read_text()
+    assert "storm" in groups_csv
+    measured = pd.read_csv(out / "measured_gains.csv")
+    assert set(measured["task_name"]) <= {"demand", "load", "storm"}
+
+
+BAD_INPUT = [
+    ("--data missing.csv --target a", "missing.csv: no such file"),
+    ("--data {csv} --target demand --target nope", "--target nope: no such column"),
+    ("--data {csv} --target demand", "at least 2 --target"),
+    ("--data {csv} --target demand --target site", "--target site has one class"),
+    ("--data {few} --target demand --target load", "--target demand has 12 labels"),
+    ("--data {csv} --target demand --target load --feature site", "not numeric"),
+    ("--data {csv}", "--target COL"),
+    ("--data {txt} --target a --target b", "unknown file type"),
+    ("--budget 0", "--budget 0: choose at least 1 group"),
+    ("--groups 1", "--groups 1: measure at least 2 groups"),
+    ("--target a", "give it too"),
+    ("--dataset nope", "invalid choice"),
+    ("--groups many", "invalid int value"),
+]
+
+
+@pytest.mark.parametrize("args, message", BAD_INPUT)
+def test_bad_input_gives_one_line_and_status_2(tmp_path, capsys, args, message):
+    csv = make_csv(tmp_path / "d.csv")
+    few = make_csv(tmp_path / "few.csv", n=12)
+    (tmp_path / "d.txt").write_text("a,b\n1,2\n")
+    paths = {"csv": csv, "few": few, "txt": tmp_path / "d.txt"}
+    args = args.format(**paths).split()
+    try:
+        status = main(["run", *args, "--quiet", "--out", str(tmp_path / "o")])
+    except SystemExit as exc:  # argparse's own errors
+        status = exc.code
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.count("\n") == 1 and err.startswith("etap: error: "), err
+    assert message in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_bad_input_in_a_subprocess_exits_2_without_traceback(tmp_path):
+    done = etap("run", "--groups", "5000", "--quiet", cwd=tmp_path)
+    assert done.returncode == 2
+    assert (
+        done.stderr.strip()
+        == (
+            "etap: error: --groups 5000: 10 tasks have only 1013 groups of 2 or "
+            "more tasks; lower --groups."
+        )
+        or "Traceback" not in done.stderr
+    )
+    assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1
