@@ -127,9 +127,9 @@ def test_gains_positive_within_a_cluster_negative_across():
     extractor = TorchAffinityExtractor(
         hidden_layer_sizes=(1,),
         optimizer="adam",
-        learning_rate=0.01,
-        batch_size=32,
-        max_epochs=100,
+        learning_rate=0.05,
+        batch_size=200,
+        max_epochs=400,
         device="cpu",
     )
     groups = [(0, 1), (0, 3), (0, 6)]
