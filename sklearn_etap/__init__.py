@@ -1,6 +1,7 @@
 """sklearn-etap: predict which tasks to train together (ETAP, ICLR 2026)."""
 
 # The pipeline, stage by stage: affinity -> gains -> prediction -> selection.
+from ._adaptive import GroupMeasurementError, gains_measurer, search_groups
 from ._affinity import TorchAffinityExtractor
 from ._gains import MeasuredGains, measure_gains
 from ._groups import all_groups, encode_groups, group_row_ids, sample_groups
@@ -21,6 +22,7 @@ __all__ = [
     "AffinityMatrixDisplay",
     "ETAPRegressor",
     "GainPredictionDisplay",
+    "GroupMeasurementError",
     "GroupSelector",
     "MeasuredGains",
     "ResidualRidge",
@@ -29,10 +31,12 @@ __all__ = [
     "all_groups",
     "encode_groups",
     "etap_param_grid",
+    "gains_measurer",
     "group_affinity",
     "group_row_ids",
     "make_etap_search",
     "measure_gains",
     "sample_groups",
+    "search_groups",
     "select_groups",
 ]
