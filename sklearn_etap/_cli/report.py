@@ -81,9 +81,12 @@ def format_groups(summary):
     """The chosen groups as the lines the command prints."""
     selection = summary["selection"]
     total = selection["predicted_total_gain"]
+    label = "predicted total gain"
+    if selection.get("basis", "").startswith("measured"):
+        label = "total gain (measured where known, else predicted)"
     lines = [
         f"chosen groups (budget {summary['settings']['budget']}, "
-        f"{summary['settings']['mode']} mode), predicted total gain {total:.3f}:",
+        f"{summary['settings']['mode']} mode), {label} {total:.3f}:",
         f"  {'predicted':>9}  {'measured':>8}  group",
     ]
     for group in selection["groups"]:
