@@ -1,8 +1,5 @@
 """TorchAffinityExtractor: one multi-task torch model on all tasks, and affinities."""
 
-import copy
-import warnings
-from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -13,10 +10,9 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
 from .._task_names import names_from_columns
 from .checks import (
@@ -24,30 +20,26 @@ from .checks import (
     check_targets,
     resolve_device,
     resolve_task_types,
-    task_columns,
 )
+from .fit_warnings import warn_after_fit
+from .inference import TrainedModelMixin
 from .modules import build_module
-from .recording import ETAPRecorder, TAGRecorder
-from .safeguards import (
-    EarlyStopping,
-    TrainingBlewUpWarning,
-    blown_up_tasks,
-    torch_threads,
-)
+from .recording import make_recorder
+from .safeguards import EarlyStopping, torch_threads
 from .training import (
     BINARY,
     REGRESSION,
-    TaskData,
-    evaluate_task_losses,
     fit_loop,
     make_optimizer,
+    seeded_torch,
+    split_task_data,
 )
 
 DEFAULT_AFFINITY_EVERY = 20
 
 
 class TorchAffinityExtractor(
-    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+    TrainedModelMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
 ):
     """Train one multi-task torch model on all tasks and record their affinities.
 
@@ -129,25 +121,18 @@ class TorchAffinityExtractor(
         the last, partial block included (seeded by ``random_state``; a fixed
         stride can fall into step with periodic training dynamics), weighted
         by its block's length; the other steps are plain training steps.
-        A recorded step costs about 2 plain steps on a tiny model and 7.5 on
-        a compute-bound one (10 tasks), so the overhead is about that over k.
-        Per-step scores are noisy, and the default trades precision for time:
-        in ``benchmarks/bench_affinity_overhead.py`` (digits, 10 tasks) it
-        costs 1.11 times plain training on the default MLP (32, 16) and 1.41
-        on an MLP (512, 512), and its affinity correlates only about 0.6 with
-        every-step recording on both (one step in 2: 0.96 and 0.98, at 1.6
-        and 4.7 times plain training). Use 1 or 2 when the affinity's
-        precision matters more than the fit time; see ``docs/affinity.md``.
+        A recorded step costs 2 to 7.5 plain steps (tiny to compute-bound
+        model), so the overhead is about that over k. Per-step scores are
+        noisy and the default trades precision for time (its affinity
+        correlates about 0.6 with every-step recording in the benchmark that
+        ``docs/affinity.md`` quotes); use 1 or 2 when precision matters more.
     affinity_gradient : {"parameters", "representation"}, default="parameters"
         ``"parameters"``: gradients with respect to the shared weights (the
         paper's score). ``"representation"``: a cheaper approximation using
         gradients with respect to the encoder's output on the batch,
         ``z = eta g_i . g_j / L_j`` (no momentum or weight-decay term). It
-        costs a little less (every step, default MLP: 1.8 times plain
-        training against 2.1 for the exact score) but tracks the exact score
-        poorly: in the benchmark (SGD, momentum 0.9) its correlation with it
-        is 0.03, mostly because the momentum term, which dominates there,
-        drops out.
+        costs a little less but tracks the exact score poorly, since the
+        momentum term it drops dominates (``docs/affinity.md``).
     gradient_method : {"batched", "loop"}, default="batched"
         ``"batched"``: all per-task gradients from one vectorized backward
         pass. ``"loop"``: one backward pass per task (the reference, and how
@@ -156,14 +141,12 @@ class TorchAffinityExtractor(
         ``"auto"``: CUDA when available, else CPU; or any torch device string.
     n_threads : int or None, default=1
         Torch threads ``fit``, ``predict``, ``transform`` and ``task_losses``
-        use; the process's setting is restored when they return. The default
-        is 1 because the models here are small MLPs whose per-step work is
-        too little to split across threads: extra threads mostly wait on one
-        another, and when other processes load the cores (joblib workers,
-        several fits) torch's default of one thread per core oversubscribes
-        them and a fit becomes many times slower. Raise it for large
-        encoders on an otherwise idle machine; ``None`` leaves torch's
-        setting as it is.
+        use; the process's setting is restored when they return. Small
+        models gain nothing from more threads, and torch's default of one
+        per core oversubscribes cores that joblib workers or other fits
+        share (``benchmarks/bench_threads.py``: 0.5 s against 9.6 s under
+        load). Raise it for large encoders on an idle machine; ``None``
+        leaves torch's setting as it is.
     random_state : int, RandomState instance or None, default=None
         Seeds the weight initialization, the shuffling and the validation
         split. Two CPU fits with the same integer seed are bit-identical.
@@ -351,10 +334,17 @@ class TorchAffinityExtractor(
         self.device_ = resolve_device(self.device)
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
-        data, validation = self._task_data(X, Y, rng)
+        fraction = self.validation_fraction if self.early_stopping else None
+        data, validation = split_task_data(X, Y, self.device_, fraction, rng)
         is_binary = torch.as_tensor(self.task_types_ == BINARY, device=self.device_)
-        recorder = self._make_recorder()
-        with torch_threads(self.n_threads), self._seeded_torch(seed):
+        recorder = make_recorder(
+            self.affinity,
+            self.n_tasks_,
+            self.device_,
+            gradient=self.affinity_gradient,
+            method=self.gradient_method,
+        )
+        with torch_threads(self.n_threads), seeded_torch(seed, self.device_):
             module = build_module(
                 self.encoder,
                 self.heads,
@@ -398,214 +388,8 @@ class TorchAffinityExtractor(
         self.n_steps_ = history.n_steps
         self.affinity_ = None if recorder is None else recorder.affinity()
         self.n_recorded_steps_ = 0 if recorder is None else recorder.n_recorded_steps
-        self._warn_after_fit(history)
+        warn_after_fit(self, history)
         return self
-
-    def _task_data(self, X, Y, rng):
-        """Training data, and validation data with early stopping, as tensors."""
-        train_rows, validation_rows = self._split(X.shape[0], rng)
-        data = TaskData.from_numpy(X[train_rows], Y[train_rows], self.device_)
-        if validation_rows is None:
-            return data, None
-        return data, TaskData.from_numpy(
-            X[validation_rows], Y[validation_rows], self.device_
-        )
-
-    @contextmanager
-    def _seeded_torch(self, seed):
-        """Torch's global RNG seeded for the fit and restored after it."""
-        devices = []
-        if self.device_.type == "cuda":
-            index = self.device_.index
-            devices = [torch.cuda.current_device() if index is None else index]
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed)
-            yield
-
-    def _warn_nan_affinity(self):
-        """Name the tasks behind NaN entries of ``affinity_`` (pairs never scored)."""
-        unscored = np.isnan(self.affinity_)
-        if not unscored.any():
-            return
-        lonely = np.flatnonzero(np.diag(unscored))
-        pairs = [
-            (int(i), int(j))
-            for i, j in zip(*np.nonzero(unscored))
-            if i not in lonely and j not in lonely
-        ]
-        parts = []
-        if lonely.size:
-            parts.append(
-                f"task(s) {lonely.tolist()} had no label in any recorded batch, "
-                "so their rows and columns are NaN"
-            )
-        if pairs:
-            parts.append(f"the pairs {pairs} never had labels in one recorded batch")
-        warnings.warn(
-            f"affinity_ has {int(unscored.sum())} NaN entries: {'; '.join(parts)} "
-            "(tasks with very few labels). Give those tasks more labels, lower "
-            "affinity_every or raise batch_size; ETAPRegressor cannot use a NaN "
-            "affinity.",
-            UserWarning,
-            stacklevel=4,
-        )
-
-    def _warn_after_fit(self, history):
-        if self.affinity is not None and not self.n_recorded_steps_:
-            warnings.warn(
-                f"Training stopped after {self.n_steps_} steps, before the first "
-                f"recorded step (affinity_every={self.affinity_every}), so "
-                "affinity_ is all NaN; lower affinity_every.",
-                UserWarning,
-                stacklevel=3,
-            )
-        blown_up = blown_up_tasks(
-            history.initial_task_losses, history.final_task_losses
-        )
-        if blown_up.size:
-            warnings.warn(
-                TrainingBlewUpWarning(
-                    blown_up,
-                    history.initial_task_losses[blown_up],
-                    history.final_task_losses[blown_up],
-                ),
-                stacklevel=3,
-            )
-        if self.affinity_ is not None and self.n_recorded_steps_:
-            self._warn_nan_affinity()
-        if self.early_stopping and not history.stopped_early:
-            warnings.warn(
-                f"Stopped at max_epochs={self.max_epochs} before the validation loss "
-                "stopped improving; increase max_epochs.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
-
-    def _split(self, n_samples, rng):
-        if not self.early_stopping:
-            return np.arange(n_samples), None
-        n_validation = max(1, int(round(self.validation_fraction * n_samples)))
-        if n_validation >= n_samples:
-            raise ValueError(
-                f"early_stopping needs at least 2 samples; got {n_samples}. Turn "
-                "early_stopping off or pass more samples."
-            )
-        order = rng.permutation(n_samples)
-        return np.sort(order[n_validation:]), np.sort(order[:n_validation])
-
-    def _make_recorder(self):
-        if self.affinity is None:
-            return None
-        if self.affinity == "tag":
-            return TAGRecorder(self.n_tasks_, self.device_, method=self.gradient_method)
-        return ETAPRecorder(
-            self.n_tasks_,
-            self.device_,
-            gradient=self.affinity_gradient,
-            method=self.gradient_method,
-        )
-
-    # ---------------------------------------------------------- inference
-    def _module_device(self):
-        return next(self.module_.parameters()).device
-
-    def _forward(self, X, batch_size=4096):
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        device = self._module_device()
-        outputs, representations = [], []
-        self.module_.eval()
-        with torch_threads(self.n_threads), torch.no_grad():
-            for start in range(0, X.shape[0], batch_size):
-                xb = torch.from_numpy(
-                    np.array(X[start : start + batch_size], dtype=np.float32)
-                )
-                out, rep = self.module_(xb.to(device))
-                outputs.append(out.double().cpu())
-                representations.append(rep.double().cpu())
-        return torch.cat(outputs), torch.cat(representations)
-
-    def transform(self, X):
-        """The trained shared encoder's representation of ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Inputs to encode.
-
-        Returns
-        -------
-        representation : ndarray of shape (n_samples, n_representation)
-            The encoder's output for every sample.
-        """
-        return self._forward(X)[1].numpy()
-
-    def predict(self, X):
-        """Per-task predictions: values for regression tasks, P(class 1) for binary.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Inputs to predict.
-
-        Returns
-        -------
-        Y_pred : ndarray of shape (n_samples, n_tasks)
-            One column per task, in the order of the columns of ``Y``.
-        """
-        outputs = self._forward(X)[0]
-        binary = torch.as_tensor(self.task_types_ == BINARY)
-        return torch.where(binary, torch.sigmoid(outputs), outputs).numpy()
-
-    def task_losses(self, X, Y):
-        """Mean loss of every task of the trained model on ``(X, Y)``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Inputs to score.
-        Y : array-like of shape (n_samples, n_tasks) or (n_samples,)
-            NaN marks a missing label.
-
-        Returns
-        -------
-        losses : ndarray of shape (n_tasks,)
-            MSE (in the units of ``Y``) for regression tasks, binary
-            cross-entropy for binary tasks, over the labels present; NaN for
-            a task with no label in ``Y``.
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        Y = task_columns(Y)
-        if Y.shape != (X.shape[0], self.n_tasks_):
-            raise ValueError(
-                f"Y has shape {Y.shape}; expected ({X.shape[0]}, {self.n_tasks_}): "
-                "one row per sample of X and one column per task the model was "
-                "trained on."
-            )
-        device = self._module_device()
-        data = TaskData.from_numpy(X, Y, device)
-        is_binary = torch.as_tensor(self.task_types_ == BINARY, device=device)
-        self.module_.eval()
-        with torch_threads(self.n_threads):
-            return evaluate_task_losses(self.module_, data, is_binary)
-
-    # -------------------------------------------------------------- misc
-    @property
-    def _n_features_out(self):
-        """Size of the representation (names ``get_feature_names_out``)."""
-        probe = torch.zeros((1, self.n_features_in_), device=self._module_device())
-        with torch.no_grad():
-            return self.module_.encoder(probe).shape[1]
-
-    def __getstate__(self):
-        state = super().__getstate__()
-        module = state.get("module_")
-        if module is not None and self._module_device().type != "cpu":
-            state = dict(state)
-            state["module_"] = copy.deepcopy(module).to("cpu")
-            state["device_"] = torch.device("cpu")
-        return state
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -11,6 +11,7 @@ At a recording step the recorder computes the per-task gradients and sets
 """
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -346,3 +347,36 @@ def fit_loop(
     history.final_task_losses = task_curve[kept]
     module.eval()
     return history
+
+
+@contextmanager
+def seeded_torch(seed, device):
+    """Torch's global RNG seeded for a fit on ``device`` and restored after it."""
+    devices = []
+    if device.type == "cuda":
+        devices = [
+            torch.cuda.current_device() if device.index is None else device.index
+        ]
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+def split_task_data(X, Y, device, validation_fraction, rng):
+    """Training data and, when ``validation_fraction`` is not None, validation
+    data drawn at random by ``rng``, as tensors on ``device``."""
+    if validation_fraction is None:
+        return TaskData.from_numpy(X, Y, device), None
+    n_samples = X.shape[0]
+    n_validation = max(1, int(round(validation_fraction * n_samples)))
+    if n_validation >= n_samples:
+        raise ValueError(
+            f"early_stopping needs at least 2 samples; got {n_samples}. Turn "
+            "early_stopping off or pass more samples."
+        )
+    order = rng.permutation(n_samples)
+    train, validation = np.sort(order[n_validation:]), np.sort(order[:n_validation])
+    return (
+        TaskData.from_numpy(X[train], Y[train], device),
+        TaskData.from_numpy(X[validation], Y[validation], device),
+    )

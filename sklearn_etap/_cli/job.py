@@ -6,12 +6,14 @@ from math import comb
 import numpy as np
 from sklearn.base import clone
 from sklearn.model_selection import GroupKFold, cross_val_predict
+from sklearn.utils import Bunch
 
 from .._affinity import TorchAffinityExtractor
 from .._gains import measure_gains
 from .._groups import encode_groups, sample_groups
 from .._prediction import make_etap_search
 from .._selection import GroupSelector
+from .adaptive import measure_adaptively
 from .data import UsageError
 
 #: GroupSelector's default limit on the candidate groups it enumerates.
@@ -70,21 +72,40 @@ def run_job(data, options, say):
     affinity = extractor.affinity_
     timings["affinity"] = time.perf_counter() - start
 
+    max_size = largest_group_size(n_tasks)
+    max_size = None if max_size >= n_tasks else max_size
     start = time.perf_counter()
-    groups = sample_groups(n_tasks, options.groups, random_state=options.seed)
-    say(f"[2/4] measuring the gains of {len(groups)} random groups")
-    gains = measure_gains(
-        extractor,
-        data.X_train,
-        data.Y_train,
-        groups,
-        X_test=data.X_test,
-        Y_test=data.Y_test,
-        n_jobs=options.jobs,
-        random_state=options.seed,
-        progress=progress,
-        task_names=names,
-    )
+    if options.measure == "adaptive":
+        say(
+            f"[2/4] measuring {options.groups} groups adaptively: half at random, "
+            "then those ETAP would choose (ETAP refitted every round)"
+        )
+        result, gains = measure_adaptively(
+            extractor, data, names, options, max_size, progress
+        )
+        search = result.estimator
+        selection = Bunch(
+            groups=result.groups,
+            total=result.total_gain,
+            task_gain=result.task_gain,
+            task_group=result.task_group,
+            basis="measured gains where known, ETAP's predictions elsewhere",
+        )
+    else:
+        groups = sample_groups(n_tasks, options.groups, random_state=options.seed)
+        say(f"[2/4] measuring the gains of {len(groups)} random groups")
+        gains = measure_gains(
+            extractor,
+            data.X_train,
+            data.Y_train,
+            groups,
+            X_test=data.X_test,
+            Y_test=data.Y_test,
+            n_jobs=options.jobs,
+            random_state=options.seed,
+            progress=progress,
+            task_names=names,
+        )
     timings["measure_gains"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -100,10 +121,11 @@ def run_job(data, options, say):
             "fewer than 2 measured groups have a defined gain; check the targets "
             "(a task whose test loss is 0 has no relative gain)."
         )
-    search = make_etap_search(
-        affinity, n_train_groups=n_measured, n_jobs=options.jobs, verbose=progress
-    )
-    search.fit(X, y, groups=row_group)
+    if options.measure != "adaptive":
+        search = make_etap_search(
+            affinity, n_train_groups=n_measured, n_jobs=options.jobs, verbose=progress
+        )
+        search.fit(X, y, groups=row_group)
     out_of_fold = cross_val_predict(
         clone(search.best_estimator_),
         X,
@@ -115,21 +137,28 @@ def run_job(data, options, say):
 
     start = time.perf_counter()
     say(f"[4/4] choosing at most {options.budget} groups ({options.mode} mode)")
-    max_size = largest_group_size(n_tasks)
-    selector = GroupSelector(
-        search.best_estimator_,
-        n_groups=options.budget,
-        mode=options.mode,
-        max_group_size=None if max_size >= n_tasks else max_size,
-        task_names=names,
-    )
-    try:
-        selector.fit(X, y)
-    except ValueError as exc:
-        raise UsageError(f"--budget {options.budget}: {exc}") from exc
+    if options.measure != "adaptive":
+        selector = GroupSelector(
+            search.best_estimator_,
+            n_groups=options.budget,
+            mode=options.mode,
+            max_group_size=max_size,
+            task_names=names,
+        )
+        try:
+            selector.fit(X, y)
+        except ValueError as exc:
+            raise UsageError(f"--budget {options.budget}: {exc}") from exc
+        selection = Bunch(
+            groups=selector.groups_,
+            total=selector.predicted_gain_,
+            task_gain=selector.task_gain_,
+            task_group=selector.task_group_,
+            basis="ETAP's predictions",
+        )
     timings["selection"] = time.perf_counter() - start
 
-    summary = _summary(data, options, extractor, gains, search, selector, timings)
+    summary = _summary(data, options, extractor, gains, search, selection, timings)
     summary["prediction"]["out_of_fold_pearson_r"] = _pearson(y, out_of_fold)
     plots = {
         "affinity": affinity,
@@ -151,13 +180,13 @@ def _number(value):
     return value if np.isfinite(value) else None
 
 
-def _summary(data, options, extractor, gains, search, selector, timings):
+def _summary(data, options, extractor, gains, search, selection, timings):
     names = list(data.task_names)
     n_tasks = len(names)
     measured = {g: i for i, g in enumerate(gains.groups)}
     chosen = []
-    for index, group in enumerate(selector.groups_):
-        predicted = selector.predict(encode_groups([group], n_tasks))
+    for index, group in enumerate(selection.groups):
+        predicted = search.best_estimator_.predict(encode_groups([group], n_tasks))
         if len(group) == 1:
             predicted = np.zeros(1)  # a task trained alone gains nothing
         true = None
@@ -171,7 +200,7 @@ def _summary(data, options, extractor, gains, search, selector, timings):
                 "predicted_gain": [_number(v) for v in predicted],
                 "measured_gain": true,
                 "scores_tasks": [
-                    names[t] for t in range(n_tasks) if selector.task_group_[t] == index
+                    names[t] for t in range(n_tasks) if selection.task_group[t] == index
                 ],
             }
         )
@@ -186,6 +215,7 @@ def _summary(data, options, extractor, gains, search, selector, timings):
             "groups": options.groups,
             "budget": options.budget,
             "mode": options.mode,
+            "measure": options.measure,
             "seed": options.seed,
             "jobs": options.jobs,
             "device": str(extractor.device_),
@@ -205,9 +235,10 @@ def _summary(data, options, extractor, gains, search, selector, timings):
         },
         "selection": {
             "groups": chosen,
-            "predicted_total_gain": _number(selector.predicted_gain_),
+            "predicted_total_gain": _number(selection.total),
+            "basis": selection.basis,
             "task_gain": {
-                names[t]: _number(v) for t, v in enumerate(selector.task_gain_)
+                names[t]: _number(v) for t, v in enumerate(selection.task_gain)
             },
         },
         "seconds": {step: round(s, 2) for step, s in timings.items()},

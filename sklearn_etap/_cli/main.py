@@ -69,6 +69,14 @@ def build_parser():
         default="overlap",
         help="overlap: chosen groups may share tasks; partition: disjoint groups",
     )
+    run.add_argument(
+        "--measure",
+        choices=["random", "adaptive"],
+        default="random",
+        help="which groups to measure: random (default; gives an unbiased check "
+        "of the predictions) or adaptive (search_groups: half at random, then the "
+        "groups ETAP would choose, refitting ETAP every round; slower)",
+    )
     run.add_argument("--seed", type=int, default=0, help="random seed (0)")
     run.add_argument(
         "--jobs", type=int, default=-1, help="parallel trainings (-1: all cores)"

@@ -81,9 +81,12 @@ def format_groups(summary):
     """The chosen groups as the lines the command prints."""
     selection = summary["selection"]
     total = selection["predicted_total_gain"]
+    label = "predicted total gain"
+    if selection.get("basis", "").startswith("measured"):
+        label = "total gain (measured where known, else predicted)"
     lines = [
         f"chosen groups (budget {summary['settings']['budget']}, "
-        f"{summary['settings']['mode']} mode), predicted total gain {total:.3f}:",
+        f"{summary['settings']['mode']} mode), {label} {total:.3f}:",
         f"  {'predicted':>9}  {'measured':>8}  group",
     ]
     for group in selection["groups"]:
@@ -95,7 +98,23 @@ def format_groups(summary):
         "  (mean gain over the group's tasks; measured only for groups that were "
         "trained)"
     )
+    note = budget_note(summary)
+    if note:
+        lines.append("  " + note)
     return lines
+
+
+def budget_note(summary):
+    """A warning when the budget forces tasks together at a predicted loss."""
+    n_tasks = len(summary["task_names"])
+    budget = summary["settings"]["budget"]
+    if summary["selection"]["predicted_total_gain"] >= 0 or budget >= n_tasks:
+        return ""
+    return (
+        f"note: {budget} groups for {n_tasks} tasks force tasks to share groups, and "
+        "sharing is predicted to hurt here (negative total); with --budget "
+        f"{n_tasks} every task may be trained alone."
+    )
 
 
 def _mean(values):
@@ -151,6 +170,7 @@ Gains are relative test-loss reductions against training each task alone,
 averaged over the group's tasks.</p>
 <table><tr><th>group</th><th>predicted gain</th><th>measured gain</th></tr>
 {"".join(rows)}</table>
+<p>{esc(budget_note(summary))}</p>
 <h2>Plots</h2>{images or "<p>No plots: matplotlib is missing.</p>"}
 <p>Out-of-fold Pearson r between predicted and measured gains: {r_text}.
 Measured gains are noisy (two trainings of one group differ), so read it with

@@ -139,3 +139,21 @@ def test_bad_input_in_a_subprocess_exits_2_without_traceback(tmp_path):
         or "Traceback" not in done.stderr
     )
     assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_adaptive_measurement_measures_the_budget_and_says_what_it_selected_from(
+    tmp_path, capsys
+):
+    out = tmp_path / "adaptive"
+    args = ["run", "--measure", "adaptive", *QUICK, "--max-samples", "200"]
+    assert main([*args, "--budget", "2", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["settings"]["measure"] == "adaptive"
+    assert len(summary["measured_groups"]) == 3  # --groups: the trainings spent
+    assert summary["selection"]["basis"].startswith("measured gains where known")
+    measured = {tuple(g["tasks"]) for g in summary["measured_groups"]}
+    for group in summary["selection"]["groups"]:
+        # A chosen group shows its measured gain exactly when it was measured.
+        was_measured = tuple(group["tasks"]) in measured
+        assert (group["measured_gain"] is not None) == was_measured
+    assert "measured where known" in capsys.readouterr().out

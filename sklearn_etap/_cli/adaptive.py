@@ -1,0 +1,48 @@
+"""``etap run --measure adaptive``: which groups to measure, chosen by ETAP.
+
+:func:`~sklearn_etap.search_groups` measures half of the groups at random,
+then, round by round, the groups the selection would choose from ETAP's
+predictions, refitting ETAP (its default grid search) every round, and
+selects from measured gains where known and predicted gains elsewhere.
+"""
+
+import dataclasses
+import tempfile
+
+from joblib import effective_n_jobs
+
+from .._adaptive import gains_measurer, search_groups
+
+
+def measure_adaptively(extractor, data, names, options, max_group_size, progress):
+    """Run the search; return its result and the gains of every measured group."""
+    n_tasks = len(names)
+    with tempfile.TemporaryDirectory(prefix="etap-gains-") as cache:
+        # Every call trains with the same seeds, and the cache keeps the
+        # single-task models: each round trains only its new groups.
+        measure = gains_measurer(
+            extractor,
+            data.X_train,
+            data.Y_train,
+            data.X_test,
+            data.Y_test,
+            n_jobs=options.jobs,
+            cache_dir=cache,
+            random_state=options.seed,
+            progress=progress,
+        )
+        result = search_groups(
+            measure,
+            n_tasks,
+            n_groups=options.budget,
+            n_measured=options.groups,
+            affinity=extractor.affinity_,
+            mode=options.mode,
+            batch_size=max(1, effective_n_jobs(options.jobs)),
+            max_group_size=max_group_size,
+            random_state=options.seed,
+            verbose=int(progress),
+        )
+        # All trained already: read back from the cache, as one table.
+        gains = measure(list(result.measured))
+    return result, dataclasses.replace(gains, task_names=names)
