@@ -37,7 +37,7 @@ draws) compares ``etap`` with the best baseline of every metric.
 
 Usage::
 
-    nice -n 10 python benchmarks/bench_gain_prediction.py     # ~N min on 2 cores
+    nice -n 10 python benchmarks/bench_gain_prediction.py  # 26 min on 2 loaded cores
 """
 
 import argparse
