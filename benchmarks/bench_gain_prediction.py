@@ -25,12 +25,14 @@ over 1e-6..1e2 by leave-one-group-out), ``raw_affinity`` (the ETAP group
 affinity itself), ``tag`` (TAG's affinity through ETAP's default stages) and
 ``hoa`` (higher-order approximation: the mean over the other members of the
 measured pair gains; it needs every pair trained, stated in the output).
-Variants (affinity recording, stage-1 choices, residual encodings) are scored
+Variants (affinity recording; ``etap_flat_affinity``, a constant affinity,
+i.e. the stages without the affinity; stage-1 choices, residual encodings) are scored
 on r only, to show why the defaults are what they are. ``etap_search`` and the
 variants run at 10 training groups only, to keep the run within 20 minutes.
 
-Beside every table: the noise ceiling (r between the two seeds' gains,
-pooled and within task, and its Spearman-Brown value for the 2-seed mean,
+Beside every table: the noise ceiling (r between two seeds' gains, the mean
+over pairs of seeds, pooled and within task, and its Spearman-Brown value
+for the mean of the table's k seeds,
 whose square root bounds the r any predictor can reach against that mean).
 A Wilcoxon signed-rank test (``scipy.stats.wilcoxon``, paired over the 10
 draws) compares ``etap`` with the best baseline of every metric.
@@ -38,10 +40,17 @@ draws) compares ``etap`` with the best baseline of every metric.
 Usage::
 
     nice -n 10 python benchmarks/bench_gain_prediction.py  # 26 min on 2 loaded cores
+    # only some tables, merged into the existing JSON (every table printed):
+    nice -n 10 python benchmarks/bench_gain_prediction.py clusters_8tasks --merge
+
+On a table measured on ``make_task_clusters`` it also runs the planted-clusters
+check of ``planted_clusters.py`` (printed, and under ``planted_clusters`` in
+the JSON).
 """
 
 import argparse
 import json
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -49,6 +58,7 @@ from types import SimpleNamespace
 
 import numpy as np
 from joblib import Parallel, delayed
+from planted_clusters import planted_groups, planted_recovery, print_recovery
 from scipy import stats
 from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.model_selection import GridSearchCV, GroupKFold
@@ -176,12 +186,27 @@ def make_hoa(table):
     return fit_hoa
 
 
+def planted_methods():
+    """The methods whose selections the planted-clusters check scores."""
+    return {
+        "etap": None,  # GroupSelector(ETAPRegressor(affinity=A))
+        "etap_search": None,  # GroupSelector(make_etap_search(A, 10))
+        "etap_flat_affinity": None,  # the default with a constant affinity
+        "task_mean_size": fit_task_mean_size,
+        "ridge": fit_ridge,
+        "official": fit_official,
+        "raw_affinity": fit_raw_affinity,
+        "tag": fit_tag,
+    }
+
+
 def variants():
     """Choices behind the defaults, scored on r only."""
     return {
         "etap_every1": lambda *a: fit_etap(*a, key="etap_every1"),
         "etap_nomomentum": lambda *a: fit_etap(*a, key="etap_nomomentum"),
         "etap_centred": lambda *a: fit_etap(*a, key="etap_centred"),
+        "etap_flat_affinity": lambda *a: fit_etap(*a, key="flat"),
         "etap_oof_stage1": lambda *a: fit_etap(*a, cv=5),
         "etap_raw_stage1": lambda *a: fit_etap(*a, center_stage1=False),
         "stage1_alpha_1": lambda *a: fit_etap(
@@ -253,6 +278,7 @@ def load(name):
     off = ~np.eye(n, dtype=bool)
     centred = aff["etap"] - np.where(off, aff["etap"], 0).sum(axis=0) / (n - 1)
     aff["etap_centred"] = np.where(off, centred, 0.0)
+    aff["flat"] = off.astype(float)  # the same affinity for every pair: no signal
     table.gain_of = {
         (table.groups[g], int(t)): float(v)
         for g, t, v in zip(table.row_group, table.row_task, table.y)
@@ -304,11 +330,21 @@ def run_draw(name, size, draw):
 
 
 def noise_ceiling(table):
-    a, b = table.y_per_seed[:, 0], table.y_per_seed[:, 1]
-    pooled = float(np.corrcoef(a, b)[0, 1])
-    within = within_task_r(a, b, table.row_task)
-    sb = lambda r: 2 * r / (1 + r)  # noqa: E731  Spearman-Brown, 2-seed mean
+    """Seed-to-seed r (mean over pairs of seeds) and the ceiling for the k-seed mean."""
+    n_seeds = table.y_per_seed.shape[1]
+    pairs = [(a, b) for a in range(n_seeds) for b in range(a + 1, n_seeds)]
+    seeds = table.y_per_seed
+    pooled = float(
+        np.mean([np.corrcoef(seeds[:, a], seeds[:, b])[0, 1] for a, b in pairs])
+    )
+    within = float(
+        np.mean(
+            [within_task_r(seeds[:, a], seeds[:, b], table.row_task) for a, b in pairs]
+        )
+    )
+    sb = lambda r: n_seeds * r / (1 + (n_seeds - 1) * r)  # noqa: E731  Spearman-Brown
     return {
+        "n_seeds": n_seeds,
         "seed_r_pooled": pooled,
         "seed_r_within_task": within,
         "spearman_brown_pooled": sb(pooled),
@@ -364,7 +400,8 @@ def print_table(name, size, summary, tests, ceiling):
     print(
         f"noise ceiling: seed-to-seed r {ceiling['seed_r_pooled']:.2f} pooled, "
         f"{ceiling['seed_r_within_task']:.2f} within task; highest r reachable "
-        f"against the 2-seed mean {ceiling['max_r_pooled']:.2f} pooled, "
+        f"against the {ceiling.get('n_seeds', 2)}-seed mean "
+        f"{ceiling['max_r_pooled']:.2f} pooled, "
         f"{ceiling['max_r_within_task']:.2f} within task"
     )
     header = f"{'method':26s} {'pooled r':>12s} {'within r':>12s} {'spearman':>12s}"
@@ -420,6 +457,11 @@ def main(argv=None):
     parser.add_argument("tables", nargs="*", help="table names (default: all)")
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--out", default=str(HERE / "results" / "gain_prediction.json"))
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the other tables of --out, replace or add these, print all",
+    )
     args = parser.parse_args(argv)
     names = args.tables or sorted(
         p.stem.removeprefix("affinity_") for p in DATA.glob("affinity_*.npz")
@@ -427,15 +469,20 @@ def main(argv=None):
     start = time.perf_counter()
     jobs = [(n, s, d) for n in names for s in SIZES for d in range(N_DRAWS)]
     results = Parallel(n_jobs=args.n_jobs)(delayed(run_draw)(*job) for job in jobs)
+    command = " ".join(["python benchmarks/bench_gain_prediction.py", *sys.argv[1:]])
     report = {
-        "command": "python benchmarks/bench_gain_prediction.py",
+        "command": command,
         "sizes": SIZES,
         "n_draws": N_DRAWS,
         "budgets": BUDGETS,
         "tables": {},
     }
+    out = Path(args.out)
+    if args.merge and out.exists():
+        report = json.loads(out.read_text())
+        report.setdefault("merged", []).append(command)
     for name in names:
-        table, _ = load(name)
+        table, aff = load(name)
         ceiling = noise_ceiling(table)
         n_tasks = table.X.shape[1] // 2
         entry = {
@@ -448,17 +495,38 @@ def main(argv=None):
             draws = [r for n, s, _, r in results if n == name and s == size]
             summary, tests = summarize(draws)
             entry["sizes"][str(size)] = {"summary": summary, "wilcoxon": tests}
-            print_table(name, size, summary, tests, ceiling)
-        print(
-            f"hoa needs all {entry['hoa_pair_trainings']} pairs of {n_tasks} tasks "
-            "trained (against 5/10/20 groups for the others)"
-        )
+        planted = planted_groups(name)
+        if planted is not None:
+            entry["planted_clusters"] = planted_recovery(
+                table, aff, planted, planted_methods()
+            )
         report["tables"][name] = entry
-    report["wall_seconds"] = time.perf_counter() - start
-    out = Path(args.out)
+    for name in sorted(report["tables"]) if args.merge else names:
+        print_report(name, report["tables"][name])
+    seconds = time.perf_counter() - start
+    report["wall_seconds" if not args.merge else "merge_wall_seconds"] = seconds
     out.write_text(json.dumps(report, indent=2) + "\n")
     plot(report, out.with_suffix(".png"))
-    print(f"\n{time.perf_counter() - start:.0f} s; written to {out} and .png")
+    print(f"\n{seconds:.0f} s; written to {out} and .png")
+
+
+def print_report(name, entry):
+    ceiling = entry["noise_ceiling"]
+    for size in SIZES:
+        result = entry["sizes"][str(size)]
+        print_table(name, size, result["summary"], result["wilcoxon"], ceiling)
+    n_pairs = entry["hoa_pair_trainings"]
+    print(
+        f"hoa needs all {n_pairs} pairs of {ceiling_tasks(n_pairs)} tasks "
+        "trained (against 5/10/20 groups for the others)"
+    )
+    if "planted_clusters" in entry:
+        print_recovery(name, entry["planted_clusters"])
+
+
+def ceiling_tasks(n_pairs):
+    """The number of tasks with ``n_pairs`` pairs."""
+    return int(round((1 + np.sqrt(1 + 8 * n_pairs)) / 2))
 
 
 if __name__ == "__main__":
