@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .._groups import decode_rows
+from .validation import check_affinity, check_group_rows
 
 
 def group_affinity(affinity, P):
@@ -33,14 +33,7 @@ def group_affinity(affinity, P):
     >>> group_affinity(A, encode_groups([(0, 1, 2)], 3))
     array([4. , 3.5, 3. ])
     """
-    affinity = np.asarray(affinity, dtype=float)
-    if affinity.ndim != 2 or affinity.shape[0] != affinity.shape[1]:
-        raise ValueError(
-            f"affinity must be a square (n_tasks, n_tasks) matrix; got shape "
-            f"{affinity.shape}."
-        )
-    if not np.all(np.isfinite(affinity)):
-        raise ValueError("affinity holds NaN or infinite values.")
+    affinity = check_affinity(affinity)
     P = np.asarray(P, dtype=float)
     n_tasks = affinity.shape[0]
     if P.ndim != 2 or P.shape[1] != 2 * n_tasks:
@@ -48,7 +41,7 @@ def group_affinity(affinity, P):
             f"P has shape {P.shape} but affinity has {n_tasks} tasks; group-task "
             f"rows for {n_tasks} tasks have {2 * n_tasks} columns [u_G | e_t]."
         )
-    membership, target, _ = decode_rows(P)
+    membership, target, _ = check_group_rows(P, "group_affinity")
     others = membership.copy()
     others[np.arange(len(P)), target] = False
     # Sum of affinity[s, t] over the other members s, by one product per row.

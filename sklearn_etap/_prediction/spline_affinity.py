@@ -3,11 +3,13 @@
 from numbers import Integral, Real
 
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
-from sklearn.linear_model import Ridge
+from sklearn.linear_model import Ridge, RidgeCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import SplineTransformer
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+ALPHAS = tuple(10.0**k for k in range(-3, 5))
 
 
 class SplineAffinityRegressor(RegressorMixin, BaseEstimator):
@@ -38,14 +40,19 @@ class SplineAffinityRegressor(RegressorMixin, BaseEstimator):
         boundary, so predictions cannot explode. ``"linear"`` continues the
         boundary slope; ``"continue"`` evaluates the outer polynomials and
         grows like ``|x| ** degree``.
-    alpha : float, default=1.0
+    alpha : float or None, default=None
         Ridge penalty on the spline coefficients (the intercept is not
-        penalised). The paper searches 0.001 to 1.
+        penalised). The paper searches 0.001 to 1. ``None`` chooses it from
+        ``ALPHAS`` (1e-3 to 1e4) by scikit-learn's efficient leave-one-out
+        (``RidgeCV``); the large values let an uninformative affinity be
+        switched off instead of fitting noise.
 
     Attributes
     ----------
     pipeline_ : Pipeline
-        The fitted ``SplineTransformer`` + ``Ridge`` pipeline.
+        The fitted ``SplineTransformer`` + ``Ridge`` (or ``RidgeCV``) pipeline.
+    alpha_ : float
+        The penalty used: ``alpha``, or the one ``RidgeCV`` chose.
     n_features_in_ : int
         Number of input columns seen in ``fit``.
     feature_names_in_ : ndarray of str
@@ -75,7 +82,7 @@ class SplineAffinityRegressor(RegressorMixin, BaseEstimator):
         "extrapolation": [
             StrOptions({"constant", "linear", "continue", "periodic", "error"})
         ],
-        "alpha": [Interval(Real, 0, None, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="left"), None],
     }
 
     def __init__(
@@ -84,7 +91,7 @@ class SplineAffinityRegressor(RegressorMixin, BaseEstimator):
         n_knots=4,
         knots="uniform",
         extrapolation="constant",
-        alpha=1.0,
+        alpha=None,
     ):
         self.degree = degree
         self.n_knots = n_knots
@@ -110,7 +117,8 @@ class SplineAffinityRegressor(RegressorMixin, BaseEstimator):
         self : object
             The fitted regressor.
         """
-        X, y = validate_data(self, X, y, y_numeric=True)
+        # The knots span the training range: one sample cannot place them.
+        X, y = validate_data(self, X, y, y_numeric=True, ensure_min_samples=2)
         self.pipeline_ = make_pipeline(
             SplineTransformer(
                 n_knots=self.n_knots,
@@ -118,15 +126,19 @@ class SplineAffinityRegressor(RegressorMixin, BaseEstimator):
                 knots=self.knots,
                 extrapolation=self.extrapolation,
             ),
-            Ridge(alpha=self.alpha),
+            RidgeCV(alphas=ALPHAS) if self.alpha is None else Ridge(alpha=self.alpha),
         )
         # The knots see the weights too: zero-weight rows must not stretch the
         # knot range, so weighting stays equivalent to dropping or repeating rows.
+        last = self.pipeline_.steps[-1][0]
         self.pipeline_.fit(
             X,
             y,
             splinetransformer__sample_weight=sample_weight,
-            ridge__sample_weight=sample_weight,
+            **{f"{last}__sample_weight": sample_weight},
+        )
+        self.alpha_ = float(
+            self.pipeline_[-1].alpha_ if self.alpha is None else self.alpha
         )
         return self
 

@@ -19,6 +19,7 @@ from sklearn_etap import (
     sample_groups,
 )
 from sklearn_etap._groups import all_groups, group_row_ids
+from sklearn_etap._prediction.residual_ridge import INTERCEPT_SCALE
 
 # The estimator checks feed random continuous matrices of any width, which are
 # not group-task rows [u_G | e_t] (those have 2 * n_tasks columns of 0/1).
@@ -27,13 +28,31 @@ from sklearn_etap._groups import all_groups, group_row_ids
 # encodings are exercised on real group rows by the tests below.
 CHECK_INSTANCES = [
     SplineAffinityRegressor(),
+    SplineAffinityRegressor(alpha=1.0),
     ResidualRidge(encoding="passthrough"),
     ETAPRegressor(residual_estimator=ResidualRidge(encoding="passthrough")),
     ETAPRegressor(residual_estimator=ResidualRidge(encoding="passthrough"), cv=3),
 ]
 
 
-@parametrize_with_checks(CHECK_INSTANCES)
+def _expected_failed_checks(estimator):
+    # alpha=None picks the spline penalty by RidgeCV's leave-one-*row*-out:
+    # a row given twice is left out one copy at a time, a row of weight 2 is
+    # left out whole, so the chosen alpha (and the fit) can differ. With a
+    # fixed alpha the check passes (the SplineAffinityRegressor(alpha=1.0)
+    # instance).
+    spline = getattr(estimator, "affinity_estimator", None) or estimator
+    if isinstance(spline, SplineAffinityRegressor) and spline.alpha is None:
+        return {
+            "check_sample_weight_equivalence_on_dense_data": "RidgeCV's "
+            "leave-one-row-out treats a repeated row and a weight of 2 apart"
+        }
+    return {}
+
+
+@parametrize_with_checks(
+    CHECK_INSTANCES, expected_failed_checks=_expected_failed_checks
+)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
@@ -115,7 +134,7 @@ def test_prediction_is_stage1_plus_stage2_exactly(problem):
 
 def test_stage2_is_fitted_on_stage1_residuals(problem):
     A, _, P, y, _ = problem
-    etap = ETAPRegressor(affinity=A).fit(P, y)
+    etap = ETAPRegressor(affinity=A, center_stage1=False).fit(P, y)
     z = group_affinity(A, P).reshape(-1, 1)
     stage1 = SplineAffinityRegressor().fit(z, y)
     stage2 = ResidualRidge().fit(P, y - stage1.predict(z))
@@ -137,9 +156,10 @@ def test_residual_stage_recovers_planted_member_effect():
     P = encode_groups(all_groups(n_tasks), n_tasks)
     effect = np.array([0.3, -0.2, 0.0, 0.5, -0.4])
     y = 0.1 + P[:, :n_tasks] @ effect
-    reg = ResidualRidge(alpha=1e-8).fit(P, y)
-    np.testing.assert_allclose(reg.ridge_.coef_, effect, atol=1e-6)
-    np.testing.assert_allclose(reg.ridge_.intercept_, 0.1, atol=1e-6)
+    reg = ResidualRidge(alpha=1e-8, encoding="membership", group_size=None).fit(P, y)
+    # column 0 is the intercept, scaled by INTERCEPT_SCALE
+    np.testing.assert_allclose(reg.ridge_.coef_[1:], effect, atol=1e-6)
+    np.testing.assert_allclose(reg.ridge_.coef_[0] * INTERCEPT_SCALE, 0.1, atol=1e-6)
 
 
 def test_residual_stage_recovers_planted_per_task_offset():
@@ -148,9 +168,12 @@ def test_residual_stage_recovers_planted_per_task_offset():
     P = encode_groups(all_groups(n_tasks), n_tasks)
     offset = np.array([0.4, -0.1, 0.2, -0.3, 0.0])
     y = P[:, n_tasks:] @ offset
-    reg = ResidualRidge(alpha=1e-8, encoding="membership+task").fit(P, y)
-    np.testing.assert_allclose(reg.predict(P), y, atol=1e-6)
-    membership_only = ResidualRidge(alpha=1e-8).fit(P, y)
+    for encoding in ("per_task", "pooled", "membership+task"):
+        reg = ResidualRidge(alpha=1e-8, encoding=encoding, group_size=None).fit(P, y)
+        np.testing.assert_allclose(reg.predict(P), y, atol=1e-6)
+    membership_only = ResidualRidge(
+        alpha=1e-8, encoding="membership", group_size=None
+    ).fit(P, y)
     assert membership_only.score(P, y) < 0.5
 
 
@@ -161,13 +184,18 @@ def test_residual_interaction_encoding_recovers_pairwise_effects():
     W = rng.normal(size=(n_tasks, n_tasks))  # W[s, t]: member s on target t
     membership, target = P[:, :n_tasks], P[:, n_tasks:].argmax(axis=1)
     y = np.array([membership[r] @ W[:, target[r]] for r in range(len(P))])
-    full = ResidualRidge(alpha=1e-8, encoding="interaction").fit(P, y)
+    full = ResidualRidge(alpha=1e-8, encoding="interaction", group_size=None).fit(P, y)
     np.testing.assert_allclose(full.predict(P), y, atol=1e-5)
-    assert ResidualRidge(alpha=1e-8).fit(P, y).score(P, y) < 0.9
+    # each target its own coefficients: the official per-task ridge fits it too
+    per_task = ResidualRidge(alpha=1e-8, encoding="per_task").fit(P, y)
+    np.testing.assert_allclose(per_task.predict(P), y, atol=1e-5)
+    shared = ResidualRidge(alpha=1e-8, encoding="membership+task", group_size=None)
+    shared.fit(P, y)
+    assert shared.score(P, y) < 0.9
 
 
 def test_residual_ridge_rejects_odd_width():
-    with pytest.raises(ValueError, match="got 3 feature\\(s\\), an odd number"):
+    with pytest.raises(ValueError, match="encode_groups.*2 \\* n_tasks columns"):
         ResidualRidge().fit(np.zeros((4, 3)), np.zeros(4))
 
 
@@ -195,7 +223,7 @@ def test_etap_recovers_planted_structure_on_unseen_groups():
 
 def test_out_of_fold_stage1_uses_group_folds(problem):
     A, groups, P, y, _ = problem
-    etap = ETAPRegressor(affinity=A, cv=3).fit(P, y)
+    etap = ETAPRegressor(affinity=A, cv=3, center_stage1=False).fit(P, y)
     z = group_affinity(A, P).reshape(-1, 1)
     # u_G identifies the group; GroupKFold over those ids
     _, ids = np.unique(P[:, :6], axis=0, return_inverse=True)
@@ -284,8 +312,11 @@ def test_make_etap_search_covers_paper_grid(problem):
     search = make_etap_search(A, n_train_groups=len(groups))
     grid = search.param_grid
     assert grid["affinity_estimator__degree"] == [2, 3, 4, 5, 6]
-    assert min(grid["affinity_estimator__alpha"]) == 0.001
-    assert max(grid["residual_estimator__alpha"]) == 1.0
+    # both penalties are chosen inside each fit, in closed form
+    assert "residual_estimator__alpha" not in grid
+    assert "affinity_estimator__alpha" not in grid
+    assert search.estimator.residual_estimator.alpha is None
+    assert search.estimator.affinity_estimator.alpha is None
     # knots up to about sqrt(#groups) interior knots
     assert max(grid["affinity_estimator__n_knots"]) - 2 == int(np.sqrt(len(groups)))
     assert isinstance(search.cv, GroupKFold)

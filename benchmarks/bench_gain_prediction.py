@@ -1,0 +1,465 @@
+"""Gain prediction and group selection on every exhaustive table, ETAP vs baselines.
+
+For every ``benchmarks/data/gains_<table>.csv`` with recorded affinities
+(``affinity_<table>.npz``, made by ``benchmarks/record_affinities.py``), at 5,
+10 and 20 training groups, 10 draws of the training groups (the same draws for
+every method): fit on the training groups' rows, predict every row of the
+table, and score on the rows of the held-out groups
+
+- pooled Pearson r and Spearman rho over all held-out rows;
+- within-task r: the mean over tasks of Pearson r across that task's
+  held-out groups (what ranking groups for one task needs);
+- selection regret at budgets 2, 3, 4: the exhaustive optimum of the table's
+  true total gain minus the true total gain of the groups ``select_groups``
+  picks from the method's predictions of every group (each task scored by
+  its best chosen group, as in the paper's Table 4).
+
+Methods: ``etap`` (``ETAPRegressor(affinity=A)`` with the library defaults,
+ETAP affinity recorded at the default interval), ``etap_search``
+(``make_etap_search``), and the baselines ``task_mean`` (per-task training
+mean), ``task_mean_size`` (per-task mean plus a shared slope on group size,
+least squares), ``ridge`` (``Ridge()`` on ``[u_G | e_t]``), ``official`` (the
+official predictor re-implemented: B-spline stage 1 tuned over the paper's
+grid by grouped 5-fold CV, residual stage one ridge per target task, penalty
+over 1e-6..1e2 by leave-one-group-out), ``raw_affinity`` (the ETAP group
+affinity itself), ``tag`` (TAG's affinity through ETAP's default stages) and
+``hoa`` (higher-order approximation: the mean over the other members of the
+measured pair gains; it needs every pair trained, stated in the output).
+Variants (affinity recording, stage-1 choices, residual encodings) are scored
+on r only, to show why the defaults are what they are. ``etap_search`` and the
+variants run at 10 training groups only, to keep the run within 20 minutes.
+
+Beside every table: the noise ceiling (r between the two seeds' gains,
+pooled and within task, and its Spearman-Brown value for the 2-seed mean,
+whose square root bounds the r any predictor can reach against that mean).
+A Wilcoxon signed-rank test (``scipy.stats.wilcoxon``, paired over the 10
+draws) compares ``etap`` with the best baseline of every metric.
+
+Usage::
+
+    nice -n 10 python benchmarks/bench_gain_prediction.py  # 26 min on 2 loaded cores
+"""
+
+import argparse
+import json
+import time
+import warnings
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+from joblib import Parallel, delayed
+from scipy import stats
+from sklearn.linear_model import LinearRegression, Ridge
+from sklearn.model_selection import GridSearchCV, GroupKFold
+
+from sklearn_etap import (
+    ETAPRegressor,
+    MeasuredGains,
+    ResidualRidge,
+    SplineAffinityRegressor,
+    group_affinity,
+    make_etap_search,
+    select_groups,
+)
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+SIZES = (5, 10, 20)
+N_DRAWS = 10
+BUDGETS = (2, 3, 4)
+BASELINES = (
+    "task_mean",
+    "task_mean_size",
+    "ridge",
+    "official",
+    "raw_affinity",
+    "tag",
+    "hoa",
+)
+MAIN = ("etap", "etap_search") + BASELINES
+
+
+# --------------------------------------------------------------------------
+# Methods: each maps (train rows, targets, row groups, affinities) to a
+# function predicting gains of any rows.
+
+
+def _task_onehot(X):
+    return X[:, X.shape[1] // 2 :]
+
+
+def _group_size(X):
+    return X[:, : X.shape[1] // 2].sum(axis=1, keepdims=True)
+
+
+def fit_task_mean(X, y, row_group, aff):
+    onehot = _task_onehot(X)
+    counts = onehot.sum(axis=0)
+    means = np.divide(onehot.T @ y, counts, out=np.zeros(len(counts)), where=counts > 0)
+    fallback = float(np.mean(y))
+    means[counts == 0] = fallback
+    return lambda Xn: _task_onehot(Xn) @ means
+
+
+def fit_task_mean_size(X, y, row_group, aff):
+    model = LinearRegression(fit_intercept=False)
+    model.fit(np.hstack([_task_onehot(X), _group_size(X)]), y)
+    return lambda Xn: model.predict(np.hstack([_task_onehot(Xn), _group_size(Xn)]))
+
+
+def fit_ridge(X, y, row_group, aff):
+    model = Ridge().fit(X, y)
+    return model.predict
+
+
+def fit_official(X, y, row_group, aff):
+    n_groups = len(np.unique(row_group))
+    grid = {
+        "degree": [2, 3, 4, 5, 6],
+        "n_knots": list(range(2, 3 + int(np.sqrt(n_groups)))),
+        "alpha": [0.001, 0.01, 0.1, 1.0],
+    }
+    z = group_affinity(aff["etap"], X).reshape(-1, 1)
+    search = GridSearchCV(
+        SplineAffinityRegressor(),
+        grid,
+        cv=GroupKFold(min(5, n_groups)),
+        scoring="neg_mean_squared_error",
+    ).fit(z, y, groups=row_group)
+    etap = ETAPRegressor(
+        affinity=aff["etap"],
+        affinity_estimator=search.best_estimator_,
+        residual_estimator=ResidualRidge(encoding="per_task"),
+    ).fit(X, y)
+    return etap.predict
+
+
+def fit_raw_affinity(X, y, row_group, aff):
+    return lambda Xn: group_affinity(aff["etap"], Xn)
+
+
+def fit_etap(X, y, row_group, aff, key="etap", **params):
+    return ETAPRegressor(affinity=aff[key], **params).fit(X, y).predict
+
+
+def fit_etap_search(X, y, row_group, aff):
+    n_groups = len(np.unique(row_group))
+    search = make_etap_search(aff["etap"], n_groups)
+    return search.fit(X, y, groups=row_group).best_estimator_.predict
+
+
+def fit_tag(X, y, row_group, aff):
+    return fit_etap(X, y, row_group, aff, key="tag")
+
+
+def make_hoa(table):
+    """Mean over the other members of the measured pair gains of each row."""
+    n_tasks = table.X.shape[1] // 2
+    pair = np.zeros((n_tasks, n_tasks))  # pair[s, t]: gain of t trained with s
+    for row, task in enumerate(table.row_task):
+        group = table.groups[table.row_group[row]]
+        if len(group) == 2:
+            other = group[0] if group[1] == task else group[1]
+            pair[other, task] = table.y[row]
+
+    def fit_hoa(X, y, row_group, aff):
+        def predict(Xn):
+            n = Xn.shape[1] // 2
+            others = Xn[:, :n] * (1 - Xn[:, n:])
+            target = Xn[:, n:].argmax(axis=1)
+            totals = np.einsum("rs,sr->r", others, pair[:, target])
+            return totals / np.maximum(others.sum(axis=1), 1)
+
+        return predict
+
+    return fit_hoa
+
+
+def variants():
+    """Choices behind the defaults, scored on r only."""
+    return {
+        "etap_every1": lambda *a: fit_etap(*a, key="etap_every1"),
+        "etap_nomomentum": lambda *a: fit_etap(*a, key="etap_nomomentum"),
+        "etap_centred": lambda *a: fit_etap(*a, key="etap_centred"),
+        "etap_oof_stage1": lambda *a: fit_etap(*a, cv=5),
+        "etap_raw_stage1": lambda *a: fit_etap(*a, center_stage1=False),
+        "stage1_alpha_1": lambda *a: fit_etap(
+            *a, affinity_estimator=SplineAffinityRegressor(alpha=1.0)
+        ),
+        "residual_pooled": lambda *a: fit_etap(
+            *a, residual_estimator=ResidualRidge(encoding="pooled")
+        ),
+        "residual_no_size": lambda *a: fit_etap(
+            *a, residual_estimator=ResidualRidge(group_size=None)
+        ),
+        "residual_per_task": lambda *a: fit_etap(
+            *a, residual_estimator=ResidualRidge(encoding="per_task")
+        ),
+        "residual_membership_task": lambda *a: fit_etap(
+            *a, residual_estimator=ResidualRidge(encoding="membership+task")
+        ),
+        "residual_membership": lambda *a: fit_etap(
+            *a, residual_estimator=ResidualRidge(encoding="membership")
+        ),
+    }
+
+
+# --------------------------------------------------------------------------
+# Scoring
+
+
+def within_task_r(pred, y, task):
+    """Mean over tasks of Pearson r across the task's rows (0 if constant)."""
+    rs = []
+    for t in np.unique(task):
+        m = task == t
+        ok = m.sum() > 2 and np.std(pred[m]) > 0 and np.std(y[m]) > 0
+        rs.append(float(np.corrcoef(pred[m], y[m])[0, 1]) if ok else 0.0)
+    return float(np.mean(rs))
+
+
+def true_total(table, chosen):
+    """True total gain of chosen groups: each task by its best chosen group."""
+    best = {}
+    for group in chosen:
+        for task in group:
+            gain = 0.0 if len(group) == 1 else table.gain_of[(tuple(group), task)]
+            best[task] = max(best.get(task, -np.inf), gain)
+    return float(sum(best.values()))
+
+
+def selection_regret(table, pred):
+    out = {}
+    for budget in BUDGETS:
+        chosen = select_groups(pred, budget, rows=table.X).groups
+        out[budget] = table.optimum[budget] - true_total(table, chosen)
+    return out
+
+
+def load(name):
+    measured = MeasuredGains.load(DATA / f"gains_{name}.csv")
+    table = SimpleNamespace(
+        X=measured.X,
+        y=measured.y,
+        y_per_seed=measured.y_per_seed,
+        groups=[tuple(g) for g in measured.groups],
+        row_group=measured.row_group,
+        row_task=measured.row_task,
+    )
+    raw = np.load(DATA / f"affinity_{name}.npz")
+    aff = {k: raw[k] for k in raw.files if not k.endswith("_seconds")}
+    n = aff["etap"].shape[0]
+    off = ~np.eye(n, dtype=bool)
+    centred = aff["etap"] - np.where(off, aff["etap"], 0).sum(axis=0) / (n - 1)
+    aff["etap_centred"] = np.where(off, centred, 0.0)
+    table.gain_of = {
+        (table.groups[g], int(t)): float(v)
+        for g, t, v in zip(table.row_group, table.row_task, table.y)
+    }
+    table.optimum = {
+        b: float(select_groups(table.y, b, rows=table.X).total_gain) for b in BUDGETS
+    }
+    return table, aff
+
+
+def run_draw(name, size, draw):
+    """Every method on one draw of ``size`` training groups (same for all)."""
+    warnings.filterwarnings("ignore")
+    table, aff = load(name)
+    rng = np.random.RandomState(1000 * size + draw)
+    chosen = rng.choice(len(table.groups), size, replace=False)
+    train = np.isin(table.row_group, chosen)
+    X, y, task = table.X, table.y, table.row_task
+    args = (X[train], y[train], table.row_group[train], aff)
+    methods = {
+        "etap": fit_etap,
+        "etap_search": fit_etap_search,
+        "task_mean": fit_task_mean,
+        "task_mean_size": fit_task_mean_size,
+        "ridge": fit_ridge,
+        "official": fit_official,
+        "raw_affinity": fit_raw_affinity,
+        "tag": fit_tag,
+        "hoa": make_hoa(table),
+        **variants(),
+    }
+    if size != 10:  # the grid search and the variants at 10 groups only (time)
+        methods = {m: f for m, f in methods.items() if m in MAIN}
+        del methods["etap_search"]
+    result = {}
+    for method, fit in methods.items():
+        start = time.process_time()
+        pred = np.asarray(fit(*args)(X), dtype=float)
+        entry = {
+            "pooled_r": float(np.corrcoef(pred[~train], y[~train])[0, 1]),
+            "within_task_r": within_task_r(pred[~train], y[~train], task[~train]),
+            "spearman": float(stats.spearmanr(pred[~train], y[~train])[0]),
+            "cpu_seconds": time.process_time() - start,
+        }
+        if method in MAIN:
+            entry["regret"] = selection_regret(table, pred)
+        result[method] = entry
+    return name, size, draw, result
+
+
+def noise_ceiling(table):
+    a, b = table.y_per_seed[:, 0], table.y_per_seed[:, 1]
+    pooled = float(np.corrcoef(a, b)[0, 1])
+    within = within_task_r(a, b, table.row_task)
+    sb = lambda r: 2 * r / (1 + r)  # noqa: E731  Spearman-Brown, 2-seed mean
+    return {
+        "seed_r_pooled": pooled,
+        "seed_r_within_task": within,
+        "spearman_brown_pooled": sb(pooled),
+        "spearman_brown_within_task": sb(within),
+        "max_r_pooled": float(np.sqrt(max(sb(pooled), 0))),
+        "max_r_within_task": float(np.sqrt(max(sb(within), 0))),
+    }
+
+
+def summarize(draws):
+    """Mean and sd over draws of every metric, and Wilcoxon tests."""
+    metrics = ("pooled_r", "within_task_r", "spearman")
+    methods = [m for m in draws[0] if all(m in d for d in draws)]
+    summary = {}
+    for m in methods:
+        entry = {}
+        for metric in metrics:
+            values = np.array([d[m][metric] for d in draws])
+            entry[metric] = {"mean": float(values.mean()), "sd": float(values.std())}
+        if "regret" in draws[0][m]:
+            for b in BUDGETS:
+                values = np.array([d[m]["regret"][b] for d in draws])
+                entry[f"regret_{b}"] = {
+                    "mean": float(values.mean()),
+                    "sd": float(values.std()),
+                }
+        entry["cpu_seconds"] = float(np.mean([d[m]["cpu_seconds"] for d in draws]))
+        summary[m] = entry
+    tests = {}
+    keys = list(metrics) + [f"regret_{b}" for b in BUDGETS]
+    for key in keys:
+        lower_better = key.startswith("regret")
+        sign = -1 if lower_better else 1
+        best = max(BASELINES, key=lambda m: sign * summary[m][key]["mean"])
+
+        def series(m, key=key):
+            if key.startswith("regret"):
+                return np.array([d[m]["regret"][int(key[-1])] for d in draws])
+            return np.array([d[m][key] for d in draws])
+
+        diff = series("etap") - series(best)
+        p = float(stats.wilcoxon(diff).pvalue) if np.any(diff != 0) else 1.0
+        tests[key] = {
+            "best_baseline": best,
+            "mean_difference": float(diff.mean()),
+            "p": p,
+        }
+    return summary, tests
+
+
+def print_table(name, size, summary, tests, ceiling):
+    print(f"\n== {name}, {size} training groups (mean (sd) over {N_DRAWS} draws) ==")
+    print(
+        f"noise ceiling: seed-to-seed r {ceiling['seed_r_pooled']:.2f} pooled, "
+        f"{ceiling['seed_r_within_task']:.2f} within task; highest r reachable "
+        f"against the 2-seed mean {ceiling['max_r_pooled']:.2f} pooled, "
+        f"{ceiling['max_r_within_task']:.2f} within task"
+    )
+    header = f"{'method':26s} {'pooled r':>12s} {'within r':>12s} {'spearman':>12s}"
+    header += "".join(f" {'regret@' + str(b):>13s}" for b in BUDGETS)
+    print(header)
+    for m, e in summary.items():
+        line = f"{m:26s}"
+        for metric in ("pooled_r", "within_task_r", "spearman"):
+            line += f" {e[metric]['mean']:6.3f} ({e[metric]['sd']:.2f})"
+        for b in BUDGETS:
+            if f"regret_{b}" in e:
+                r = e[f"regret_{b}"]
+                line += f" {r['mean']:6.3f} ({r['sd']:.2f})"
+        print(line)
+    for key, t in tests.items():
+        print(
+            f"  wilcoxon etap vs best baseline on {key}: {t['best_baseline']}, "
+            f"mean difference {t['mean_difference']:+.3f}, p = {t['p']:.3f}"
+        )
+
+
+def plot(report, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(report["tables"])
+    fig, axes = plt.subplots(2, len(names), figsize=(4 * len(names), 7), squeeze=False)
+    for j, name in enumerate(names):
+        for i, metric in enumerate(("pooled_r", "within_task_r")):
+            ax = axes[i, j]
+            for m in ("etap", "official", "task_mean_size", "ridge", "tag", "hoa"):
+                means = [
+                    report["tables"][name]["sizes"][str(s)]["summary"][m][metric][
+                        "mean"
+                    ]
+                    for s in SIZES
+                ]
+                ax.plot(SIZES, means, marker="o", label=m, lw=2.5 if m == "etap" else 1)
+            ceiling = report["tables"][name]["noise_ceiling"]
+            key = "max_r_pooled" if i == 0 else "max_r_within_task"
+            ax.axhline(ceiling[key], color="grey", ls="--", label="noise ceiling")
+            ax.set_title(f"{name}: {metric}", fontsize=9)
+            ax.set_xlabel("training groups")
+    axes[0, 0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("tables", nargs="*", help="table names (default: all)")
+    parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--out", default=str(HERE / "results" / "gain_prediction.json"))
+    args = parser.parse_args(argv)
+    names = args.tables or sorted(
+        p.stem.removeprefix("affinity_") for p in DATA.glob("affinity_*.npz")
+    )
+    start = time.perf_counter()
+    jobs = [(n, s, d) for n in names for s in SIZES for d in range(N_DRAWS)]
+    results = Parallel(n_jobs=args.n_jobs)(delayed(run_draw)(*job) for job in jobs)
+    report = {
+        "command": "python benchmarks/bench_gain_prediction.py",
+        "sizes": SIZES,
+        "n_draws": N_DRAWS,
+        "budgets": BUDGETS,
+        "tables": {},
+    }
+    for name in names:
+        table, _ = load(name)
+        ceiling = noise_ceiling(table)
+        n_tasks = table.X.shape[1] // 2
+        entry = {
+            "noise_ceiling": ceiling,
+            "hoa_pair_trainings": n_tasks * (n_tasks - 1) // 2,
+            "optimum": table.optimum,
+            "sizes": {},
+        }
+        for size in SIZES:
+            draws = [r for n, s, _, r in results if n == name and s == size]
+            summary, tests = summarize(draws)
+            entry["sizes"][str(size)] = {"summary": summary, "wilcoxon": tests}
+            print_table(name, size, summary, tests, ceiling)
+        print(
+            f"hoa needs all {entry['hoa_pair_trainings']} pairs of {n_tasks} tasks "
+            "trained (against 5/10/20 groups for the others)"
+        )
+        report["tables"][name] = entry
+    report["wall_seconds"] = time.perf_counter() - start
+    out = Path(args.out)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    plot(report, out.with_suffix(".png"))
+    print(f"\n{time.perf_counter() - start:.0f} s; written to {out} and .png")
+
+
+if __name__ == "__main__":
+    main()

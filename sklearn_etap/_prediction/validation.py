@@ -1,0 +1,85 @@
+"""Input checks shared by the prediction stages: the affinity matrix, group rows."""
+
+import numpy as np
+from sklearn.utils.validation import check_array
+
+from .._groups import decode_rows
+
+
+def check_affinity(affinity, *, input_name="affinity"):
+    """Validate a task-affinity matrix: square, 2-D, finite.
+
+    A non-finite entry is refused before any fitting, naming the tasks it
+    concerns: a task with too few labels, say, leaves its row and column of
+    ``TorchAffinityExtractor().affinity_`` NaN.
+
+    Parameters
+    ----------
+    affinity : array-like of shape (n_tasks, n_tasks)
+        The matrix to check.
+    input_name : str, default="affinity"
+        Name used in error messages.
+
+    Returns
+    -------
+    affinity : ndarray of shape (n_tasks, n_tasks)
+        The matrix as floats.
+    """
+    affinity = check_array(
+        affinity, ensure_2d=True, ensure_all_finite=False, input_name=input_name
+    )
+    if affinity.shape[0] != affinity.shape[1]:
+        raise ValueError(
+            f"{input_name} must be a square (n_tasks, n_tasks) matrix; got shape "
+            f"{affinity.shape}."
+        )
+    bad = ~np.isfinite(affinity)
+    if bad.any():
+        off_diagonal = ~np.eye(len(affinity), dtype=bool)
+        # A task without scores leaves its whole row or column non-finite;
+        # name those tasks, or every task of a stray non-finite entry.
+        whole = [
+            t
+            for t in range(len(affinity))
+            if bad[t, off_diagonal[t]].all() or bad[off_diagonal[:, t], t].all()
+        ]
+        stray = np.flatnonzero(bad.any(axis=0) | bad.any(axis=1)).tolist()
+        tasks = whole if whole and len(affinity) > 1 else stray
+        raise ValueError(
+            f"{input_name} holds NaN or infinite entries for tasks {tasks}; a task "
+            "with too few labels or recorded steps gets no affinity score. Drop "
+            "those tasks or record more steps (a smaller affinity_every)."
+        )
+    return affinity
+
+
+def check_group_rows(X, who):
+    """Membership, target task and group id of every group-task row of ``X``.
+
+    Rows must be ``[u_G | e_t]``: 0/1 values, exactly one target bit, and the
+    target a member of the group, as :func:`encode_groups` makes them.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_rows, 2 * n_tasks)
+        Candidate group-task rows.
+    who : str
+        The estimator (and encoding) named in the error message.
+
+    Returns
+    -------
+    membership : ndarray of bool, shape (n_rows, n_tasks)
+    target : ndarray of int, shape (n_rows,)
+    group_ids : ndarray of int, shape (n_rows,)
+        Rows with the same membership share an id.
+    """
+    try:
+        membership, target, _ = decode_rows(X)
+    except ValueError as exc:
+        raise ValueError(
+            f"{who} expects group-task rows [u_G | e_t] built with encode_groups "
+            f"(0/1 values, one target bit, the target a member of the group): "
+            f"{exc}"
+        ) from None
+    _, group_ids = np.unique(membership, axis=0, return_inverse=True)
+    return membership, target, group_ids.ravel()
