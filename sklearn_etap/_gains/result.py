@@ -178,6 +178,11 @@ class MeasuredGains:
         and ``task_name``, then ``gain``, ``gain_std``, ``stl_loss``,
         ``mtl_loss`` and per seed ``s`` ``gain_seed{s}`` and
         ``mtl_loss_seed{s}``.
+
+        Returns
+        -------
+        frame : pandas.DataFrame
+            One row per (group, member task), in the order of ``X`` and ``y``.
         """
         try:
             import pandas as pd
@@ -194,6 +199,11 @@ class MeasuredGains:
         The sidecar, ``path`` with the suffix ``.json`` (``gains.csv`` ->
         ``gains.json``), holds ``n_tasks``, ``seeds``, ``stl_loss_per_seed``
         ``metadata`` and ``task_names``. :meth:`load` reads both back.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The CSV file to write; the sidecar goes next to it.
         """
         path = Path(path)
         columns = self._columns()
@@ -216,7 +226,18 @@ class MeasuredGains:
 
     @classmethod
     def load(cls, path):
-        """Read what :meth:`save` wrote."""
+        """Read what :meth:`save` wrote.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The CSV file :meth:`save` wrote; its JSON sidecar must be next to it.
+
+        Returns
+        -------
+        gains : MeasuredGains
+            The saved gains.
+        """
         path = Path(path)
         sidecar = json.loads(_sidecar(path).read_text())
         n_seeds = len(sidecar["seeds"])

@@ -85,6 +85,7 @@ class AffinityMatrixDisplay:
             members) and is usually the largest, so it is left blank and out
             of the colour scale by default.
         colorbar : bool, default=True
+            Draw a colour bar next to the heatmap.
         im_kw : dict, default=None
             Passed to ``ax.imshow``.
         text_kw : dict, default=None
@@ -93,6 +94,7 @@ class AffinityMatrixDisplay:
         Returns
         -------
         display : AffinityMatrixDisplay
+            This display, with the drawn matplotlib objects stored on it.
         """
         plt = import_pyplot(f"{type(self).__name__}.plot")
         affinity = check_array(
@@ -165,12 +167,14 @@ class AffinityMatrixDisplay:
             ``None``: the extractor's ``task_names_`` (the columns of a
             DataFrame ``Y``), else 0, 1, ...
         ax : matplotlib Axes, default=None
+            Axes to draw on; ``None`` makes a new figure.
         **kwargs : dict
             Passed to :meth:`plot`.
 
         Returns
         -------
         display : AffinityMatrixDisplay
+            The display, drawn.
         """
         import_pyplot(f"{cls.__name__}.from_estimator")
         check_is_fitted(estimator)

@@ -78,6 +78,8 @@ class GainPredictionDisplay:
         Returns
         -------
         display : GainPredictionDisplay
+            This display, with the drawn matplotlib objects and ``pearson_r_``
+            stored on it.
         """
         plt = import_pyplot(f"{type(self).__name__}.plot")
         y_true = column_or_1d(self.y_true, dtype=float, input_name="y_true")
@@ -123,12 +125,14 @@ class GainPredictionDisplay:
         y : array-like of shape (n_rows,)
             Their measured gains (``MeasuredGains.y``).
         ax : matplotlib Axes, default=None
+            Axes to draw on; ``None`` makes a new figure.
         **kwargs : dict
             Passed to :meth:`plot`.
 
         Returns
         -------
         display : GainPredictionDisplay
+            The display, drawn.
         """
         import_pyplot(f"{cls.__name__}.from_estimator")
         y_pred = estimator.predict(X)
@@ -145,12 +149,14 @@ class GainPredictionDisplay:
         y_pred : array-like of shape (n_rows,)
             Predicted gains.
         ax : matplotlib Axes, default=None
+            Axes to draw on; ``None`` makes a new figure.
         **kwargs : dict
             Passed to :meth:`plot`.
 
         Returns
         -------
         display : GainPredictionDisplay
+            The display, drawn.
         """
         import_pyplot(f"{cls.__name__}.from_predictions")
         return cls(y_true=y_true, y_pred=y_pred).plot(ax=ax, **kwargs)

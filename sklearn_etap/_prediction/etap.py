@@ -203,6 +203,7 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
         Returns
         -------
         self : ETAPRegressor
+            This estimator, with the parameters set.
         """
         defaults = {
             "affinity_estimator": "SplineAffinityRegressor",

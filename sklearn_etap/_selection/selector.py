@@ -30,7 +30,7 @@ from .solvers import DEFAULT_SOLVER, SOLVERS, solve_selection
 class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     """Choose which task groups to train from an estimator's predicted gains.
 
-    ``fit(P, y)`` fits a clone of ``estimator`` on group-task rows ``P``
+    ``fit(X, y)`` fits a clone of ``estimator`` on group-task rows ``X``
     (from :func:`encode_groups`) and their measured gains ``y``, predicts the
     gain of every member of every candidate group, and picks at most
     ``n_groups`` groups covering all tasks so that the sum over tasks of the
@@ -89,7 +89,7 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     estimator_ : estimator
         The fitted clone of ``estimator``.
     n_tasks_ : int
-        ``P.shape[1] // 2``.
+        ``X.shape[1] // 2`` of the rows seen in ``fit``.
     n_features_in_ : int
         ``2 * n_tasks_``.
     groups_ : list of tuple of int
@@ -160,12 +160,12 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         self.task_names = task_names
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, P, y, **fit_params):
+    def fit(self, X, y, **fit_params):
         """Fit the estimator on group-task rows and select groups.
 
         Parameters
         ----------
-        P : array-like of shape (n_rows, 2 * n_tasks)
+        X : array-like of shape (n_rows, 2 * n_tasks)
             Group-task rows ``[u_G | e_t]`` from :func:`encode_groups`.
         y : array-like of shape (n_rows,)
             Measured gain of each row.
@@ -178,14 +178,14 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
             The fitted selector, with ``groups_`` and ``predicted_gain_`` set.
         """
         # A multi-task group contributes at least two rows, one per member.
-        P, y = validate_data(
-            self, P, y, y_numeric=True, ensure_min_samples=2, ensure_min_features=2
+        X, y = validate_data(
+            self, X, y, y_numeric=True, ensure_min_samples=2, ensure_min_features=2
         )
-        check_non_negative(P, "GroupSelector.fit (group-task rows hold 0 and 1)")
-        decode_rows(P)
-        n_tasks = P.shape[1] // 2
+        check_non_negative(X, "GroupSelector.fit (group-task rows hold 0 and 1)")
+        decode_rows(X)
+        n_tasks = X.shape[1] // 2
         names = check_task_names(self.task_names, n_tasks)
-        self.estimator_ = clone(self.estimator).fit(P, y, **fit_params)
+        self.estimator_ = clone(self.estimator).fit(X, y, **fit_params)
         candidates = self._candidate_groups(n_tasks)
         if candidates:
             predicted = np.asarray(
@@ -239,12 +239,12 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         return all_groups(n_tasks, min_size=2, max_size=max_size)
 
     @available_if(_estimator_has("predict"))
-    def predict(self, P):
+    def predict(self, X):
         """Predicted gain of group-task rows, from ``estimator_``.
 
         Parameters
         ----------
-        P : array-like of shape (n_rows, 2 * n_tasks)
+        X : array-like of shape (n_rows, 2 * n_tasks)
             Group-task rows ``[u_G | e_t]`` from :func:`encode_groups`.
 
         Returns
@@ -253,7 +253,7 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
             The predicted gain of each row's task in the row's group.
         """
         check_is_fitted(self)
-        return self.estimator_.predict(P)
+        return self.estimator_.predict(X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
