@@ -26,6 +26,9 @@ Usage::
 
     nice -n 10 python benchmarks/bench_adaptive.py             # the default predictor
     nice -n 10 python benchmarks/bench_adaptive.py --estimator interaction
+    # ETAPRegressor(affinity=A) with the table's recorded affinity:
+    nice -n 10 python benchmarks/bench_adaptive.py --estimator etap \\
+        --out benchmarks/results/adaptive_search_etap.json
     nice -n 10 python benchmarks/bench_adaptive.py --noisy     # seed 0 measured,
                                                                # scored on seed 1
     nice -n 10 python benchmarks/bench_adaptive.py --planted   # planted clusters
@@ -46,6 +49,7 @@ import numpy as np
 from scipy.stats import wilcoxon
 
 from sklearn_etap import (
+    ETAPRegressor,
     MeasuredGains,
     ResidualRidge,
     all_groups,
@@ -61,7 +65,19 @@ N_BLIND = 20
 ESTIMATORS = {
     "default": None,
     "interaction": ResidualRidge(encoding="interaction"),
+    # ETAPRegressor's defaults with the table's recorded ETAP affinity
+    # (benchmarks/data/affinity_<table>.npz), set per table in bench_table.
+    "etap": "etap",
 }
+
+
+def table_estimator(estimator, path):
+    """``ETAPRegressor(affinity=A)`` for ``"etap"``, with the table's affinity."""
+    if not isinstance(estimator, str):
+        return estimator
+    name = path.stem.removeprefix("gains_")
+    affinity = np.load(path.parent / f"affinity_{name}.npz")["etap"]
+    return ETAPRegressor(affinity=affinity)
 
 
 def load_truth(path, seed=None):
@@ -140,6 +156,7 @@ def paired(regrets, baseline):
 
 
 def bench_table(path, methods, draws, n_measured, estimator, noisy=False):
+    estimator = table_estimator(estimator, path)
     truth, n_tasks = load_truth(path, seed=1 if noisy else None)
     measured = load_truth(path, seed=0)[0] if noisy else truth
     entry = {"n_tasks": n_tasks, "n_groups_in_table": len(truth), "budgets": {}}
