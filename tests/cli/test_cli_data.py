@@ -55,6 +55,26 @@ def test_parquet_goes_through_pandas_and_a_missing_engine_is_one_line(
         read_table(path)
 
 
+def test_a_real_parquet_file_reads_like_the_same_csv(tmp_path):
+    rng = np.random.RandomState(3)
+    frame = pd.DataFrame({"f": rng.normal(size=60), "g": rng.normal(size=60)})
+    frame["up"] = (frame["f"] > 0).astype(float)
+    frame["level"] = frame["f"] - frame["g"]
+    frame.to_parquet(tmp_path / "d.parquet")
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    from_parquet = load_table(
+        tmp_path / "d.parquet", ["up", "level"], None, max_samples=None, seed=0
+    )
+    from_csv = load_table(
+        tmp_path / "d.csv", ["up", "level"], None, max_samples=None, seed=0
+    )
+    assert from_parquet.task_names == ["up", "level"]
+    assert from_parquet.task_types == ["binary", "regression"]
+    assert from_parquet.feature_names == ["f", "g"]
+    np.testing.assert_allclose(from_parquet.X_train, from_csv.X_train)
+    np.testing.assert_allclose(from_parquet.Y_test, from_csv.Y_test)
+
+
 def test_missing_labels_are_nan_and_rows_without_any_are_dropped(tmp_path):
     rng = np.random.RandomState(2)
     frame = pd.DataFrame({"f": rng.normal(size=80)})
