@@ -95,8 +95,9 @@ def search_groups(
         (including those in ``measured``).
     affinity : array-like of shape (n_tasks, n_tasks), default=None
         Task affinity (``TorchAffinityExtractor.affinity_``). The predictor
-        is then ETAP as :func:`~sklearn_etap.make_etap_search` builds it,
-        searched again at every round.
+        is then ``ETAPRegressor(affinity=affinity)`` with the library's
+        defaults (they tune their penalties on the measured groups), refitted
+        at every round.
     estimator : regressor, default=None
         Any regressor of gains from group-task rows ``[u_G | e_t]``, cloned
         at every round; a ``fit`` taking ``groups=`` receives each row's

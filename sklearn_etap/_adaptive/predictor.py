@@ -9,7 +9,7 @@ from sklearn.linear_model import Ridge
 from sklearn.model_selection._search import BaseSearchCV
 
 from .._groups import encode_groups, group_row_ids
-from .._prediction import make_etap_search
+from .._prediction import ETAPRegressor
 
 # Refits on bootstrap resamples of the measured groups, for the spread of the
 # predictions that the exploring strategies use.
@@ -25,13 +25,16 @@ def default_estimator():
 def make_predictor(affinity, estimator, n_measured_groups):
     """An unfitted predictor for ``n_measured_groups`` measured groups.
 
-    With ``affinity``: the library's default ETAP search
-    (:func:`~sklearn_etap.make_etap_search`), sized to the measured groups.
+    With ``affinity``: ``ETAPRegressor(affinity=affinity)`` with the library's
+    defaults, which choose their own penalties from the measured groups (the
+    configuration ``benchmarks/bench_adaptive.py --estimator etap`` measured; a
+    grid search every round cost more and predicted the same in
+    ``benchmarks/bench_gain_prediction.py``).
     """
     if estimator is not None:
         return clone(estimator)
     if affinity is not None:
-        return make_etap_search(affinity, n_measured_groups)
+        return ETAPRegressor(affinity=affinity)
     return default_estimator()
 
 

@@ -126,8 +126,10 @@ def run_job(data, options, say):
             affinity, n_train_groups=n_measured, n_jobs=options.jobs, verbose=progress
         )
         search.fit(X, y, groups=row_group)
+    # The adaptive search returns the fitted default ETAP, the grid search its best.
+    model = getattr(search, "best_estimator_", search)
     out_of_fold = cross_val_predict(
-        clone(search.best_estimator_),
+        clone(model),
         X,
         y,
         groups=row_group,
@@ -139,7 +141,7 @@ def run_job(data, options, say):
     say(f"[4/4] choosing at most {options.budget} groups ({options.mode} mode)")
     if options.measure != "adaptive":
         selector = GroupSelector(
-            search.best_estimator_,
+            model,
             n_groups=options.budget,
             mode=options.mode,
             max_group_size=max_size,
@@ -186,7 +188,9 @@ def _summary(data, options, extractor, gains, search, selection, timings):
     measured = {g: i for i, g in enumerate(gains.groups)}
     chosen = []
     for index, group in enumerate(selection.groups):
-        predicted = search.best_estimator_.predict(encode_groups([group], n_tasks))
+        predicted = getattr(search, "best_estimator_", search).predict(
+            encode_groups([group], n_tasks)
+        )
         if len(group) == 1:
             predicted = np.zeros(1)  # a task trained alone gains nothing
         true = None
@@ -229,10 +233,7 @@ def _summary(data, options, extractor, gains, search, selection, timings):
             }
             for i, group in enumerate(gains.groups)
         ],
-        "prediction": {
-            "best_params": {k: _jsonable(v) for k, v in search.best_params_.items()},
-            "cv_mean_squared_error": _number(-search.best_score_),
-        },
+        "prediction": _prediction_summary(search),
         "selection": {
             "groups": chosen,
             "predicted_total_gain": _number(selection.total),
@@ -251,3 +252,17 @@ def _jsonable(value):
     if isinstance(value, (int, float, str, bool)) or value is None:
         return value
     return repr(value)
+
+
+def _prediction_summary(search):
+    """What the report says of the fitted predictor: a grid search's choice, or
+    the default ETAP's self-tuned penalties."""
+    if hasattr(search, "best_params_"):
+        return {
+            "best_params": {k: _jsonable(v) for k, v in search.best_params_.items()},
+            "cv_mean_squared_error": _number(-search.best_score_),
+        }
+    return {
+        "estimator": type(search).__name__,
+        "affinity_alpha": _number(search.affinity_estimator_.alpha_),
+    }
