@@ -21,18 +21,6 @@ from sklearn_etap._affinity.recording import _AffinityAccumulator
 from sklearn_etap._affinity.training import RecordingSchedule
 
 
-def make_data(n_samples=120, seed=0):
-    rng = np.random.RandomState(seed)
-    X = rng.normal(size=(n_samples, 5))
-    Y = np.c_[
-        X[:, 0] + X[:, 1],
-        X[:, 0] - X[:, 1] + 0.1 * rng.normal(size=n_samples),
-        (X[:, 2] > 0).astype(float),
-        (X[:, 0] + X[:, 3] > 0).astype(float),
-    ]
-    return X, Y
-
-
 def small(**params):
     defaults = dict(max_epochs=4, batch_size=32, device="cpu", random_state=0)
     return TorchAffinityExtractor(**{**defaults, **params})
@@ -99,9 +87,9 @@ def test_schedule_and_accumulator_average_to_the_every_step_mean():
     assert (np.abs(estimates.mean(axis=0) - Z.mean(axis=0)) < 4 * standard_error).all()
 
 
-def test_extractor_weights_each_recorded_step_by_its_block(monkeypatch):
+def test_extractor_weights_each_recorded_step_by_its_block(monkeypatch, make_task_data):
     """16 steps in blocks of 3: the last block has one step and weight 1."""
-    X, Y = make_data()
+    X, Y = make_task_data()
     scores = []
     add = _AffinityAccumulator.add
 
@@ -134,9 +122,9 @@ def dropout_encoder(n_features):
     return nn.Sequential(nn.Linear(n_features, 16), nn.ReLU(), nn.Dropout(0.3))
 
 
-def test_tag_recording_with_dropout_trains_the_plain_model():
+def test_tag_recording_with_dropout_trains_the_plain_model(make_task_data):
     """The lookaheads take nothing from the random stream the training uses."""
-    X, Y = make_data()
+    X, Y = make_task_data()
     tag = small(encoder=dropout_encoder, affinity="tag", affinity_every=1).fit(X, Y)
     plain = small(encoder=dropout_encoder, affinity=None).fit(X, Y)
     assert tag.n_recorded_steps_ == tag.n_steps_
@@ -151,14 +139,14 @@ def test_tag_recording_with_dropout_trains_the_plain_model():
     assert_array_equal(after_tag.numpy(), torch.rand(4).numpy())
 
 
-def test_tag_lookahead_draws_the_training_steps_dropout_masks():
+def test_tag_lookahead_draws_the_training_steps_dropout_masks(make_task_data):
     """At a tiny learning rate TAG's score is ETAP's first-order score.
 
     With fresh dropout masks in the lookahead, the loss after the lookahead
     step would differ from the loss before it by the change of masks, not by
     the step (scores of +-0.1 where they should be ~1e-4).
     """
-    X, Y = make_data()
+    X, Y = make_task_data()
     params = dict(
         encoder=dropout_encoder, learning_rate=1e-4, momentum=0.0, affinity_every=1
     )
@@ -168,8 +156,8 @@ def test_tag_lookahead_draws_the_training_steps_dropout_masks():
     assert_allclose(tag, etap, rtol=0.05, atol=2e-6)
 
 
-def test_tag_restores_the_random_state_on_error(monkeypatch):
-    X, Y = make_data()
+def test_tag_restores_the_random_state_on_error(monkeypatch, make_task_data):
+    X, Y = make_task_data()
 
     def fail(*args, **kwargs):
         torch.rand(100)  # consume the stream, then fail
