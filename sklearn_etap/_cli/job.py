@@ -186,11 +186,10 @@ def _summary(data, options, extractor, gains, search, selection, timings):
     names = list(data.task_names)
     n_tasks = len(names)
     measured = {g: i for i, g in enumerate(gains.groups)}
+    model = getattr(search, "best_estimator_", search)
     chosen = []
     for index, group in enumerate(selection.groups):
-        predicted = getattr(search, "best_estimator_", search).predict(
-            encode_groups([group], n_tasks)
-        )
+        predicted = model.predict(encode_groups([group], n_tasks))
         if len(group) == 1:
             predicted = np.zeros(1)  # a task trained alone gains nothing
         true = None
