@@ -24,7 +24,7 @@ from .checks import (
 from .fit_warnings import warn_after_fit
 from .inference import TrainedModelMixin
 from .modules import build_module
-from .recording import make_recorder
+from .recorders import make_recorder
 from .safeguards import EarlyStopping, torch_threads
 from .training import (
     BINARY,
@@ -55,8 +55,7 @@ class TorchAffinityExtractor(
     ``g_j . (eta g_i - beta v_{k-1}) / L_j`` (positive: task i's update lowers
     task j's loss). ``affinity_[i, j]`` is the mean of z_k[i -> j] over the
     recorded steps. All per-task gradients of a step come from one batched
-    backward pass, and their sum is the training gradient, so recording costs
-    no second backward pass.
+    backward pass, whose sum is the training gradient.
 
     Parameters
     ----------
@@ -117,15 +116,18 @@ class TorchAffinityExtractor(
         after the step of task i alone on a copy of the shared weights, as a
         baseline. ``None``: plain training, ``affinity_`` is None.
     affinity_every : int, default=20
-        Record one step at a random place in every block of this many steps,
-        the last, partial block included (seeded by ``random_state``; a fixed
-        stride can fall into step with periodic training dynamics), weighted
-        by its block's length; the other steps are plain training steps.
-        A recorded step costs 2 to 7.5 plain steps (tiny to compute-bound
-        model), so the overhead is about that over k. Per-step scores are
-        noisy and the default trades precision for time (its affinity
-        correlates about 0.6 with every-step recording in the benchmark that
-        ``docs/affinity.md`` quotes); use 1 or 2 when precision matters more.
+        The exact score is computed on one step at a random place in every
+        block of this many steps (seeded by ``random_state``; a fixed stride
+        can fall into step with periodic training dynamics), weighted by its
+        block's length. It costs 2 to 7.5 plain steps (tiny to compute-bound
+        model); 1 records every step.
+    affinity_control_variate : bool, default=True
+        At every step, score the part of the step all tasks share (momentum
+        and weight decay; Adam's step for a zero gradient) by one extra
+        forward pass, and correct it on the sampled steps: an unbiased
+        control variate that agrees with every-step recording far better
+        than sampling alone (``docs/affinity.md``). For ``affinity="etap"``
+        on the shared weights with ``affinity_every > 1``.
     affinity_gradient : {"parameters", "representation"}, default="parameters"
         ``"parameters"``: gradients with respect to the shared weights (the
         paper's score). ``"representation"``: a cheaper approximation using
@@ -156,11 +158,9 @@ class TorchAffinityExtractor(
     Attributes
     ----------
     affinity_ : ndarray of shape (n_tasks, n_tasks) or None
-        ``affinity_[i, j]``: mean over recorded steps of z[i -> j], each
-        step weighted by the length of its block (so a step of the short last
-        block counts less), an unbiased estimate of the every-step mean; NaN
-        for a pair never scored (a task without labels in every recorded
-        batch).
+        ``affinity_[i, j]``: an unbiased estimate of the every-step mean of
+        z[i -> j] (``affinity_every``, ``affinity_control_variate``); NaN for
+        a pair never scored (a task without labels in every recorded batch).
     n_tasks_ : int
         Number of tasks (columns of ``Y``).
     task_names_ : ndarray of object of shape (n_tasks,)
@@ -178,7 +178,7 @@ class TorchAffinityExtractor(
     n_steps_ : int
         Optimizer steps taken.
     n_recorded_steps_ : int
-        Steps at which the affinity was recorded.
+        Steps at which the exact score was computed.
     module_ : torch.nn.Module
         The trained model (``module_.encoder``, ``module_.heads``); its
         ``forward`` returns ``(outputs, representation)``.
@@ -230,6 +230,7 @@ class TorchAffinityExtractor(
         "tol": [Interval(Real, 0, None, closed="left")],
         "affinity": [StrOptions({"etap", "tag"}), None],
         "affinity_every": [Interval(Integral, 1, None, closed="left")],
+        "affinity_control_variate": ["boolean"],
         "affinity_gradient": [StrOptions({"parameters", "representation"})],
         "gradient_method": [StrOptions({"batched", "loop"})],
         "device": [str, torch.device],
@@ -257,6 +258,7 @@ class TorchAffinityExtractor(
         tol=1e-4,
         affinity="etap",
         affinity_every=DEFAULT_AFFINITY_EVERY,
+        affinity_control_variate=True,
         affinity_gradient="parameters",
         gradient_method="batched",
         device="auto",
@@ -280,6 +282,7 @@ class TorchAffinityExtractor(
         self.tol = tol
         self.affinity = affinity
         self.affinity_every = affinity_every
+        self.affinity_control_variate = affinity_control_variate
         self.affinity_gradient = affinity_gradient
         self.gradient_method = gradient_method
         self.device = device
@@ -343,6 +346,8 @@ class TorchAffinityExtractor(
             self.device_,
             gradient=self.affinity_gradient,
             method=self.gradient_method,
+            control_variate=self.affinity_control_variate,
+            every=self.affinity_every,
         )
         with torch_threads(self.n_threads), seeded_torch(seed, self.device_):
             module = build_module(

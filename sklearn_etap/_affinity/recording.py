@@ -305,12 +305,3 @@ class TAGRecorder(_AffinityAccumulator):
         finally:
             set_rng_state(after_forward, device)
         self.add(scores, before, data.has_label, data.weight)
-
-
-def make_recorder(affinity, n_tasks, device, *, gradient, method):
-    """The recorder for the extractor's ``affinity=`` (``None`` records nothing)."""
-    if affinity is None:
-        return None
-    if affinity == "tag":
-        return TAGRecorder(n_tasks, device, method=method)
-    return ETAPRecorder(n_tasks, device, gradient=gradient, method=method)

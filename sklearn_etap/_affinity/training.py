@@ -226,43 +226,48 @@ def run_single_epoch(
 
     A step that ``schedule`` picks goes through ``recorder.step``, which must
     set the parameters' ``.grad``; any other step is one backward pass of the
-    summed loss. ``history.n_steps`` counts the steps.
+    summed loss, after which a recorder with ``observes_every_step`` sees it
+    through ``recorder.observe``. ``history.n_steps`` counts the steps.
     """
     module.train()
     shared_names, shared_params, head_params = _parameter_groups(module)
     n_samples = len(data)
     order = torch.randperm(n_samples, generator=generator).to(data.X.device)
     epoch_losses = torch.zeros(data.targets.shape[1], device=data.X.device)
+    observing = getattr(recorder, "observes_every_step", False)
     for start in range(0, n_samples, batch_size):
         batch = data.rows(order[start : start + batch_size])
         recording = recorder is not None and schedule.records(history.n_steps)
+        seen = recording or observing
         rng_state = None
-        if recording and getattr(recorder, "replays_forward", False):
+        if seen and getattr(recorder, "replays_forward", False):
             rng_state = recorder.get_rng_state(data.X.device)
         outputs, representation = module(batch.X)
         losses, has_label = masked_task_losses(
             outputs, batch.targets, batch.present, is_binary
         )
         optimizer.zero_grad(set_to_none=True)
-        if recording:
-            recorder.step(
-                StepData(
-                    losses=losses,
-                    has_label=has_label,
-                    representation=representation,
-                    shared_params=shared_params,
-                    shared_names=shared_names,
-                    head_params=head_params,
-                    optimizer=optimizer,
-                    module=module,
-                    batch=batch,
-                    is_binary=is_binary,
-                    weight=schedule.weight,
-                    rng_state=rng_state,
-                )
+        if seen:
+            step = StepData(
+                losses=losses,
+                has_label=has_label,
+                representation=representation,
+                shared_params=shared_params,
+                shared_names=shared_names,
+                head_params=head_params,
+                optimizer=optimizer,
+                module=module,
+                batch=batch,
+                is_binary=is_binary,
+                weight=schedule.weight,
+                rng_state=rng_state,
             )
+        if recording:
+            recorder.step(step)
         else:
             losses.sum().backward()
+            if observing:
+                recorder.observe(step)
         optimizer.step()
         epoch_losses += losses.detach()
         history.n_steps += 1
