@@ -24,6 +24,7 @@ the momentum term of all layers by one forward-mode product (``torch.func.jvp``)
 """
 
 import time
+from unittest import mock
 
 import numpy as np
 import torch
@@ -55,6 +56,7 @@ class DecomposingRecorder(ETAPRecorder):
         super().__init__(n_tasks, device)
         self.parts = []
         self.valid = []
+        self.losses = []
 
     def step(self, data):
         G = shared_task_gradients(data, "batched")
@@ -76,21 +78,32 @@ class DecomposingRecorder(ETAPRecorder):
         valid = scored_pairs(losses, data.has_label)
         self.parts.append(torch.where(valid, parts, 0.0).double().numpy())
         self.valid.append(valid.numpy())
+        self.losses.append(losses.double().numpy())
         self.add(parts.sum(dim=(0, 1)), losses, data.has_label, data.weight)
 
 
-def record_parts(X, Y, params):
-    """Per-step parts of one every-step fit: (n_steps, n_params, 2, n, n).
+def fit_with_recorder(recorder, X, Y, params):
+    """An every-step fit whose affinity recording goes through ``recorder``."""
+    with mock.patch(
+        "sklearn_etap._affinity.extractor.make_recorder",
+        lambda *args, **kwargs: recorder,
+    ):
+        TorchAffinityExtractor(affinity_every=1, device="cpu", **params).fit(X, Y)
+    if recorder.n_recorded_steps == 0:
+        raise RuntimeError("the extractor did not record through the given recorder")
 
-    Steps where a pair has no score (a task without labels in the batch, or
-    a zero loss) are dropped, so every kept step scores every pair.
+
+def record_parts(X, Y, params):
+    """Per-step parts of one every-step fit, and the per-step task losses.
+
+    ``parts``: (n_steps, n_params, 2, n, n); ``losses``: (n_steps, n). Steps
+    where a pair has no score (a task without labels in the batch, or a zero
+    loss) are dropped, so every kept step scores every pair.
     """
     recorder = DecomposingRecorder(Y.shape[1], torch.device("cpu"))
-    ext = TorchAffinityExtractor(affinity_every=1, device="cpu", **params)
-    ext._make_recorder = lambda: recorder
-    ext.fit(X, Y)
+    fit_with_recorder(recorder, X, Y, params)
     keep = np.array([valid.all() for valid in recorder.valid])
-    return np.array(recorder.parts)[keep]
+    return np.array(recorder.parts)[keep], np.array(recorder.losses)[keep]
 
 
 def sampled_steps(n_steps, k, seed):
@@ -158,8 +171,8 @@ def last_linear(module):
     return layers[-1]
 
 
-def per_step_costs(X, Y, params, n_calls=30):
-    """CPU ms per step: plain, exact score, and the two cheap scores' extra cost."""
+def per_step_costs(X, Y, params, n_calls=30, rounds=7):
+    """CPU ms per step: plain, exact score, and the cheap scores' extra cost."""
     ext = TorchAffinityExtractor(
         affinity=None, max_epochs=2, device="cpu", random_state=0, **params
     ).fit(X, Y)
@@ -225,22 +238,46 @@ def per_step_costs(X, Y, params, n_calls=30):
         L.sum().backward()
         optimizer.step()
 
+    def momentum_forward():
+        # the cheapest exact per-task quantity: every task's loss after a shift
+        # along the momentum buffer (a forward difference), one extra forward
+        optimizer.zero_grad()
+        L = losses()
+        L.sum().backward()  # before the shift: it needs the weights unchanged
+        with torch.no_grad():
+            bufs = [optimizer.state[p]["momentum_buffer"] for p in shared]
+            torch._foreach_add_(shared, bufs, alpha=-1e-3)
+            ((losses() - L.detach()) / L.detach()).sum()
+            torch._foreach_add_(shared, bufs, alpha=1e-3)
+        optimizer.step()
+
     for _ in range(3):
         plain()  # momentum buffers exist from here on
-    out = {}
-    for name, fn in [
-        ("plain_step", plain),
-        ("exact_score_step", exact),
-        ("last_layer_score_step", last_layer),
-        ("momentum_term_jvp_step", momentum_jvp),
-    ]:
+    steps = {
+        "plain_step": plain,
+        "exact_score_step": exact,
+        "last_layer_score_step": last_layer,
+        "momentum_term_jvp_step": momentum_jvp,
+        "momentum_term_forward_step": momentum_forward,
+    }
+    for fn in steps.values():
         for _ in range(5):
             fn()
-        start = time.process_time()
-        for _ in range(n_calls):
-            fn()
-        out[name + "_ms"] = (time.process_time() - start) / n_calls * 1e3
-    for name in ("exact_score_step", "last_layer_score_step", "momentum_term_jvp_step"):
+    # interleaved rounds, median per kind: a shared machine's load drifts
+    samples = {name: [] for name in steps}
+    for _ in range(rounds):
+        for name, fn in steps.items():
+            start = time.process_time()
+            for _ in range(n_calls):
+                fn()
+            samples[name].append((time.process_time() - start) / n_calls * 1e3)
+    out = {name + "_ms": float(np.median(ms)) for name, ms in samples.items()}
+    for name in (
+        "exact_score_step",
+        "last_layer_score_step",
+        "momentum_term_jvp_step",
+        "momentum_term_forward_step",
+    ):
         out[name.replace("_step", "_extra_in_plain_steps")] = (
             out[name + "_ms"] / out["plain_step_ms"] - 1
         )

@@ -56,6 +56,7 @@ from affinity_estimators import (  # noqa: E402
     per_step_costs,
     record_parts,
 )
+from affinity_noise import evaluate_noise, half_batch_agreement  # noqa: E402
 
 from sklearn_etap import TorchAffinityExtractor  # noqa: E402
 from sklearn_etap._affinity.extractor import DEFAULT_AFFINITY_EVERY  # noqa: E402
@@ -80,7 +81,7 @@ TINY_ONLY = {
     ),
 }
 CONFIGS = {"tiny": {**COMMON, **TINY_ONLY}, "wide": dict(COMMON)}
-SWEEP = (2, 5, 10, 20, 50)
+SWEEP = (2, 3, 4, 5, 10, 20, 50)
 CV_SWEEP = (10, 20, 50, 100)
 
 
@@ -177,13 +178,19 @@ def main(argv=None):
 
     time_fit(X, Y, {"max_epochs": 1})  # warm-up: first-call costs of torch
     rows = run_timings(X, Y, args.max_epochs, args.repeats)
-    estimators, costs = {}, {}
+    estimators, costs, noise = {}, {}, {}
     for model, settings in MODELS.items():
-        parts = record_parts(
-            X, Y, {**settings, "max_epochs": args.max_epochs, "random_state": 0}
-        )
+        params = {**settings, "max_epochs": args.max_epochs, "random_state": 0}
+        parts, losses = record_parts(X, Y, params)
         estimators[model] = evaluate(parts, SWEEP, CV_SWEEP)
+        noise[model] = {
+            **evaluate_noise(parts, losses, (10, 20)),
+            "half_batch_agreement": half_batch_agreement(X, Y, params),
+        }
         costs[model] = per_step_costs(X, Y, settings)
+        noise[model]["lower_bound"] = overhead_lower_bound(
+            estimators[model]["sampled"], costs[model]
+        )
     info["loadavg_after"] = os.getloadavg()
 
     targets = {}
@@ -221,12 +228,29 @@ def main(argv=None):
         "targets": targets,
         "estimators": estimators,
         "per_step_cpu_costs": costs,
+        "noise": noise,
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     print_report(report)
     print(f"written to {out}")
+
+
+def overhead_lower_bound(sampled, costs, target=0.95):
+    """What seeing enough steps costs, at the cheapest exact per-task quantity.
+
+    ``coverage_k``: the largest k whose one-step-per-block-of-k subsample
+    still reaches ``target`` (median over draws) with every-step recording.
+    An estimator whose noise is that of the samples it looks at must look at
+    about 1/k of them; the cheapest exact per-task quantity, the losses after
+    a shift along the momentum buffer, costs one forward pass on a batch.
+    The bound leaves out the Gram part of the score and every other cost.
+    """
+    reaching = [k for k, v in sampled.items() if v["median"] >= target]
+    k = max(reaching) if reaching else 1
+    per_step = costs["momentum_term_forward_extra_in_plain_steps"]
+    return {"coverage_k": k, "extra_per_step": per_step, "min_ratio": 1 + per_step / k}
 
 
 def print_report(report):
@@ -286,7 +310,25 @@ def print_report(report):
             f"  per step: plain {c['plain_step_ms']:.2f} ms; extra, in plain steps: "
             f"exact score {c['exact_score_extra_in_plain_steps']:.2f}, last-layer "
             f"score {c['last_layer_score_extra_in_plain_steps']:.2f}, momentum term "
-            f"by jvp {c['momentum_term_jvp_extra_in_plain_steps']:.2f}"
+            f"by jvp {c['momentum_term_jvp_extra_in_plain_steps']:.2f}, by a "
+            f"forward difference {c['momentum_term_forward_extra_in_plain_steps']:.2f}"
+        )
+        noise = report["noise"][model]
+        halves = noise["half_batch_agreement"]
+        print(
+            "  noise: momentum part on the two halves of each batch, r across "
+            f"steps per task: median {halves['median_r']:.2f}, max "
+            f"{halves['max_r']:.2f}; per-step variance explained by free "
+            f"quantities {noise['free_signal_share']:.3f}; top 10% of steps hold "
+            f"{noise['score_variance_share_of_top_10pct_steps']:.2f} of it; "
+            "oracle importance sampling, r with every-step: "
+            + ", ".join(f"k={k} {r:.3f}" for k, r in noise["oracle_importance"].items())
+        )
+        bound = noise["lower_bound"]
+        print(
+            f"  r >= 0.95 needs about one step in {bound['coverage_k']} seen; at "
+            f"{bound['extra_per_step']:.2f} plain steps each (one forward), at least "
+            f"{bound['min_ratio']:.2f}x plain training"
         )
 
 
