@@ -11,8 +11,12 @@ thread:
 
 Every configuration trains the same model from the same seed on the same
 batches; only the recording differs (``plain`` is ``affinity=None``;
-``etap_every_<k>`` records one random step per block of k; ``etap_default``
-the default ``affinity_every``; the tiny model also runs the published
+``etap_every_<k>`` records one random step per block of k, sampling alone;
+``etap_default`` the extractor's default (the control variate: a shared-step
+score at every step, the exact one on one step per block of 20);
+``sampled_only_default_every`` the default interval without the control
+variate (the previous default); ``control_variate_every_50`` the control
+variate with exact steps once per 50; the tiny model also runs the published
 baselines: one backward pass per task, TAG's lookahead as published, the
 representation-gradient approximation).
 
@@ -70,10 +74,14 @@ COMMON = {
     "plain": dict(affinity=None),
     "etap_every_step": dict(affinity_every=1),
     "etap_default": dict(affinity_every=DEFAULT_AFFINITY_EVERY),
-    "etap_every_2": dict(affinity_every=2),
+    "sampled_only_default_every": dict(
+        affinity_every=DEFAULT_AFFINITY_EVERY, affinity_control_variate=False
+    ),
+    "control_variate_every_50": dict(affinity_every=50),
+    "etap_every_2": dict(affinity_every=2, affinity_control_variate=False),
 }
 TINY_ONLY = {
-    "etap_every_5": dict(affinity_every=5),
+    "etap_every_5": dict(affinity_every=5, affinity_control_variate=False),
     "task_loop_every_step": dict(affinity_every=1, gradient_method="loop"),
     "tag_every_step": dict(affinity="tag", affinity_every=1, gradient_method="loop"),
     "representation_every_step": dict(
