@@ -27,6 +27,7 @@ the score that varies. For Adam, ``s`` is Adam's step for a zero gradient.
 
 from contextlib import contextmanager
 
+import numpy as np
 import torch
 
 from .recording import (
@@ -108,14 +109,50 @@ def shared_step_score(data, buffers):
     return 1 - after / before
 
 
+class _TargetScoreMean:
+    """Pairwise means of a score that depends on the target task only.
+
+    ``affinity()[i, j]``: the mean of ``c[j]`` over the steps that score the
+    pair (both tasks labelled, ``L_j > 0``), as ``_AffinityAccumulator``
+    counts them, but at two small operations a step: the per-step vectors
+    are kept and reduced every ``flush_every`` steps.
+    """
+
+    def __init__(self, n_tasks, device, flush_every=1024):
+        self.total = torch.zeros((n_tasks, n_tasks), dtype=torch.float64, device=device)
+        self.count = torch.zeros((n_tasks, n_tasks), dtype=torch.float64, device=device)
+        self.flush_every = flush_every
+        self._pending = []
+
+    def add(self, score, losses, has_label):
+        self._pending.append((score, has_label & (losses > 0), has_label))
+        if len(self._pending) >= self.flush_every:
+            self._flush()
+
+    def _flush(self):
+        if not self._pending:
+            return
+        score, valid, source = (torch.stack(v).double() for v in zip(*self._pending))
+        self.total += source.T @ (valid * score)
+        self.count += source.T @ valid
+        self._pending = []
+
+    def affinity(self):
+        self._flush()
+        total, count = self.total.cpu().numpy(), self.count.cpu().numpy()
+        out = total / np.where(count > 0, count, 1.0)
+        out[count == 0] = float("nan")
+        return out
+
+
 class ControlVariateRecorder:
     """ETAP's affinity: a shared-step score at every step, the exact one on some.
 
-    ``observe`` (every step that is not sampled) adds the cheap score c to a
-    plain mean; ``step`` (the sampled steps) computes the exact score z as
-    :class:`~.recording.ETAPRecorder` does, and c, and adds c to the plain mean and
-    z - c to a mean weighted by the step's block length. ``affinity`` is
-    their sum.
+    ``observe`` (every step that is not sampled) adds the cheap score c (one
+    value per target task) to a plain mean; ``step`` (the sampled steps)
+    computes the exact score z as :class:`~.recording.ETAPRecorder` does, and
+    c, and adds c to the plain mean and z - c to a mean weighted by the
+    step's block length. ``affinity`` is their sum.
     """
 
     observes_every_step = True
@@ -124,7 +161,7 @@ class ControlVariateRecorder:
 
     def __init__(self, n_tasks, device, method="batched"):
         self.method = method
-        self.cheap = _AffinityAccumulator(n_tasks, device)
+        self.cheap = _TargetScoreMean(n_tasks, device)
         self.correction = _AffinityAccumulator(n_tasks, device)
         self._buffers = None
 
@@ -135,12 +172,10 @@ class ControlVariateRecorder:
 
     def _cheap_scores(self, data):
         if not has_shared_step(data.optimizer):  # c = 0: spare the forward pass
-            n_tasks = len(data.losses)
-            return torch.zeros((n_tasks, n_tasks), device=data.losses.device)
+            return torch.zeros_like(data.losses.detach())
         if self._buffers is None:
             self._buffers = list(data.module.buffers())
-        score = shared_step_score(data, self._buffers)
-        return score[None, :].expand(len(score), len(score))
+        return shared_step_score(data, self._buffers)
 
     def observe(self, data):
         self.add_cheap(self._cheap_scores(data), data.losses.detach(), data.has_label)
@@ -155,13 +190,13 @@ class ControlVariateRecorder:
         self.add_exact(exact, cheap, losses, data.has_label, data.weight)
 
     def add_cheap(self, cheap, losses, has_label):
-        """A step with the cheap score only."""
+        """A step with the cheap score only: ``cheap[j]`` for every target j."""
         self.cheap.add(cheap, losses, has_label)
 
     def add_exact(self, exact, cheap, losses, has_label, weight):
         """A sampled step: both scores; ``weight`` steps stand behind it."""
         self.cheap.add(cheap, losses, has_label)
-        self.correction.add(exact - cheap, losses, has_label, weight)
+        self.correction.add(exact - cheap[None, :], losses, has_label, weight)
 
     def affinity(self):
         return self.cheap.affinity() + self.correction.affinity()
