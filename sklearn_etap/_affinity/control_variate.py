@@ -133,7 +133,8 @@ class _TargetScoreMean:
         if not self._pending:
             return
         score, valid, source = (torch.stack(v).double() for v in zip(*self._pending))
-        self.total += source.T @ (valid * score)
+        # where(): a score of a pair not scored may be inf or NaN (L_j = 0)
+        self.total += source.T @ torch.where(valid > 0, score, 0.0)
         self.count += source.T @ valid
         self._pending = []
 
