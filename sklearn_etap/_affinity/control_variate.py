@@ -27,7 +27,6 @@ the score that varies. For Adam, ``s`` is Adam's step for a zero gradient.
 
 from contextlib import contextmanager
 
-import numpy as np
 import torch
 
 from .recording import (
@@ -109,18 +108,17 @@ def shared_step_score(data, buffers):
     return 1 - after / before
 
 
-class _TargetScoreMean:
+class _TargetScoreMean(_AffinityAccumulator):
     """Pairwise means of a score that depends on the target task only.
 
     ``affinity()[i, j]``: the mean of ``c[j]`` over the steps that score the
-    pair (both tasks labelled, ``L_j > 0``), as ``_AffinityAccumulator``
-    counts them, but at two small operations a step: the per-step vectors
-    are kept and reduced every ``flush_every`` steps.
+    pair (both tasks labelled, ``L_j > 0``), as the plain accumulator counts
+    them, but at two small operations a step: the per-step vectors are kept
+    and reduced every ``flush_every`` steps.
     """
 
     def __init__(self, n_tasks, device, flush_every=1024):
-        self.total = torch.zeros((n_tasks, n_tasks), dtype=torch.float64, device=device)
-        self.count = torch.zeros((n_tasks, n_tasks), dtype=torch.float64, device=device)
+        super().__init__(n_tasks, device)
         self.flush_every = flush_every
         self._pending = []
 
@@ -140,10 +138,7 @@ class _TargetScoreMean:
 
     def affinity(self):
         self._flush()
-        total, count = self.total.cpu().numpy(), self.count.cpu().numpy()
-        out = total / np.where(count > 0, count, 1.0)
-        out[count == 0] = float("nan")
-        return out
+        return super().affinity()
 
 
 class ControlVariateRecorder:
