@@ -53,8 +53,8 @@ class TorchAffinityExtractor(
 
     which for SGD with momentum is the paper's
     ``g_j . (eta g_i - beta v_{k-1}) / L_j`` (positive: task i's update lowers
-    task j's loss). ``affinity_[i, j]`` is the mean of z_k[i -> j] over the
-    recorded steps. All per-task gradients of a step come from one batched
+    task j's loss). ``affinity_[i, j]`` estimates the mean of z_k[i -> j]
+    over every step. All per-task gradients of a step come from one batched
     backward pass, whose sum is the training gradient.
 
     Parameters
@@ -116,11 +116,9 @@ class TorchAffinityExtractor(
         after the step of task i alone on a copy of the shared weights, as a
         baseline. ``None``: plain training, ``affinity_`` is None.
     affinity_every : int, default=20
-        The exact score is computed on one step at a random place in every
-        block of this many steps (seeded by ``random_state``; a fixed stride
-        can fall into step with periodic training dynamics), weighted by its
-        block's length. It costs 2 to 7.5 plain steps (tiny to compute-bound
-        model); 1 records every step.
+        The exact score (2 to 7.5 plain steps' cost) is computed on one step
+        at a random place in every block of this many steps (seeded by
+        ``random_state``), weighted by its block's length; 1: every step.
     affinity_control_variate : bool, default=True
         At every step, score the part of the step all tasks share (momentum
         and weight decay; Adam's step for a zero gradient) by one extra
@@ -132,9 +130,8 @@ class TorchAffinityExtractor(
         ``"parameters"``: gradients with respect to the shared weights (the
         paper's score). ``"representation"``: a cheaper approximation using
         gradients with respect to the encoder's output on the batch,
-        ``z = eta g_i . g_j / L_j`` (no momentum or weight-decay term). It
-        costs a little less but tracks the exact score poorly, since the
-        momentum term it drops dominates (``docs/affinity.md``).
+        ``z = eta g_i . g_j / L_j``: it drops the momentum term, which
+        dominates, and tracks the exact score poorly (``docs/affinity.md``).
     gradient_method : {"batched", "loop"}, default="batched"
         ``"batched"``: all per-task gradients from one vectorized backward
         pass. ``"loop"``: one backward pass per task (the reference, and how

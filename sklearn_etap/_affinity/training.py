@@ -301,7 +301,8 @@ def fit_loop(
     says when to stop, and the best epoch's weights are restored at the
     end. With a ``recorder``, one step at a random place in every block of
     ``record_every`` steps (:class:`RecordingSchedule`, seeded by
-    ``record_seed``) goes through ``recorder.step``.
+    ``record_seed``) goes through ``recorder.step``; a recorder with
+    ``observes_every_step`` sees the others through ``recorder.observe``.
 
     Returns
     -------
