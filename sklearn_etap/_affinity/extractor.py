@@ -111,10 +111,9 @@ class TorchAffinityExtractor(
         The least decrease of the summed validation loss that counts as an
         improvement for early stopping.
     affinity : {"etap", "tag"} or None, default="etap"
-        ``"etap"``: ETAP's score. ``"tag"``: TAG's lookahead score
-        (Fifty et al. 2021), ``z[i -> j] = 1 - L_j(after) / L_j(before)``
-        after the step of task i alone on a copy of the shared weights, as a
-        baseline. ``None``: plain training, ``affinity_`` is None.
+        ``"etap"``: ETAP's score. ``"tag"``: TAG's lookahead score (Fifty et
+        al. 2021), ``1 - L_j(after) / L_j(before)`` after task i's step alone,
+        as a baseline. ``None``: plain training, ``affinity_`` is None.
     affinity_every : int, default=20
         The exact score (2 to 7.5 plain steps' cost) is computed on one step
         at a random place in every block of this many steps (seeded by
@@ -123,9 +122,8 @@ class TorchAffinityExtractor(
         At every step, score the part of the step all tasks share (momentum
         and weight decay; Adam's step for a zero gradient) by one extra
         forward pass, and correct it on the sampled steps: an unbiased
-        control variate that agrees with every-step recording far better
-        than sampling alone (``docs/affinity.md``). For ``affinity="etap"``
-        on the shared weights with ``affinity_every > 1``.
+        control variate, far closer to every-step recording than sampling
+        alone (``docs/affinity.md``). For ETAP on the shared weights.
     affinity_gradient : {"parameters", "representation"}, default="parameters"
         ``"parameters"``: gradients with respect to the shared weights (the
         paper's score). ``"representation"``: a cheaper approximation using
