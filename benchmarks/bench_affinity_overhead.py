@@ -34,7 +34,7 @@ k, and two control variates, with the CPU cost per step of their cheap parts.
 
 Usage::
 
-    nice -n 10 python benchmarks/bench_affinity_overhead.py           # ~6 min
+    nice -n 10 python benchmarks/bench_affinity_overhead.py           # ~5 min
     python benchmarks/bench_affinity_overhead.py --quick              # smoke test
 """
 

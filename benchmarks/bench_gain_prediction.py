@@ -39,7 +39,7 @@ draws) compares ``etap`` with the best baseline of every metric.
 
 Usage::
 
-    nice -n 10 python benchmarks/bench_gain_prediction.py  # 26 min on 2 loaded cores
+    nice -n 10 python benchmarks/bench_gain_prediction.py  # 8 to 11 min on 2 cores, all six tables
     # only some tables, merged into the existing JSON (every table printed):
     nice -n 10 python benchmarks/bench_gain_prediction.py clusters_8tasks --merge
 
