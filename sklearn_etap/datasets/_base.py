@@ -217,6 +217,38 @@ def check_task_labels(Y_train, Y_test, task_names, task_types, hint):
                 )
 
 
+def split_regression_tasks(X, Y, train, test, *, continuous, standardize, task_names):
+    """The train/test arrays of regression tasks, standardized and checked.
+
+    ``continuous`` columns of ``X`` and every task of ``Y`` are standardized
+    with the training rows' statistics when ``standardize`` is true; every
+    task must keep at least 2 labels on each side. Returns the keyword
+    arguments of :func:`make_bunch` for the arrays and task types, plus
+    ``X_mean``, ``X_scale``, ``Y_mean`` and ``Y_scale``.
+    """
+    X_train, X_test, X_mean, X_scale = standardize_columns(
+        X[train], X[test], continuous if standardize else []
+    )
+    Y_train, Y_test, Y_mean, Y_scale = standardize_columns(
+        Y[train], Y[test], None if standardize else []
+    )
+    task_types = ["regression"] * len(task_names)
+    check_task_labels(
+        Y_train, Y_test, task_names, task_types, "increase max_samples or test_size."
+    )
+    return dict(
+        X_train=X_train,
+        Y_train=Y_train,
+        X_test=X_test,
+        Y_test=Y_test,
+        task_types=task_types,
+        X_mean=X_mean,
+        X_scale=X_scale,
+        Y_mean=Y_mean,
+        Y_scale=Y_scale,
+    )
+
+
 def make_bunch(
     *,
     X_train,

