@@ -34,7 +34,7 @@ from .recording import (
     _optimizer_settings,
     descent_matrix,
     get_rng_state,
-    set_rng_state,
+    replaying_step_randomness,
     shared_task_gradients,
     task_updates,
 )
@@ -89,20 +89,22 @@ def shared_step_score(data, buffers):
     walking the module costs as much as a small model's forward pass).
     """
     before = data.losses.detach()
-    device = before.device
-    after_forward = get_rng_state(device)
     saved = [b.clone() for b in buffers]
     moved = moved_weights(data.optimizer, data.shared_params)
+    # Not lookahead_losses (TAG's): its functional_call walks the module at
+    # every call, which doubled this score's cost on a small model.
     try:
-        with torch.no_grad(), swapped_weights(data.shared_params, moved):
-            if data.rng_state is not None:
-                set_rng_state(data.rng_state, device)
+        with (
+            torch.no_grad(),
+            replaying_step_randomness(data) as replay,
+            swapped_weights(data.shared_params, moved),
+        ):
+            replay()
             outputs, _ = data.module(data.batch.X)
             after, _ = masked_task_losses(
                 outputs, data.batch.targets, data.batch.present, data.is_binary
             )
     finally:
-        set_rng_state(after_forward, device)
         for buffer, value in zip(buffers, saved):
             buffer.copy_(value)
     return 1 - after / before

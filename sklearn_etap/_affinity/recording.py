@@ -29,6 +29,8 @@ batch (and L_j > 0); the recorders keep per-pair counts and average over the
 steps where the score exists.
 """
 
+from contextlib import contextmanager
+
 import numpy as np
 import torch
 
@@ -261,6 +263,28 @@ def set_rng_state(state, device):
         torch.cuda.set_rng_state(state["cuda"], device)
 
 
+@contextmanager
+def replaying_step_randomness(data):
+    """Extra forward passes of a step, drawing what the step's own pass drew.
+
+    ``replay()`` (yielded) resets torch's random state to the one before the
+    step's forward pass (``data.rng_state``: the same dropout masks); on
+    exit, even on an error, the state after that pass is restored, so the
+    extra passes take nothing from the random stream training uses.
+    """
+    device = data.losses.device
+    after_forward = get_rng_state(device)
+
+    def replay():
+        if data.rng_state is not None:
+            set_rng_state(data.rng_state, device)
+
+    try:
+        yield replay
+    finally:
+        set_rng_state(after_forward, device)
+
+
 class TAGRecorder(_AffinityAccumulator):
     """TAG's lookahead affinity: one extra forward pass per task per recorded step.
 
@@ -288,20 +312,13 @@ class TAGRecorder(_AffinityAccumulator):
         sizes = [p.numel() for p in data.shared_params]
         buffers = dict(data.module.named_buffers())
         scores = torch.empty((len(before), len(before)), device=before.device)
-        device = before.device
-        after_forward = get_rng_state(device)
-        try:
-            with torch.no_grad():
-                for task, update in enumerate(updates):
-                    steps = update.split(sizes)
-                    lookahead = [
-                        p.detach() + s.view_as(p)
-                        for p, s in zip(data.shared_params, steps)
-                    ]
-                    if data.rng_state is not None:
-                        set_rng_state(data.rng_state, device)
-                    after = lookahead_losses(data, buffers, lookahead)
-                    scores[task] = 1 - after / before
-        finally:
-            set_rng_state(after_forward, device)
+        with torch.no_grad(), replaying_step_randomness(data) as replay:
+            for task, update in enumerate(updates):
+                steps = update.split(sizes)
+                lookahead = [
+                    p.detach() + s.view_as(p) for p, s in zip(data.shared_params, steps)
+                ]
+                replay()
+                after = lookahead_losses(data, buffers, lookahead)
+                scores[task] = 1 - after / before
         self.add(scores, before, data.has_label, data.weight)
