@@ -2,9 +2,11 @@
 
 For every ``benchmarks/data/gains_<table>.csv`` with recorded affinities
 (``affinity_<table>.npz``, made by ``benchmarks/record_affinities.py``), at 5,
-10 and 20 training groups, 10 draws of the training groups (the same draws for
-every method): fit on the training groups' rows, predict every row of the
-table, and score on the rows of the held-out groups
+10 and 20 training groups and at as many as HOA trains pairs (28 of 8 tasks, 45
+of 10), 10 draws of the training groups (the same draws for every method): fit
+on the training groups' rows, predict every row of the table, and score on the
+rows of the held-out groups of three or more tasks (HOA has measured every
+pair, so no method is scored on pairs)
 
 - pooled Pearson r and Spearman rho over all held-out rows;
 - within-task r: the mean over tasks of Pearson r across that task's
@@ -24,7 +26,9 @@ grid by grouped 5-fold CV, residual stage one ridge per target task, penalty
 over 1e-6..1e2 by leave-one-group-out), ``raw_affinity`` (the ETAP group
 affinity itself), ``tag`` (TAG's affinity through ETAP's default stages) and
 ``hoa`` (higher-order approximation: the mean over the other members of the
-measured pair gains; it needs every pair trained, stated in the output).
+measured pair gains; it needs every pair trained, stated in the output). At
+HOA's number of trainings, ``etap_on_pairs`` is ETAP fitted on those very
+pairs.
 Variants (affinity recording; ``etap_flat_affinity``, a constant affinity,
 i.e. the stages without the affinity; stage-1 choices, residual encodings) are scored
 on r only, to show why the defaults are what they are. ``etap_search`` and the
@@ -57,6 +61,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+from bench_adaptive import load_truth, run_method
 from joblib import Parallel, delayed
 from planted_clusters import planted_groups, planted_recovery, print_recovery
 from scipy import stats
@@ -70,12 +75,16 @@ from sklearn_etap import (
     SplineAffinityRegressor,
     group_affinity,
     make_etap_search,
+    search_groups,
     select_groups,
 )
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 SIZES = (5, 10, 20)
+# ... and as many groups as HOA trains pairs (28 of 8 tasks, 45 of 10): the
+# comparison with HOA at the same number of trainings
+RUNS = (*SIZES, "equal_cost")
 N_DRAWS = 10
 BUDGETS = (2, 3, 4)
 BASELINES = (
@@ -88,6 +97,10 @@ BASELINES = (
     "hoa",
 )
 MAIN = ("etap", "etap_search") + BASELINES
+# The adaptive column: search_groups with ETAP spending the same 10 trainings
+# on random groups or on the groups its default strategy picks.
+ADAPTIVE_STRATEGY = search_groups.__wrapped__.__kwdefaults__["strategy"]
+ADAPTIVE = ("random", ADAPTIVE_STRATEGY)
 
 
 # --------------------------------------------------------------------------
@@ -245,13 +258,13 @@ def within_task_r(pred, y, task):
     return float(np.mean(rs))
 
 
-def per_seed_scores(pred, table, train):
+def per_seed_scores(pred, table, test):
     """Pooled and within-task r against each seed's held-out gains alone."""
-    task = table.row_task[~train]
-    seeds = table.y_per_seed[~train]
+    task = table.row_task[test]
+    seeds = table.y_per_seed[test]
     return {
-        "pooled_r": [float(np.corrcoef(pred[~train], s)[0, 1]) for s in seeds.T],
-        "within_task_r": [within_task_r(pred[~train], s, task) for s in seeds.T],
+        "pooled_r": [float(np.corrcoef(pred[test], s)[0, 1]) for s in seeds.T],
+        "within_task_r": [within_task_r(pred[test], s, task) for s in seeds.T],
     }
 
 
@@ -300,13 +313,81 @@ def load(name):
     return table, aff
 
 
+def adaptive_regrets(name, table, aff, draw, n_measured=10):
+    """Regret of ``search_groups`` (ETAP with the table's affinity) at every
+    budget, with random measurement and with the default strategy."""
+    truth, n_tasks = load_truth(DATA / f"gains_{name}.csv")
+    estimator = ETAPRegressor(affinity=aff["etap"])
+    return {
+        method: {
+            budget: table.optimum[budget]
+            - run_method(method, truth, n_tasks, budget, draw, n_measured, estimator)
+            for budget in BUDGETS
+        }
+        for method in ADAPTIVE
+    }
+
+
+def summarize_adaptive(draws):
+    """Mean regret per budget, and the draws where adaptive beats random."""
+    out = {}
+    for budget in BUDGETS:
+        regrets = {m: np.array([d[m][budget] for d in draws]) for m in ADAPTIVE}
+        diff = regrets[ADAPTIVE_STRATEGY] - regrets["random"]
+        out[str(budget)] = {
+            **{f"{m}_regret": float(r.mean()) for m, r in regrets.items()},
+            "ceiling_regret": 0.0,  # every group measured: the optimum itself
+            "draws_better": int(np.sum(diff < 0)),
+            "draws_worse": int(np.sum(diff > 0)),
+            "wilcoxon_p": float(stats.wilcoxon(diff).pvalue) if np.any(diff) else 1.0,
+        }
+    return out
+
+
+def print_adaptive(summary):
+    print(
+        f"adaptive measurement (search_groups with ETAP, 10 trainings, regret; "
+        f"'{ADAPTIVE_STRATEGY}' against random, draws better / worse, Wilcoxon p):"
+    )
+    for budget, e in summary.items():
+        print(
+            f"  budget {budget}: random {e['random_regret']:.3f}  "
+            f"{ADAPTIVE_STRATEGY} {e[ADAPTIVE_STRATEGY + '_regret']:.3f}  "
+            f"ceiling {e['ceiling_regret']:.3f}  "
+            f"({e['draws_better']} / {e['draws_worse']}, p = {e['wilcoxon_p']:.3f})"
+        )
+
+
+def n_pairs(table):
+    """How many pairs HOA trains: every pair of the table's tasks."""
+    n_tasks = table.X.shape[1] // 2
+    return n_tasks * (n_tasks - 1) // 2
+
+
+def fit_etap_on_pairs(table):
+    """ETAP's default fitted on the pairs HOA uses, whatever the draw."""
+    pairs = _group_size(table.X).ravel() == 2
+
+    def fit(X, y, row_group, aff):
+        return fit_etap(table.X[pairs], table.y[pairs], None, aff)
+
+    return fit
+
+
 def run_draw(name, size, draw):
-    """Every method on one draw of ``size`` training groups (same for all)."""
+    """Every method on one draw of ``size`` training groups (same for all).
+
+    ``size="equal_cost"`` draws as many groups as HOA trains pairs.
+    """
     warnings.filterwarnings("ignore")
     table, aff = load(name)
-    rng = np.random.RandomState(1000 * size + draw)
-    chosen = rng.choice(len(table.groups), size, replace=False)
+    equal_cost = size == "equal_cost"
+    n_train = n_pairs(table) if equal_cost else size
+    rng = np.random.RandomState(1000 * n_train + draw)
+    chosen = rng.choice(len(table.groups), n_train, replace=False)
     train = np.isin(table.row_group, chosen)
+    # HOA has measured every pair, so no method is scored on 2-task groups.
+    test = ~train & (_group_size(table.X).ravel() >= 3)
     X, y, task = table.X, table.y, table.row_task
     args = (X[train], y[train], table.row_group[train], aff)
     methods = {
@@ -324,21 +405,24 @@ def run_draw(name, size, draw):
     if size != 10:  # the grid search and the variants at 10 groups only (time)
         methods = {m: f for m, f in methods.items() if m in MAIN}
         del methods["etap_search"]
+    if equal_cost:
+        methods["etap_on_pairs"] = fit_etap_on_pairs(table)
     result = {}
     for method, fit in methods.items():
         start = time.process_time()
         pred = np.asarray(fit(*args)(X), dtype=float)
         entry = {
-            "pooled_r": float(np.corrcoef(pred[~train], y[~train])[0, 1]),
-            "within_task_r": within_task_r(pred[~train], y[~train], task[~train]),
-            "spearman": float(stats.spearmanr(pred[~train], y[~train])[0]),
+            "pooled_r": float(np.corrcoef(pred[test], y[test])[0, 1]),
+            "within_task_r": within_task_r(pred[test], y[test], task[test]),
+            "spearman": float(stats.spearmanr(pred[test], y[test])[0]),
             "cpu_seconds": time.process_time() - start,
         }
-        if method in MAIN:
+        if method in MAIN or method == "etap_on_pairs":
             entry["regret"] = selection_regret(table, pred)
-            entry["per_seed"] = per_seed_scores(pred, table, train)
+            entry["per_seed"] = per_seed_scores(pred, table, test)
         result[method] = entry
-    return name, size, draw, result
+    adaptive = adaptive_regrets(name, table, aff, draw) if size == 10 else None
+    return name, size, draw, result, adaptive
 
 
 def noise_ceiling(table):
@@ -466,14 +550,13 @@ def plot(report, path):
     for j, name in enumerate(names):
         for i, metric in enumerate(("pooled_r", "within_task_r")):
             ax = axes[i, j]
+            table = report["tables"][name]
+            xs = [*SIZES, table["hoa_pair_trainings"]]
             for m in ("etap", "official", "task_mean_size", "ridge", "tag", "hoa"):
                 means = [
-                    report["tables"][name]["sizes"][str(s)]["summary"][m][metric][
-                        "mean"
-                    ]
-                    for s in SIZES
+                    table["sizes"][str(s)]["summary"][m][metric]["mean"] for s in RUNS
                 ]
-                ax.plot(SIZES, means, marker="o", label=m, lw=2.5 if m == "etap" else 1)
+                ax.plot(xs, means, marker="o", label=m, lw=2.5 if m == "etap" else 1)
             ceiling = report["tables"][name]["noise_ceiling"]
             key = "max_r_pooled" if i == 0 else "max_r_within_task"
             ax.axhline(ceiling[key], color="grey", ls="--", label="noise ceiling")
@@ -499,12 +582,12 @@ def main(argv=None):
         p.stem.removeprefix("affinity_") for p in DATA.glob("affinity_*.npz")
     )
     start = time.perf_counter()
-    jobs = [(n, s, d) for n in names for s in SIZES for d in range(N_DRAWS)]
+    jobs = [(n, s, d) for n in names for s in RUNS for d in range(N_DRAWS)]
     results = Parallel(n_jobs=args.n_jobs)(delayed(run_draw)(*job) for job in jobs)
     command = " ".join(["python benchmarks/bench_gain_prediction.py", *sys.argv[1:]])
     report = {
         "command": command,
-        "sizes": SIZES,
+        "sizes": RUNS,
         "n_draws": N_DRAWS,
         "budgets": BUDGETS,
         "tables": {},
@@ -516,17 +599,19 @@ def main(argv=None):
     for name in names:
         table, aff = load(name)
         ceiling = noise_ceiling(table)
-        n_tasks = table.X.shape[1] // 2
         entry = {
             "noise_ceiling": ceiling,
-            "hoa_pair_trainings": n_tasks * (n_tasks - 1) // 2,
+            "hoa_pair_trainings": n_pairs(table),
             "optimum": table.optimum,
             "sizes": {},
         }
-        for size in SIZES:
-            draws = [r for n, s, _, r in results if n == name and s == size]
+        for size in RUNS:
+            draws = [r for n, s, _, r, _ in results if n == name and s == size]
             summary, tests = summarize(draws)
             entry["sizes"][str(size)] = {"summary": summary, "wilcoxon": tests}
+        entry["adaptive"] = summarize_adaptive(
+            [a for n, s, _, _, a in results if n == name and s == 10]
+        )
         planted = planted_groups(name)
         if planted is not None:
             entry["planted_clusters"] = planted_recovery(
@@ -544,13 +629,17 @@ def main(argv=None):
 
 def print_report(name, entry):
     ceiling = entry["noise_ceiling"]
-    for size in SIZES:
+    pairs = entry["hoa_pair_trainings"]
+    for size in RUNS:
         result = entry["sizes"][str(size)]
-        print_table(name, size, result["summary"], result["wilcoxon"], ceiling)
-    n_pairs = entry["hoa_pair_trainings"]
+        label = f"{pairs} (as many as hoa's pairs)" if size == "equal_cost" else size
+        print_table(name, label, result["summary"], result["wilcoxon"], ceiling)
+        if size == 10 and "adaptive" in entry:
+            print_adaptive(entry["adaptive"])
     print(
-        f"hoa needs all {n_pairs} pairs of {ceiling_tasks(n_pairs)} tasks "
-        "trained (against 5/10/20 groups for the others)"
+        f"hoa needs all {pairs} pairs of {ceiling_tasks(pairs)} tasks trained "
+        f"(against 5/10/20/{pairs} groups for the others); etap_on_pairs is "
+        "etap fitted on those pairs"
     )
     if "planted_clusters" in entry:
         print_recovery(name, entry["planted_clusters"])
