@@ -206,6 +206,25 @@ def decode_rows(P):
     groups : list of tuple of int
         The group of every row.
     """
+    membership, target = validated_rows(P)
+    groups = [tuple(np.flatnonzero(m).tolist()) for m in membership]
+    return membership, target, groups
+
+
+def validated_rows(P):
+    """Membership and target task of group-task rows, checked but not split
+    into groups (what :func:`decode_rows` does without its per-row tuples).
+
+    Parameters
+    ----------
+    P : array-like of shape (n_rows, 2 * n_tasks)
+        Rows as made by :func:`encode_groups`.
+
+    Returns
+    -------
+    membership : ndarray of bool, shape (n_rows, n_tasks)
+    target : ndarray of int, shape (n_rows,)
+    """
     P = np.asarray(P, dtype=float)
     if P.ndim != 2 or P.shape[1] % 2 or P.shape[1] == 0:
         raise ValueError(
@@ -234,8 +253,7 @@ def decode_rows(P):
             f"row {bad}: its target task {target[bad]} is not a member of its "
             "group; every row describes a member of its own group."
         )
-    groups = [tuple(np.flatnonzero(m).tolist()) for m in membership]
-    return membership, target, groups
+    return membership, target
 
 
 @validate_params(

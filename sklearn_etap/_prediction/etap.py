@@ -1,17 +1,18 @@
 """ETAPRegressor: affinity stage + residual stage, stacked."""
 
 import warnings
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context, clone
 from sklearn.model_selection import GroupKFold, cross_val_predict
-from sklearn.utils._param_validation import HasMethods
+from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .group_affinity import group_affinity
 from .residual_ridge import ResidualRidge
 from .spline_affinity import SplineAffinityRegressor
+from .subsample import average_seen, draw_group_subsets
 from .validation import check_affinity, check_group_rows
 
 
@@ -128,6 +129,21 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
         tasks' levels, which cost within-task accuracy on every measured table
         (``docs/benchmark_results.md``). Needs group rows ``[u_G | e_t]`` as
         the encoding; otherwise it has no effect.
+    n_subsamples : int, default=1
+        ``1``: both stages fitted once, on all training rows. More: also
+        fitted ``n_subsamples`` times on random subsets of the training
+        groups (a group's rows stay together), and the prediction for a row
+        is the mean over the subset fits that saw the row's target task.
+        With few groups, the penalties and the group-size term the stages
+        choose jump as single groups come and go, and the mean smooths those
+        jumps; ``benchmarks/bench_gain_prediction.py`` measures it
+        (``etap_subsampled``, ``docs/benchmark_results.md``). Costs
+        ``n_subsamples`` more fits and predictions.
+    subsample : float, default=0.8
+        Share of the training groups in each subset (rounded; at least 2
+        groups, at most all but one).
+    random_state : int, RandomState instance or None, default=None
+        Draws the subsets (``n_subsamples > 1`` only).
 
     Attributes
     ----------
@@ -136,7 +152,14 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
     affinity_estimator_ : regressor
         Fitted clone of the stage-1 estimator.
     residual_estimator_ : regressor
-        Fitted clone of the stage-2 estimator.
+        Fitted clone of the stage-2 estimator (both fitted on all rows; with
+        ``n_subsamples > 1`` they predict only the rows whose task no subset
+        fit saw).
+    estimators_ : list of tuple
+        ``(stage 1, stage 2)`` fitted on each subset of the groups; empty
+        with ``n_subsamples=1``.
+    estimators_tasks_ : ndarray of bool, shape (n_subsamples, n_tasks) or None
+        The target tasks each subset held (``None`` without group rows).
     n_features_in_ : int
         Number of columns of ``X`` seen in ``fit``.
     feature_names_in_ : ndarray of str
@@ -171,6 +194,9 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
         "residual_estimator": [HasMethods(["fit", "predict"]), None],
         "cv": ["cv_object", None],
         "center_stage1": ["boolean"],
+        "n_subsamples": [Interval(Integral, 1, None, closed="left")],
+        "subsample": [Interval(Real, 0, 1, closed="neither")],
+        "random_state": ["random_state"],
     }
 
     def __init__(
@@ -180,12 +206,18 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
         residual_estimator=None,
         cv=None,
         center_stage1=True,
+        n_subsamples=1,
+        subsample=0.8,
+        random_state=None,
     ):
         self.affinity = affinity
         self.affinity_estimator = affinity_estimator
         self.residual_estimator = residual_estimator
         self.cv = cv
         self.center_stage1 = center_stage1
+        self.n_subsamples = n_subsamples
+        self.subsample = subsample
+        self.random_state = random_state
 
     def set_params(self, **params):
         """Set parameters, nested ones (``affinity_estimator__degree``) included.
@@ -264,21 +296,43 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
                 f"{X.shape[1]} feature(s). Pass affinity= to use group-task rows."
             )
         z, encoding = self._split_features(X)
+        self.affinity_estimator_, self.residual_estimator_ = self._fit_stages(
+            z, encoding, y
+        )
+        self.estimators_, self.estimators_tasks_ = [], None
+        if self.n_subsamples > 1:
+            subsets = draw_group_subsets(
+                _group_ids(encoding),
+                self.n_subsamples,
+                self.subsample,
+                self.random_state,
+            )
+            self.estimators_ = [
+                self._fit_stages(z[rows], encoding[rows], y[rows]) for rows in subsets
+            ]
+            decoded = _decoded(encoding)
+            if decoded is not None:
+                n_tasks = encoding.shape[1] // 2
+                self.estimators_tasks_ = np.array(
+                    [np.isin(np.arange(n_tasks), decoded[0][rows]) for rows in subsets]
+                )
+        return self
 
+    def _fit_stages(self, z, encoding, y):
+        """Stage 1 on the affinity feature, stage 2 on its residuals."""
         stage1 = self.affinity_estimator
         stage1 = SplineAffinityRegressor() if stage1 is None else stage1
         stage2 = self.residual_estimator
         stage2 = ResidualRidge() if stage2 is None else stage2
 
         y1 = _within_task(y, encoding) if self.center_stage1 else y
-        self.affinity_estimator_ = clone(stage1).fit(z, y1)
+        fitted1 = clone(stage1).fit(z, y1)
         if self.cv is None:
-            stage1_pred = self.affinity_estimator_.predict(z)
+            stage1_pred = fitted1.predict(z)
         else:
             splits = group_splits(self.cv, _group_ids(encoding))
             stage1_pred = cross_val_predict(clone(stage1), z, y1, cv=splits)
-        self.residual_estimator_ = clone(stage2).fit(encoding, y - stage1_pred)
-        return self
+        return fitted1, clone(stage2).fit(encoding, y - stage1_pred)
 
     def predict(self, X):
         """Predict the gains of group-task rows: stage 1 plus stage 2.
@@ -314,7 +368,18 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False)
         z, encoding = self._split_features(X)
-        return (
-            np.asarray(self.affinity_estimator_.predict(z), dtype=float),
-            np.asarray(self.residual_estimator_.predict(encoding), dtype=float),
+        stages = [(self.affinity_estimator_, self.residual_estimator_)]
+        stages += self.estimators_
+        predictions = np.array(
+            [[s1.predict(z), s2.predict(encoding)] for s1, s2 in stages], dtype=float
+        )  # (1 + n_subsamples, 2 stages, n_rows)
+        if not self.estimators_:
+            return predictions[0, 0], predictions[0, 1]
+        seen = np.ones((len(self.estimators_), len(X)), dtype=bool)
+        if self.estimators_tasks_ is not None:
+            seen = self.estimators_tasks_[:, _decoded(encoding)[0]]
+        mean = [average_seen(predictions[1:, k], seen) for k in (0, 1)]
+        # A task no subset held: the fit on all rows.
+        return tuple(
+            np.where(np.isnan(m), predictions[0, k], m) for k, m in enumerate(mean)
         )

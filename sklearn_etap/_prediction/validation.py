@@ -3,7 +3,7 @@
 import numpy as np
 from sklearn.utils.validation import check_array
 
-from .._groups import decode_rows
+from .._groups import validated_rows
 
 
 def check_affinity(affinity, *, input_name="affinity"):
@@ -74,7 +74,7 @@ def check_group_rows(X, who):
         Rows with the same membership share an id.
     """
     try:
-        membership, target, _ = decode_rows(X)
+        membership, target = validated_rows(X)
     except ValueError as exc:
         raise ValueError(
             f"{who} expects group-task rows [u_G | e_t] built with encode_groups "

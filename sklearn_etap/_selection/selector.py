@@ -20,7 +20,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from .._groups import all_groups, check_groups, decode_rows, encode_groups
+from .._groups import all_groups, check_groups, encode_groups, validated_rows
 from .._task_names import check_task_names, name_groups
 from .from_gains import as_bunch, check_finite_gains
 from .problem import MODES, SelectionProblem
@@ -182,7 +182,7 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
             self, X, y, y_numeric=True, ensure_min_samples=2, ensure_min_features=2
         )
         check_non_negative(X, "GroupSelector.fit (group-task rows hold 0 and 1)")
-        decode_rows(X)
+        validated_rows(X)
         n_tasks = X.shape[1] // 2
         names = check_task_names(self.task_names, n_tasks)
         self.estimator_ = clone(self.estimator).fit(X, y, **fit_params)
