@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 import torch
 from numpy.testing import assert_allclose, assert_array_equal
+from small_extractor import small
 from torch import nn
 
-from sklearn_etap import TorchAffinityExtractor
 from sklearn_etap._affinity import control_variate
 from sklearn_etap._affinity.control_variate import (
     ControlVariateRecorder,
@@ -26,11 +26,6 @@ from sklearn_etap._affinity.control_variate import (
 from sklearn_etap._affinity.recorders import make_recorder
 from sklearn_etap._affinity.recording import ETAPRecorder, _AffinityAccumulator
 from sklearn_etap._affinity.training import StepData, TaskData, masked_task_losses
-
-
-def small(**params):
-    defaults = dict(max_epochs=4, batch_size=32, device="cpu", random_state=0)
-    return TorchAffinityExtractor(**{**defaults, **params})
 
 
 def test_control_variate_is_unbiased_for_the_every_step_mean():

@@ -12,16 +12,12 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import log_loss, mean_squared_error
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from small_extractor import small
 from torch import nn
 
 from sklearn_etap import TorchAffinityExtractor
 from sklearn_etap._affinity.modules import build_module
 from sklearn_etap._affinity.training import RecordingSchedule
-
-
-def small(**params):
-    defaults = dict(max_epochs=4, batch_size=32, device="cpu", random_state=0)
-    return TorchAffinityExtractor(**{**defaults, **params})
 
 
 def test_fit_outputs_and_attributes(make_task_data):

@@ -13,17 +13,12 @@ import numpy as np
 import pytest
 import torch
 from numpy.testing import assert_allclose, assert_array_equal
+from small_extractor import small
 from torch import nn
 
-from sklearn_etap import TorchAffinityExtractor
 from sklearn_etap._affinity import recording
 from sklearn_etap._affinity.recording import _AffinityAccumulator
 from sklearn_etap._affinity.training import RecordingSchedule
-
-
-def small(**params):
-    defaults = dict(max_epochs=4, batch_size=32, device="cpu", random_state=0)
-    return TorchAffinityExtractor(**{**defaults, **params})
 
 
 @pytest.mark.parametrize("every, n_steps", [(20, 47), (3, 16), (5, 5), (4, 1)])

@@ -6,15 +6,10 @@ import numpy as np
 import pytest
 import torch
 from sklearn.exceptions import ConvergenceWarning
+from small_extractor import small
 from torch import nn
 
-from sklearn_etap import TorchAffinityExtractor
 from sklearn_etap._affinity.safeguards import EarlyStopping, torch_threads
-
-
-def small(**params):
-    defaults = dict(max_epochs=4, batch_size=32, device="cpu", random_state=0)
-    return TorchAffinityExtractor(**{**defaults, **params})
 
 
 def test_early_stopping_stops_after_patience_and_restores_the_best_weights():
