@@ -212,19 +212,9 @@ def decode_rows(P):
 
 
 def validated_rows(P):
-    """Membership and target task of group-task rows, checked but not split
-    into groups (what :func:`decode_rows` does without its per-row tuples).
-
-    Parameters
-    ----------
-    P : array-like of shape (n_rows, 2 * n_tasks)
-        Rows as made by :func:`encode_groups`.
-
-    Returns
-    -------
-    membership : ndarray of bool, shape (n_rows, n_tasks)
-    target : ndarray of int, shape (n_rows,)
-    """
+    """``(membership, target)`` of checked group-task rows ``P``: what
+    :func:`decode_rows` returns without its per-row group tuples, which cost
+    most of a prediction's time on many rows."""
     P = np.asarray(P, dtype=float)
     if P.ndim != 2 or P.shape[1] % 2 or P.shape[1] == 0:
         raise ValueError(
