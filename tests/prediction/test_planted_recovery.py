@@ -46,12 +46,12 @@ def table_slice(table, affinity, tasks):
     return groups, X, np.concatenate(gains), row_group, affinity[np.ix_(tasks, tasks)]
 
 
-def chosen_from_measured(X, y, row_group, affinity, budget, draw):
+def chosen_from_measured(X, y, row_group, affinity, budget, draw, **params):
     rng = np.random.RandomState(draw)
     measured = rng.choice(row_group.max() + 1, 10, replace=False)
     train = np.isin(row_group, measured)
     selector = GroupSelector(
-        ETAPRegressor(affinity=affinity), n_groups=budget, mode="partition"
+        ETAPRegressor(affinity=affinity, **params), n_groups=budget, mode="partition"
     )
     return set(selector.fit(X[train], y[train]).groups_)
 
@@ -84,3 +84,16 @@ def test_default_workflow_chooses_the_planted_clusters(
         for draw in range(10)
     ]
     assert sum(found) >= min_found
+
+
+def test_subsampled_etap_chooses_the_planted_clusters_too(planted_table):
+    """``n_subsamples=20`` (fits on 8 of the 10 measured groups, averaged) keeps
+    the planted partition in every draw, as the benchmark's etap_subsampled."""
+    table, _, affinity = planted_table
+    _, X, y, row_group, A = table_slice(table, affinity, list(range(8)))
+    planted = {(0, 1, 2), (3, 4, 5), (6,), (7,)}
+    for draw in range(10):
+        chosen = chosen_from_measured(
+            X, y, row_group, A, 4, draw, n_subsamples=20, random_state=draw
+        )
+        assert chosen == planted, f"draw {draw}: {sorted(chosen)}"
