@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_etap import ETAPRegressor, ResidualRidge, encode_groups, sample_groups
+from sklearn_etap import (
+    ETAPRegressor,
+    ResidualRidge,
+    encode_groups,
+    group_affinity,
+    sample_groups,
+)
 from sklearn_etap._groups import group_row_ids
 from sklearn_etap._prediction.subsample import average_seen, draw_group_subsets
 from sklearn_etap._prediction.validation import check_group_rows
@@ -74,11 +80,16 @@ def test_too_few_groups_is_refused_with_a_clear_message():
 
 
 def test_one_subsample_is_the_single_fit():
+    """``n_subsamples=1`` (the default) ignores ``subsample`` and
+    ``random_state``: one fit on all rows, the stages' sum."""
     A, _, P, y = _problem()
-    one = ETAPRegressor(affinity=A).fit(P, y)
+    one = ETAPRegressor(affinity=A, subsample=0.3, random_state=5).fit(P, y)
     assert one.estimators_ == [] and one.estimators_tasks_ is None
+    z = group_affinity(A, P).reshape(-1, 1)
+    expected = one.affinity_estimator_.predict(z) + one.residual_estimator_.predict(P)
+    np.testing.assert_array_equal(one.predict(P), expected)
     np.testing.assert_array_equal(
-        one.predict(P), ETAPRegressor(affinity=A, n_subsamples=1).fit(P, y).predict(P)
+        one.predict(P), ETAPRegressor(affinity=A, random_state=9).fit(P, y).predict(P)
     )
 
 
