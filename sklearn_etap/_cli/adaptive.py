@@ -14,8 +14,11 @@ from joblib import effective_n_jobs
 from .._adaptive import gains_measurer, search_groups
 
 
-def measure_adaptively(extractor, data, names, options, max_group_size, progress):
-    """Run the search; return its result and the gains of every measured group."""
+def measure_adaptively(
+    extractor, data, names, options, max_group_size, progress, extra_groups=()
+):
+    """Run the search; return its result and the gains of every measured group
+    and of ``extra_groups`` (reference answers, measured once the search ends)."""
     n_tasks = len(names)
     with tempfile.TemporaryDirectory(prefix="etap-gains-") as cache:
         # Every call trains with the same seeds, and the cache keeps the
@@ -27,6 +30,7 @@ def measure_adaptively(extractor, data, names, options, max_group_size, progress
             data.X_test,
             data.Y_test,
             n_jobs=options.jobs,
+            n_seeds=options.n_seeds,
             cache_dir=cache,
             random_state=options.seed,
             progress=progress,
@@ -44,5 +48,6 @@ def measure_adaptively(extractor, data, names, options, max_group_size, progress
             verbose=int(progress),
         )
         # All trained already: read back from the cache, as one table.
-        gains = measure(list(result.measured))
+        extra = [g for g in extra_groups if g not in result.measured]
+        gains = measure(list(result.measured) + extra)
     return result, dataclasses.replace(gains, task_names=names)

@@ -1,10 +1,16 @@
 """``etap``: the command line. ``etap run`` does the whole job."""
 
 import argparse
+import contextlib
 import sys
 import time
 
 from .data import UsageError, builtin_datasets, load_builtin, load_table
+from .training import (
+    add_training_options,
+    check_training_options,
+    training_warnings_reported_once,
+)
 
 DESCRIPTION = """\
 Which tasks to train together. `etap run` records task affinities in one
@@ -92,6 +98,8 @@ def build_parser():
     )
     run.add_argument(
         "--epochs",
+        "--max-epochs",
+        dest="epochs",
         type=int,
         default=None,
         metavar="E",
@@ -107,6 +115,7 @@ def build_parser():
     run.add_argument(
         "--quiet", action="store_true", help="no progress bars or step messages"
     )
+    add_training_options(run)
     return parser
 
 
@@ -125,6 +134,7 @@ def _check_options(options):
         raise UsageError("--jobs 0: give a positive number, or -1 for all cores.")
     if options.budget < 1:
         raise UsageError(f"--budget {options.budget}: choose at least 1 group.")
+    check_training_options(options)
 
 
 def run(options):
@@ -133,7 +143,13 @@ def run(options):
     from .report import format_groups, write_report
 
     start = time.perf_counter()
-    say = (lambda *a: None) if options.quiet else (lambda text: print(text, flush=True))
+    # Step messages go to stderr with the progress bars: stdout is the result,
+    # whose first line compares the recommendation with the reference answers.
+    say = (
+        (lambda *a: None)
+        if options.quiet
+        else (lambda text: print(text, file=sys.stderr, flush=True))
+    )
     _check_options(options)
     if options.data is None:
         data = load_builtin(
@@ -151,7 +167,9 @@ def run(options):
         f"data: {options.data or options.dataset}, {len(data.task_names)} tasks, "
         f"{data.X_train.shape[0]} training and {data.X_test.shape[0]} test samples"
     )
-    summary, plots, gains = run_job(data, options, say)
+    # The grid search's messages join the step messages on stderr.
+    with training_warnings_reported_once(), contextlib.redirect_stdout(sys.stderr):
+        summary, plots, gains = run_job(data, options, say)
     summary["seconds"]["total"] = round(time.perf_counter() - start, 2)
     write_report(options.out, summary, plots, gains)
     print("\n".join(format_groups(summary)))
