@@ -86,7 +86,13 @@ def format_groups(summary):
     label = "predicted total gain"
     if selection.get("basis", "").startswith("measured"):
         label = "total gain (measured where known, else predicted)"
-    lines = [summary["references"]["verdict"], *trivial_lines(summary["trivial"])]
+    # First the verdict against the reference answers, then the warnings about
+    # models that learned nothing, then the grouping.
+    lines = []
+    if "references" in summary:
+        lines.append(summary["references"]["verdict"])
+    if "trivial" in summary:
+        lines += trivial_lines(summary["trivial"])
     lines += [
         f"chosen groups (budget {summary['settings']['budget']}, "
         f"{summary['settings']['mode']} mode), {label} {total:.3f}:",
