@@ -27,13 +27,22 @@ WHAT_TO_CHANGE = (
 
 
 class TrivialPredictorWarning(UserWarning):
-    """A single-task model is no better than the trivial predictor on the test
-    split (its training mean or base rate): the gains measured against it say
-    little about training tasks together."""
+    """Warning that a single-task model learned nothing.
+
+    :func:`~sklearn_etap.measure_gains` gives it when a task's single-task
+    model is no better on the test split than the trivial predictor (the
+    training mean of a regression task, the base rate of a binary one): the
+    gains measured against such a model only say how much less bad a shared
+    model is, not whether training tasks together helps.
+    """
 
 
 def trivial_losses(Y, Y_test, task_types="auto"):
     """The test loss of the trivial predictor of every task.
+
+    The trivial predictor is what a model that learned nothing predicts: the
+    training mean of a regression task, the training base rate of a binary
+    one. A trained model whose test loss is no lower learned nothing.
 
     Parameters
     ----------
