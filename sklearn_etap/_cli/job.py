@@ -195,7 +195,9 @@ def run_job(data, options, say):
 
     summary = _summary(data, options, extractor, gains, search, selection, timings)
     summary["references"] = references
-    summary["trivial"] = trivial_summary(all_gains)
+    summary["trivial"] = trivial_summary(
+        all_gains, extractor.task_losses(data.X_test, data.Y_test)
+    )
     summary["target_scale"] = target_scale
     summary["prediction"]["out_of_fold_pearson_r"] = _pearson(y, out_of_fold)
     plots = {

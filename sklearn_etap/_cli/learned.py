@@ -21,8 +21,12 @@ def _number(value):
     return value if np.isfinite(value) else None
 
 
-def trivial_summary(gains):
-    """JSON-ready: each task's STL and trivial test losses and the flags."""
+def trivial_summary(gains, affinity_losses=None):
+    """JSON-ready: each task's STL and trivial test losses and the flags.
+
+    ``affinity_losses``: the test losses of the model the affinities were
+    recorded in (all tasks), scored against the same trivial losses.
+    """
     names = gains.names
     flagged = gains.stl_no_better_than_trivial
     tasks = {
@@ -34,6 +38,15 @@ def trivial_summary(gains):
         for t in range(gains.n_tasks)
         if np.isfinite(gains.stl_loss[t])
     }
+    affinity_flagged = []
+    if affinity_losses is not None:
+        for t in range(gains.n_tasks):
+            task = tasks.get(str(names[t]))
+            if task is None:
+                continue
+            task["affinity_model_loss"] = _number(affinity_losses[t])
+            if affinity_losses[t] >= gains.trivial_loss[t]:
+                affinity_flagged.append(str(names[t]))
     rows = gains.mtl_no_better_than_trivial
     return {
         "tasks": tasks,
@@ -45,7 +58,8 @@ def trivial_summary(gains):
             for g, t, bad in zip(gains.row_group, gains.row_task, rows)
             if bad
         ],
-        "advice": ADVICE if flagged.any() or rows.any() else "",
+        "affinity_model_flagged": affinity_flagged,
+        "advice": ADVICE if flagged.any() or rows.any() or affinity_flagged else "",
     }
 
 
@@ -71,5 +85,13 @@ def trivial_lines(trivial):
             f"note: in {trivial['mtl_rows_flagged']} of {trivial['mtl_rows']} "
             "(group, task) pairs the group's model is no better than the trivial "
             "predictor either."
+        )
+    if trivial.get("affinity_model_flagged"):
+        lines.append(
+            "note: the model the affinities were recorded in is no better than the "
+            "trivial predictor for "
+            + ", ".join(trivial["affinity_model_flagged"][:8])
+            + (", ..." if len(trivial["affinity_model_flagged"]) > 8 else "")
+            + "; its affinities describe a training that did not learn those tasks."
         )
     return lines

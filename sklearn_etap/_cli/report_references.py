@@ -71,11 +71,12 @@ def trivial_html(summary):
     esc = html.escape
     trivial = summary["trivial"]
     rows = "".join(
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>".format(
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>".format(
             esc(name),
             _loss(task["stl_loss"]),
             _loss(task["trivial_loss"]),
             "NO: flagged" if task["stl_no_better_than_trivial"] else "yes",
+            _loss(task.get("affinity_model_loss")),
         )
         for name, task in trivial["tasks"].items()
     )
@@ -97,7 +98,8 @@ def trivial_html(summary):
     return f"""<h2>Did the models learn?</h2>
 {headline}
 <table><tr><th>task</th><th>single-task test loss</th>
-<th>trivial test loss (training mean or base rate)</th><th>beats it</th></tr>
+<th>trivial test loss (training mean or base rate)</th><th>beats it</th>
+<th>test loss of the affinity model (all tasks)</th></tr>
 {rows}</table>
 """
 

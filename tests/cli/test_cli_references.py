@@ -143,10 +143,15 @@ def test_first_line_compares_with_all_together_and_each_alone(tmp_path, capsys):
     scale = summary["target_scale"]
     assert set(scale) == {"demand", "load"} and scale["load"]["standardized"]
     assert scale["load"]["scale"] == pytest.approx(np.sqrt(2), rel=0.3)
-    # each flag agrees with the losses it is drawn from
-    for task in summary["trivial"]["tasks"].values():
+    # each flag agrees with the losses it is drawn from; the affinity model
+    # (all tasks, step 1) is scored too
+    trivial = summary["trivial"]
+    for name, task in trivial["tasks"].items():
         assert task["stl_no_better_than_trivial"] == (
             task["stl_loss"] >= task["trivial_loss"]
+        )
+        assert (name in trivial["affinity_model_flagged"]) == (
+            task["affinity_model_loss"] >= task["trivial_loss"]
         )
 
 
