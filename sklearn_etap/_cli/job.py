@@ -15,7 +15,7 @@ from .._prediction import make_etap_search
 from .._selection import GroupSelector
 from .adaptive import measure_adaptively
 from .data import UsageError
-from .learned import trivial_summary
+from .learned import advice, trivial_summary
 from .references import all_tasks, reference_answers, subset_gains
 from .targets import describe_scales, standardize_targets
 from .training import extractor_params
@@ -196,7 +196,9 @@ def run_job(data, options, say):
     summary = _summary(data, options, extractor, gains, search, selection, timings)
     summary["references"] = references
     summary["trivial"] = trivial_summary(
-        all_gains, extractor.task_losses(data.X_test, data.Y_test)
+        all_gains,
+        extractor.task_losses(data.X_test, data.Y_test),
+        advice(extractor.get_params(), options.standardize_targets),
     )
     summary["target_scale"] = target_scale
     summary["prediction"]["out_of_fold_pearson_r"] = _pearson(y, out_of_fold)

@@ -9,11 +9,20 @@ options that would change it.
 
 import numpy as np
 
-#: What to try when models are no better than trivial, as command-line options.
-ADVICE = (
-    "try more --epochs, a lower --learning-rate (e.g. 0.001), --early-stopping "
-    "(on by default), --weight-decay 1e-4, and keep --standardize-targets on"
-)
+
+def advice(params, standardized=True):
+    """What to try when models are no better than trivial, as command-line
+    options, from the extractor parameters the run used."""
+    epochs = params.get("max_epochs", 50)
+    rate = params.get("learning_rate", 0.01)
+    tips = [f"more --epochs (now {epochs})", f"--learning-rate {rate / 10:g}"]
+    if not params.get("early_stopping", False):
+        tips.append("--early-stopping (off in this run)")
+    if not params.get("weight_decay"):
+        tips.append("--weight-decay 1e-4")
+    if not standardized:
+        tips.append("--standardize-targets (off in this run)")
+    return "try " + ", ".join(tips)
 
 
 def _number(value):
@@ -21,7 +30,7 @@ def _number(value):
     return value if np.isfinite(value) else None
 
 
-def trivial_summary(gains, affinity_losses=None):
+def trivial_summary(gains, affinity_losses=None, what_to_try=""):
     """JSON-ready: each task's STL and trivial test losses and the flags.
 
     ``affinity_losses``: the test losses of the model the affinities were
@@ -59,7 +68,9 @@ def trivial_summary(gains, affinity_losses=None):
             if bad
         ],
         "affinity_model_flagged": affinity_flagged,
-        "advice": ADVICE if flagged.any() or rows.any() or affinity_flagged else "",
+        "advice": what_to_try
+        if flagged.any() or rows.any() or affinity_flagged
+        else "",
     }
 
 

@@ -85,7 +85,7 @@ def trivial_html(summary):
         f"<p><strong>{len(flagged)} of {len(trivial['tasks'])} single-task "
         "models are no better than the trivial predictor</strong>: the gains "
         "measured against them only say how much less bad a shared model is. "
-        f"{esc(trivial['advice'].capitalize())}.</p>"
+        f"{esc(trivial['advice'][:1].upper() + trivial['advice'][1:])}.</p>"
         if flagged
         else "<p>Every single-task model beats the trivial predictor.</p>"
     )

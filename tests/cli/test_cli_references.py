@@ -172,7 +172,7 @@ def test_a_task_whose_single_task_model_is_worse_than_trivial_is_flagged(
     )  # fmt: skip
     lines = capsys.readouterr().out.splitlines()
     assert lines[1].startswith("WARNING: the single-task models of 3 of 3 tasks")
-    assert "--learning-rate" in lines[1] and "--epochs" in lines[1]
+    assert "more --epochs (now 2), --learning-rate 0.001" in lines[1]
     assert summary["trivial"]["stl_flagged"] == ["demand", "load", "storm"]
     assert "no better than the trivial predictor" in (out / "report.html").read_text()
 
