@@ -18,8 +18,9 @@ from sklearn.utils.validation import check_array, check_consistent_length
 from .._groups import check_groups
 from .._task_names import check_task_names, names_from_columns
 from .result import MeasuredGains
+from .result_warnings import warn_about_result
 from .runner import _run_trainings, _training_overrides
-from .trivial import trivial_losses, warn_stl_not_learned
+from .trivial import trivial_losses_of
 
 
 @validate_params(
@@ -134,11 +135,9 @@ def measure_gains(
         (gains aligned with its rows), ``gains.row_group``,
         ``gains.stl_loss`` (per task, NaN for tasks in no group),
         ``gains.mtl_loss`` (per row), ``gains.y_std``, ``gains.y_per_seed``,
-        ``gains.seeds``, ``gains.trivial_loss`` (per task: the test loss of
-        the training mean or base rate) with the flags
-        ``gains.stl_no_better_than_trivial`` (per task) and
-        ``gains.mtl_no_better_than_trivial`` (per row); ``to_frame()``,
-        ``save(path)`` and ``MeasuredGains.load(path)``.
+        ``gains.seeds``, ``gains.trivial_loss`` and its flags
+        ``stl_no_better_than_trivial``, ``mtl_no_better_than_trivial``;
+        ``to_frame()``, ``save(path)`` and ``MeasuredGains.load(path)``.
 
     Raises
     ------
@@ -157,12 +156,9 @@ def measure_gains(
         large). The warning names the dataset's task, the group and the
         seed; such gains mean little.
     TrivialPredictorWarning
-        When a task's single-task model is no better on the test split than
-        its trivial predictor (the training mean of a regression task, the
-        base rate of a binary one, scored with the same loss): the model
-        learned nothing, and its gains mean little. The warning says what to
-        change (more epochs, a lower learning rate, early stopping,
-        standardized targets).
+        When a single-task model is no better on the test split than its
+        task's trivial predictor (training mean or base rate); the warning
+        says what to change.
     UserWarning
         When a cache entry is invalid (it is trained again), or
         ``cache_dir`` holds trainings of another version of sklearn-etap or
@@ -284,10 +280,9 @@ def measure_gains(
         mtl_loss_per_seed=mtl,
         metadata=_describe_run(extractor, X, X_test, random_state, len(failures)),
         task_names=task_names,
-        trivial_loss=_trivial_losses(extractor, Y, Y_test, tasks),
+        trivial_loss=trivial_losses_of(extractor, Y, Y_test, tasks),
     )
-    _warn_undefined_gains(gains)
-    warn_stl_not_learned(gains)
+    warn_about_result(gains)
     return gains
 
 
@@ -375,29 +370,6 @@ def _check_labels(Y, Y_test, tasks):
                 "needs both training and test labels. Drop those tasks from "
                 "the groups."
             )
-
-
-def _trivial_losses(extractor, Y, Y_test, tasks):
-    """Trivial test losses of the tasks in some group (NaN for the others)."""
-    task_types = extractor.get_params(deep=False).get("task_types", "auto")
-    losses = trivial_losses(Y, Y_test, task_types)
-    measured = np.zeros(Y.shape[1], dtype=bool)
-    measured[tasks] = True
-    losses[~measured] = np.nan
-    return losses
-
-
-def _warn_undefined_gains(gains):
-    undefined = ~np.isfinite(gains.y_per_seed)
-    if undefined.any():
-        tasks = sorted(set(gains.row_task[undefined.any(axis=1)].tolist()))
-        warnings.warn(
-            f"{int(undefined.any(axis=1).sum())} gain(s) of task(s) {tasks} are "
-            "NaN: their STL test loss is 0 or NaN, or a model's loss is NaN, so "
-            "the relative loss reduction is undefined.",
-            RuntimeWarning,
-            stacklevel=4,
-        )
 
 
 def _describe_run(extractor, X, X_test, random_state, n_failed):

@@ -7,8 +7,6 @@ model no better than that learned nothing, and the gains measured against it
 only say how much less bad a shared model is.
 """
 
-import warnings
-
 import numpy as np
 
 from .._affinity.checks import resolve_task_types
@@ -88,23 +86,12 @@ def trivial_losses(Y, Y_test, task_types="auto"):
     return losses
 
 
-def warn_stl_not_learned(gains, stacklevel=4):
-    """Warn (:class:`TrivialPredictorWarning`) when single-task models of
-    ``gains`` are no better than the trivial predictor."""
-    flagged = np.flatnonzero(gains.stl_no_better_than_trivial)
-    if flagged.size == 0:
-        return
-    names = gains.names
-    n_measured = int(np.isfinite(gains.stl_loss).sum())
-    listed = ", ".join(
-        f"task {names[t]} {gains.stl_loss[t]:.3g} vs {gains.trivial_loss[t]:.3g}"
-        for t in flagged[:8]
-    ) + (", ..." if flagged.size > 8 else "")
-    warnings.warn(
-        f"the single-task models of {flagged.size} of {n_measured} "
-        f"task(s) are no better on the test split than the trivial predictor "
-        f"(training mean or base rate): test loss {listed}. The gains measured "
-        f"against them mean little. To make the models learn: {WHAT_TO_CHANGE}.",
-        TrivialPredictorWarning,
-        stacklevel=stacklevel,
-    )
+def trivial_losses_of(extractor, Y, Y_test, tasks):
+    """Trivial test losses of ``tasks`` with the extractor's task types (NaN
+    for the other tasks)."""
+    task_types = extractor.get_params(deep=False).get("task_types", "auto")
+    losses = trivial_losses(Y, Y_test, task_types)
+    measured = np.zeros(Y.shape[1], dtype=bool)
+    measured[list(tasks)] = True
+    losses[~measured] = np.nan
+    return losses
