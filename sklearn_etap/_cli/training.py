@@ -41,13 +41,18 @@ _OPTIONS = {
 }
 
 
+_METAVARS = {float: "X", int: "N", str: "NAME"}
+
+
 def add_training_options(parser):
     """Add the training settings to the ``run`` parser."""
     group = parser.add_argument_group(
         "training settings (the TorchAffinityExtractor parameters of the same name)"
     )
     for option, (_, kind, text) in _OPTIONS.items():
-        group.add_argument(option, type=kind, default=None, help=text)
+        group.add_argument(
+            option, type=kind, default=None, metavar=_METAVARS[kind], help=text
+        )
     group.add_argument(
         "--hidden-layer-sizes",
         type=int,
