@@ -5,6 +5,7 @@ from ._adaptive import GroupMeasurementError, gains_measurer, search_groups
 from ._affinity import TorchAffinityExtractor
 from ._gains import MeasuredGains, measure_gains
 from ._groups import all_groups, encode_groups, group_row_ids, sample_groups
+from ._linearized import LinearizedGainEstimator
 from ._plotting import AffinityMatrixDisplay, GainPredictionDisplay
 from ._prediction import (
     ETAPRegressor,
@@ -24,6 +25,7 @@ __all__ = [
     "GainPredictionDisplay",
     "GroupMeasurementError",
     "GroupSelector",
+    "LinearizedGainEstimator",
     "MeasuredGains",
     "ResidualRidge",
     "SplineAffinityRegressor",
