@@ -4,7 +4,7 @@ from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -64,10 +64,11 @@ class LinearizedGainEstimator(BaseEstimator):
     ----------
     extractor : TorchAffinityExtractor
         A FITTED extractor; its trained ``module_`` and ``task_types_`` are
-        used as they are (never refitted).
+        used as they are (never refitted). Clones of this estimator share it.
     alpha : float, default=None
         Ridge penalty, relative to the mean diagonal of the tasks' mean loss
-        Hessian (so it does not depend on the scale of the model). ``None``
+        Hessian with respect to the parameters (so it does not depend on the
+        scale of the model or on the projection). ``None``
         chooses it from ``alphas``.
     alphas : array-like of float, default=(1e-4, 1e-3, 1e-2, 1e-1, 1.0)
         Candidates when ``alpha`` is None; the one whose single-task fits
@@ -108,6 +109,8 @@ class LinearizedGainEstimator(BaseEstimator):
     single_task_loss_ : ndarray of shape (n_tasks,)
         Held-out loss of every task under its own linearized fit (the
         denominator of the gains).
+    validation_mask_ : ndarray of bool of shape (n_samples,)
+        The samples held out to measure the fits.
     n_features_in_ : int
         Number of features seen in ``fit``.
 
@@ -170,6 +173,15 @@ class LinearizedGainEstimator(BaseEstimator):
         self.max_iter = max_iter
         self.random_state = random_state
 
+    def __sklearn_clone__(self):
+        # a clone shares the fitted extractor: it is prefit and only read, and
+        # cloning it (unfitted) would leave nothing to linearize
+        params = self.get_params(deep=False)
+        extractor = params.pop("extractor")
+        return type(self)(
+            extractor, **{k: clone(v, safe=False) for k, v in params.items()}
+        )
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, Y):
         """Linearize the extractor's trained model on its training data.
@@ -210,6 +222,7 @@ class LinearizedGainEstimator(BaseEstimator):
         self.task_types_ = np.asarray(extractor.task_types_)
         rng = check_random_state(self.random_state)
         validation = self._validation_mask(X.shape[0], rng)
+        self.validation_mask_ = validation
         module = extractor.module_
         self.n_parameters_ = n_trainable(module)
         projection = self._projection(module, rng)
@@ -228,8 +241,11 @@ class LinearizedGainEstimator(BaseEstimator):
             self._task_block(t, outputs, jacobians, Y, validation)
             for t in range(self.n_tasks_)
         ]
-        diagonal = np.mean([np.trace(b.hessian) for b in self._blocks])
-        self._scale = diagonal / self.n_components_ if diagonal > 0 else 1.0
+        # per parameter, not per column: a projection keeps the trace (its
+        # columns preserve squared norms), and the projected ridge approximates
+        # the full one with the same penalty
+        trace = np.mean([np.trace(b.hessian) for b in self._blocks])
+        self._scale = trace / self.n_parameters_ if trace > 0 else 1.0
         zero = np.zeros(self.n_components_)
         self.validation_loss_ = np.array(
             [b.validation_loss(zero) for b in self._blocks]
