@@ -1,6 +1,5 @@
 """LinearizedGainEstimator: every group's gain from the one trained model."""
 
-from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -8,13 +7,12 @@ from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import threadpool_limits
 
 from .._affinity.checks import task_columns
-from .._affinity.safeguards import torch_threads
-from .._affinity.training import BINARY, REGRESSION
+from .._affinity.training import BINARY
 from .._groups import validated_rows
 from .agreement import gain_agreement
+from .checks import check_fitted_extractor, limited_threads, validation_mask
 from .group_fit import Rows, TaskBlock, fit_displacement
 from .jacobians import n_trainable, output_jacobians, rademacher_projection
 
@@ -22,21 +20,6 @@ from .jacobians import n_trainable, output_jacobians, rademacher_projection
 # the model has more parameters (each group costs one Cholesky factor of a
 # square matrix of this size).
 AUTO_COMPONENTS = 1024
-
-
-@contextmanager
-def limited_threads(n_threads):
-    """Torch and BLAS limited to the extractor's ``n_threads`` (None: as set).
-
-    The group fits are many small BLAS calls: with a thread per core on cores
-    other jobs share, they ran 50 times slower than on one thread.
-    """
-    with torch_threads(n_threads):
-        if n_threads is None:
-            yield
-        else:
-            with threadpool_limits(limits=int(n_threads), user_api="blas"):
-                yield
 
 
 class LinearizedGainEstimator(BaseEstimator):
@@ -198,7 +181,7 @@ class LinearizedGainEstimator(BaseEstimator):
         self : LinearizedGainEstimator
             The fitted estimator.
         """
-        extractor = self._check_extractor()
+        extractor = check_fitted_extractor(self.extractor)
         X = validate_data(self, X, dtype=[np.float64, np.float32])
         if X.shape[1] != extractor.n_features_in_:
             raise ValueError(
@@ -221,7 +204,7 @@ class LinearizedGainEstimator(BaseEstimator):
         self.n_tasks_ = extractor.n_tasks_
         self.task_types_ = np.asarray(extractor.task_types_)
         rng = check_random_state(self.random_state)
-        validation = self._validation_mask(X.shape[0], rng)
+        validation = validation_mask(self.validation_fraction, X.shape[0], rng)
         self.validation_mask_ = validation
         module = extractor.module_
         self.n_parameters_ = n_trainable(module)
@@ -261,35 +244,6 @@ class LinearizedGainEstimator(BaseEstimator):
         self.single_task_loss_ = np.array(
             [self._member_losses((t,))[0] for t in range(self.n_tasks_)]
         )
-
-    def _check_extractor(self):
-        extractor = self.extractor
-        if not hasattr(extractor, "fit") or not hasattr(extractor, "get_params"):
-            raise TypeError(
-                f"extractor must be a fitted TorchAffinityExtractor, got "
-                f"{type(extractor).__name__}."
-            )
-        check_is_fitted(extractor, "module_")
-        types = set(np.asarray(extractor.task_types_).tolist())
-        if not types <= {REGRESSION, BINARY}:
-            raise ValueError(
-                f"task types {sorted(types - {REGRESSION, BINARY})} are not "
-                "supported; the linearized estimate handles regression and "
-                "binary tasks."
-            )
-        return extractor
-
-    def _validation_mask(self, n_samples, rng):
-        n_validation = int(round(self.validation_fraction * n_samples))
-        if not 1 <= n_validation < n_samples:
-            raise ValueError(
-                f"validation_fraction={self.validation_fraction} leaves "
-                f"{n_validation} of {n_samples} samples for validation; both "
-                "parts need samples."
-            )
-        mask = np.zeros(n_samples, dtype=bool)
-        mask[rng.permutation(n_samples)[:n_validation]] = True
-        return mask
 
     def _projection(self, module, rng):
         seed = rng.randint(np.iinfo(np.int32).max)
