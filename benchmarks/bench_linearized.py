@@ -38,6 +38,7 @@ Usage::
 
     nice -n 5 python benchmarks/bench_linearized.py            # ~15 min shared
     nice -n 5 python benchmarks/bench_linearized.py --skip-cost
+    nice -n 5 python benchmarks/bench_linearized.py mhc1_10tasks_full --merge
 """
 
 import argparse
@@ -295,6 +296,11 @@ def main(argv=None):
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--skip-cost", action="store_true")
     parser.add_argument("--cost-repeats", type=int, default=3)
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="update these tables in the existing results JSON (others kept)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     names = args.tables or [n for n in ORDER if (DATA / f"linearized_{n}.npz").exists()]
@@ -333,7 +339,13 @@ def main(argv=None):
         report["cost"] = {n: table_cost(n, args.cost_repeats) for n in names}
         report["cost"]["40_tasks"] = many_tasks_cost()
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "linearized.json").write_text(json.dumps(report, indent=1))
+    path = RESULTS / "linearized.json"
+    if args.merge and path.exists():
+        old = json.loads(path.read_text())
+        report["tables"] = {**old["tables"], **report["tables"]}
+        report["cost"] = {**old.get("cost", {}), **report.get("cost", {})}
+        report["command"] = old["command"] + " ; " + report["command"]
+    path.write_text(json.dumps(report, indent=1))
     print_report(report)
 
 

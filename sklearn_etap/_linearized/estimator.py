@@ -53,7 +53,7 @@ class LinearizedGainEstimator(BaseEstimator):
         Hessian with respect to the parameters (so it does not depend on the
         scale of the model or on the projection). ``None``
         chooses it from ``alphas``.
-    alphas : array-like of float, default=(1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+    alphas : array-like of float, default=(1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
         Candidates when ``alpha`` is None; the one whose single-task fits
         have the least held-out loss (mean over tasks, each relative to the
         trained model's loss) is kept.
@@ -142,7 +142,7 @@ class LinearizedGainEstimator(BaseEstimator):
         extractor,
         *,
         alpha=None,
-        alphas=(1e-4, 1e-3, 1e-2, 1e-1, 1.0),
+        alphas=(1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0),
         n_components="auto",
         validation_fraction=0.2,
         max_iter=10,
