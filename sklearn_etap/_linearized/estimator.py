@@ -1,5 +1,6 @@
 """LinearizedGainEstimator: every group's gain from the one trained model."""
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -180,6 +181,11 @@ class LinearizedGainEstimator(BaseEstimator):
         -------
         self : LinearizedGainEstimator
             The fitted estimator.
+
+        Warns
+        -----
+        UserWarning
+            When the penalty chosen is the largest of ``alphas``.
         """
         extractor = check_fitted_extractor(self.extractor)
         X = validate_data(self, X, dtype=[np.float64, np.float32])
@@ -236,6 +242,16 @@ class LinearizedGainEstimator(BaseEstimator):
         if self.alpha is None:
             self.alpha_scores_ = np.array([self._alpha_score(a) for a in alphas])
             self.alpha_ = float(alphas[np.argmin(self.alpha_scores_)])
+            if len(alphas) > 1 and self.alpha_ == alphas.max():
+                warnings.warn(
+                    f"the penalty chosen is the largest of alphas ({self.alpha_:g}): "
+                    "the less the linearized fits move from the trained weights, "
+                    "the better they do on the held-out part. Widen alphas, and "
+                    "check the estimates with score_against on measured groups "
+                    "before relying on them.",
+                    UserWarning,
+                    stacklevel=2,
+                )
         else:
             self.alpha_scores_ = None
             self.alpha_ = float(self.alpha)

@@ -246,6 +246,15 @@ def test_clear_errors_on_bad_input(tiny):
         est.predict([[1, 1, 0, 0, 0, 1]])
 
 
+def test_a_penalty_at_the_top_of_the_grid_warns(tiny):
+    X, Y, ext = tiny
+    est = LinearizedGainEstimator(ext, random_state=0).fit(X, Y)
+    below = [a for a in est.alphas if a < est.alpha_]
+    assert below, "the default grid must reach below the chosen penalty"
+    with pytest.warns(UserWarning, match="largest of alphas"):
+        clone(est).set_params(alphas=below).fit(X, Y)
+
+
 def test_gain_agreement_known_values():
     task = np.array([0, 0, 0, 1, 1, 1])
     measured = np.array([1.0, 2.0, 3.0, 10.0, 20.0, 30.0])
