@@ -10,6 +10,7 @@ from ._gains import (
     trivial_losses,
 )
 from ._groups import all_groups, encode_groups, group_row_ids, sample_groups
+from ._linearized import LinearizedGainEstimator
 from ._plotting import AffinityMatrixDisplay, GainPredictionDisplay
 from ._prediction import (
     ETAPRegressor,
@@ -29,6 +30,7 @@ __all__ = [
     "GainPredictionDisplay",
     "GroupMeasurementError",
     "GroupSelector",
+    "LinearizedGainEstimator",
     "MeasuredGains",
     "ResidualRidge",
     "SplineAffinityRegressor",
