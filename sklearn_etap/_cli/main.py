@@ -58,10 +58,28 @@ def build_parser():
         "numeric column)",
     )
     run.add_argument(
-        "--groups", type=int, default=8, metavar="N", help="groups to measure (8)"
+        "--groups",
+        type=int,
+        default=None,
+        metavar="N",
+        help="groups to measure (default: 8, or 2 sqrt(number of tasks) when "
+        "larger, and every group when there are fewer: 2 tasks have one)",
     )
     run.add_argument(
-        "--budget", type=int, default=3, metavar="B", help="most groups to choose (3)"
+        "--budget",
+        type=int,
+        default=None,
+        metavar="B",
+        help="most groups to choose (default: 3, or as many as covering the "
+        "tasks needs when more)",
+    )
+    run.add_argument(
+        "--time-limit",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="longest the group selection may take; at the limit the best "
+        "grouping found is used and its gap to the optimum reported (60)",
     )
     run.add_argument(
         "--mode",
@@ -123,8 +141,10 @@ def _check_options(options):
         raise UsageError(f"--max-samples {options.max_samples}: keep at least 10.")
     if options.jobs == 0:
         raise UsageError("--jobs 0: give a positive number, or -1 for all cores.")
-    if options.budget < 1:
+    if options.budget is not None and options.budget < 1:
         raise UsageError(f"--budget {options.budget}: choose at least 1 group.")
+    if not options.time_limit > 0:
+        raise UsageError(f"--time-limit {options.time_limit:g}: give a positive time.")
 
 
 def run(options):

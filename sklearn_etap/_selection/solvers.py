@@ -116,6 +116,7 @@ def solve_milp(problem, n_groups, mode="overlap", *, time_limit=None):
     bound = -res.mip_dual_bound * scale if res.mip_dual_bound is not None else np.inf
     slack = 1e-9 * scale * n_tasks
     result.optimal = res.status == 0 and result.value >= bound - slack
+    result.bound = float(bound)  # the caller's optimality gap: bound - value
     return result
 
 
