@@ -14,6 +14,7 @@ from .._groups import encode_groups, sample_groups
 from .._prediction import make_etap_search
 from .adaptive import measure_adaptively
 from .data import UsageError
+from .resume import fit_affinity_model
 from .scaling import (
     MeasuredGainsTable,
     candidate_gains,
@@ -55,7 +56,8 @@ def _run_job(data, options, say):
         device=options.device, random_state=options.seed, verbose=progress, **extra
     )
     say(f"[1/4] recording task affinities: one model on all {n_tasks} tasks")
-    extractor.fit(data.X_train, data.Y_train)
+    if fit_affinity_model(extractor, data.X_train, data.Y_train, options.cache_dir):
+        say(f"      restored from --cache-dir {options.cache_dir}: not trained again")
     affinity = extractor.affinity_
     timings["affinity"] = time.perf_counter() - start
 
@@ -89,6 +91,7 @@ def _run_job(data, options, say):
             Y_test=data.Y_test,
             n_jobs=options.jobs,
             random_state=options.seed,
+            cache_dir=options.cache_dir,
             progress=progress,
             task_names=names,
         )

@@ -1,10 +1,15 @@
 """``etap``: the command line. ``etap run`` does the whole job."""
 
 import argparse
+import signal
 import sys
 import time
+from pathlib import Path
 
+from .. import __version__
+from .atomic import check_out, staged_report
 from .data import UsageError, builtin_datasets, load_builtin, load_table
+from .inputs import describe_features, feature_summary
 
 DESCRIPTION = """\
 Which tasks to train together. `etap run` records task affinities in one
@@ -22,6 +27,9 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser():
     parser = _Parser(prog="etap", description=DESCRIPTION)
+    parser.add_argument(
+        "--version", action="version", version=f"etap (sklearn-etap) {__version__}"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
     run = commands.add_parser(
@@ -123,7 +131,27 @@ def build_parser():
         help="use a random subset of at most N rows (quick runs)",
     )
     run.add_argument(
-        "--quiet", action="store_true", help="no progress bars or step messages"
+        "--cache-dir",
+        metavar="DIR",
+        default=None,
+        help="keep every finished training in DIR; a run stopped midway and "
+        "started again with the same DIR (and the same settings) trains only "
+        "what is missing",
+    )
+    talk = run.add_mutually_exclusive_group()
+    talk.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bars or step messages: only the result",
+    )
+    talk.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="say more: which group serves each task, every feature, the "
+        "grid search's folds",
     )
     return parser
 
@@ -141,6 +169,12 @@ def _check_options(options):
         raise UsageError(f"--max-samples {options.max_samples}: keep at least 10.")
     if options.jobs == 0:
         raise UsageError("--jobs 0: give a positive number, or -1 for all cores.")
+    check_out(options.out)
+    if options.cache_dir is not None and Path(options.cache_dir).exists():
+        if not Path(options.cache_dir).is_dir():
+            raise UsageError(
+                f"--cache-dir {options.cache_dir} is a file; give a folder."
+            )
     if options.budget is not None and options.budget < 1:
         raise UsageError(f"--budget {options.budget}: choose at least 1 group.")
     if not options.time_limit > 0:
@@ -153,6 +187,7 @@ def run(options):
     from .report import format_groups, write_report
 
     start = time.perf_counter()
+    options.quiet = options.quiet or options.verbose < 0
     say = (lambda *a: None) if options.quiet else (lambda text: print(text, flush=True))
     _check_options(options)
     if options.data is None:
@@ -171,9 +206,15 @@ def run(options):
         f"data: {options.data or options.dataset}, {len(data.task_names)} tasks, "
         f"{data.X_train.shape[0]} training and {data.X_test.shape[0]} test samples"
     )
-    summary, plots, gains = run_job(data, options, say)
-    summary["seconds"]["total"] = round(time.perf_counter() - start, 2)
-    write_report(options.out, summary, plots, gains)
+    if options.data is not None:
+        for line in describe_features(data):
+            say(line)
+    with staged_report(options.out) as staging:
+        options.staging = staging
+        summary, plots, gains = run_job(data, options, say)
+        summary["features"] = feature_summary(data)
+        summary["seconds"]["total"] = round(time.perf_counter() - start, 2)
+        write_report(staging, summary, plots, gains)
     print("\n".join(format_groups(summary)))
     print(
         f"report: {options.out}/report.html "
@@ -186,6 +227,20 @@ def main(argv=None):
     """Entry point of the ``etap`` console script; returns the exit status."""
     parser = build_parser()
     options = parser.parse_args(argv)
+    # A kill by SIGTERM unwinds like Ctrl-C: the unfinished report folder is
+    # removed and the finished trainings stay in --cache-dir.
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _main(options)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _main(options):
     try:
         return run(options)
     except UsageError as exc:

@@ -156,6 +156,31 @@ def budget_note(summary):
     )
 
 
+def _features_html(features):
+    if not features or not features.get("names"):
+        return ""
+    esc = html.escape
+    source = {
+        "--feature": "given with --feature",
+        "automatic": "every numeric column besides the targets with no missing "
+        "value (choose them with --feature)",
+    }.get(features["source"], features["source"])
+    left = "".join(
+        f"<li>left out ({esc(why)}): {esc(', '.join(cols))}</li>"
+        for why, cols in features.get("left_out", {}).items()
+    )
+    labels = features.get("label_like")
+    note = (
+        f"<li>only 0 and 1 (other tasks' labels?): {esc(', '.join(labels))}</li>"
+        if labels
+        else ""
+    )
+    return (
+        f"<p>Features ({len(features['names'])}, {esc(source)}): "
+        f"{esc(', '.join(features['names']))}.</p><ul>{left}{note}</ul>"
+    )
+
+
 def _html(summary, figures):
     esc = html.escape
     rows = []
@@ -204,6 +229,7 @@ td,th{{padding:0.2em 0.8em;text-align:left}}img{{max-width:100%}}</style>
 <h1>Which tasks to train together</h1>
 <p>Data: {esc(str(summary["dataset"]))}: {len(summary["task_names"])} tasks,
 {summary["n_train_samples"]} training and {summary["n_test_samples"]} test samples.</p>
+{_features_html(summary.get("features"))}
 <h2>Chosen groups</h2>
 <p>Predicted total gain {summary["selection"]["predicted_total_gain"]:.3f}
 (budget {summary["settings"]["budget"]}, {summary["settings"]["mode"]} mode).
