@@ -81,7 +81,8 @@ def _run_job(data, options, say):
         )
     else:
         groups = sample_groups(n_tasks, options.groups, random_state=options.seed)
-        say(f"[2/4] measuring the gains of {len(groups)} random groups")
+        which = "all" if settings.exhaustive else "random"
+        say(f"[2/4] measuring the gains of {which} {len(groups)} groups")
         gains = measure_gains(
             extractor,
             data.X_train,

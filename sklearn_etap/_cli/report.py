@@ -89,7 +89,9 @@ def format_groups(summary):
     selection = summary["selection"]
     total = selection["predicted_total_gain"]
     label = "predicted total gain"
-    if selection.get("basis", "").startswith("measured"):
+    if selection.get("basis", "").startswith("measured gains (every"):
+        label = "measured total gain (every group was trained)"
+    elif selection.get("basis", "").startswith("measured"):
         label = "total gain (measured where known, else predicted)"
     lines = [
         f"chosen groups (budget {summary['settings']['budget']}, "

@@ -220,9 +220,6 @@ def selection_status(selection):
         "optimum_bound": selection.get("bound"),
         "gap": selection.get("gap", 0.0),
         "n_candidates": selection.get("n_candidates"),
-        "solver_seconds": None
-        if selection.get("seconds") is None
-        else round(selection["seconds"], 2),
     }
 
 
