@@ -81,8 +81,8 @@ def _run_job(data, options, say):
         )
     else:
         groups = sample_groups(n_tasks, options.groups, random_state=options.seed)
-        which = "all" if settings.exhaustive else "random"
-        say(f"[2/4] measuring the gains of {which} {len(groups)} groups")
+        which = f"all {len(groups)}" if settings.exhaustive else f"{len(groups)} random"
+        say(f"[2/4] measuring the gains of {which} groups")
         gains = measure_gains(
             extractor,
             data.X_train,

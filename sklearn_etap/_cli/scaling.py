@@ -17,7 +17,11 @@ from sklearn.utils import Bunch
 
 from .._groups import all_groups, encode_groups
 from .._selection.from_gains import as_bunch
-from .._selection.problem import InfeasibleSelectionError, SelectionProblem
+from .._selection.problem import (
+    InfeasibleSelectionError,
+    SelectionProblem,
+    evaluate,
+)
 from .._selection.solvers import solve_selection
 from .data import UsageError
 
@@ -183,6 +187,14 @@ def choose_groups(
             )
     except InfeasibleSelectionError as exc:
         raise UsageError(f"--budget {budget}: {exc}") from exc
+    except RuntimeError as exc:
+        if "without a solution" not in str(exc):
+            raise
+        say(
+            "      HiGHS found no grouping within the time limit; using a greedy "
+            "one (raise --time-limit for a better one)"
+        )
+        result = greedy_selection(problem, budget)
     seconds = time.perf_counter() - start
     selection = as_bunch(problem, result)
     bound = getattr(result, "bound", None)
@@ -211,6 +223,41 @@ def choose_groups(
         seconds=seconds,
         n_candidates=len(problem.candidates),
     )
+
+
+def greedy_selection(problem, budget):
+    """A valid grouping without a solver: disjoint groups by best summed gain
+    while the tasks left can still be covered, then the rest alone or in the
+    largest groups the budget needs. No optimality claim (no bound)."""
+    member = problem.membership
+    sizes = member.sum(axis=1)
+    totals = np.where(member, problem.gain, 0.0).sum(axis=1)
+    largest = int(sizes.max())
+    index = {tuple(g): c for c, g in enumerate(problem.candidates)}
+    left, chosen = set(range(problem.n_tasks)), []
+
+    def coverable(n_left, n_slots):
+        return n_slots * largest >= n_left
+
+    for c in np.argsort(-totals, kind="stable"):
+        group = set(problem.candidates[c])
+        if totals[c] <= 0 or sizes[c] < 2 or not group <= left:
+            continue
+        if coverable(len(left) - len(group), budget - len(chosen) - 1):
+            chosen.append(int(c))
+            left -= group
+    rest = sorted(left)
+    slots = budget - len(chosen)
+    while rest:
+        # as many tasks per group as the remaining slots need, at least one
+        size = min(largest, max(1, -(-len(rest) // max(slots, 1))))
+        while size > 1 and tuple(rest[:size]) not in index:
+            size -= 1
+        chosen.append(index[tuple(rest[:size])])
+        rest, slots = rest[size:], slots - 1
+    result = evaluate(problem, chosen, "partition")
+    result.optimal, result.bound = False, None
+    return result
 
 
 def selection_status(selection):
