@@ -98,21 +98,22 @@ def label_like(frame, features):
     ]
 
 
-def _names(names):
-    shown = ", ".join(names[:SHOWN_NAMES])
-    more = len(names) - SHOWN_NAMES
+def _names(names, full=False):
+    limit = len(names) if full else SHOWN_NAMES
+    shown = ", ".join(names[:limit])
+    more = len(names) - limit
     return shown + (f", ... ({more} more in the report)" if more > 0 else "")
 
 
-def describe_features(data):
+def describe_features(data, full=False):
     """The lines ``etap run`` prints about the features it uses."""
     features = list(data.feature_names)
     source = data.get("feature_source", "--feature")
     if source == "--feature":
-        return [f"features ({len(features)}, from --feature): {_names(features)}"]
+        return [f"features ({len(features)}, from --feature): {_names(features, full)}"]
     lines = [
         f"features ({len(features)}, every numeric column besides the targets; "
-        f"choose them with --feature COL): {_names(features)}"
+        f"choose them with --feature COL): {_names(features, full)}"
     ]
     for why, columns in data.get("left_out", {}).items():
         lines.append(f"      left out ({why}): {_names(columns)}")

@@ -184,7 +184,7 @@ def _check_options(options):
 def run(options):
     """``etap run``: returns the exit status."""
     from .job import run_job
-    from .report import format_groups, write_report
+    from .report import format_groups, format_tasks, write_report
 
     start = time.perf_counter()
     options.quiet = options.quiet or options.verbose < 0
@@ -207,7 +207,7 @@ def run(options):
         f"{data.X_train.shape[0]} training and {data.X_test.shape[0]} test samples"
     )
     if options.data is not None:
-        for line in describe_features(data):
+        for line in describe_features(data, full=options.verbose > 0):
             say(line)
     with staged_report(options.out) as staging:
         options.staging = staging
@@ -216,6 +216,8 @@ def run(options):
         summary["seconds"]["total"] = round(time.perf_counter() - start, 2)
         write_report(staging, summary, plots, gains)
     print("\n".join(format_groups(summary)))
+    if options.verbose:
+        print("\n".join(format_tasks(summary)))
     print(
         f"report: {options.out}/report.html "
         f"(done in {time.perf_counter() - start:.0f} s)"

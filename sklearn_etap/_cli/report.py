@@ -119,6 +119,24 @@ def format_groups(summary):
     return lines
 
 
+def format_tasks(summary):
+    """One line per task: the group that serves it and its gain there (-v)."""
+    selection = summary["selection"]
+    lines = ["each task, the group that serves it and its gain there:"]
+    for group in selection["groups"]:
+        measured = dict(zip(group["tasks"], group["measured_gain"] or []))
+        for name in group["scores_tasks"]:
+            gain = selection["task_gain"][name]
+            true = measured.get(name)
+            lines.append(
+                f"  {name}: served by {' + '.join(group['tasks'])} "
+                f"(predicted {gain:+.3f}"
+                + ("" if true is None else f", measured {true:+.3f}")
+                + ")"
+            )
+    return lines
+
+
 def served_sums(group, selection):
     """The predicted and measured gains summed over the tasks ``group`` serves
     (measured: None unless the group was trained)."""
