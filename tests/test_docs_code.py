@@ -36,6 +36,7 @@ def test_every_python_block_runs(monkeypatch):
     import matplotlib.pyplot as plt
 
     monkeypatch.setitem(TorchAffinityExtractor.__init__.__kwdefaults__, "max_epochs", 2)
+    assert TorchAffinityExtractor().max_epochs == 2  # the patch took
     namespace = {"__name__": "docs"}
     try:
         for page in PAGES:
