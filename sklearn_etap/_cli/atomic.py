@@ -26,7 +26,13 @@ PARTIAL = ".etap-partial-"
 
 def check_out(out):
     """Refuse an ``--out`` that is a file or a folder of other files."""
-    out = Path(out)
+    given, out = out, Path(out).resolve()
+    if out == Path.cwd().resolve() or out == Path(out.anchor):
+        raise UsageError(
+            f"--out {given}: the report replaces its folder; give a new folder "
+            "name, not the current or root folder."
+        )
+    out = Path(given)
     if out.exists() and not out.is_dir():
         raise UsageError(
             f"--out {out} is a file; the report is a folder: give a new folder "
@@ -71,7 +77,7 @@ def staged_report(out):
     On an exception (an interruption included) the staging folder is
     deleted and ``out`` is left as it was.
     """
-    out = Path(out)
+    out = Path(out).resolve()
     for path in stale_partials(out):
         shutil.rmtree(path, ignore_errors=True)
     staging = out.parent / f".{out.name}{PARTIAL}{os.getpid()}"
