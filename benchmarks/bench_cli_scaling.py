@@ -36,11 +36,11 @@ def synthetic(path, n_targets, n=600, n_features=10, seed=0):
     rng = np.random.RandomState(seed + n_targets)
     X = rng.normal(size=(n, n_features))
     factors = np.tanh(X @ rng.normal(size=(n_features, 4)))
-    frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(n_features)])
+    columns = {f"x{j}": X[:, j] for j in range(n_features)}
     for t in range(n_targets):
         y = factors[:, t % 4] * (1 + 0.2 * rng.rand()) + 0.5 * rng.normal(size=n)
-        frame[f"t{t}"] = (y > 0).astype(int) if t % 3 == 2 else y
-    frame.to_csv(path, index=False)
+        columns[f"t{t}"] = (y > 0).astype(int) if t % 3 == 2 else y
+    pd.DataFrame(columns).to_csv(path, index=False)
     return [f"t{t}" for t in range(n_targets)]
 
 

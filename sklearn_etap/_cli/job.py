@@ -172,6 +172,11 @@ def _run_job(data, options, say):
         None if out_of_fold is None else _pearson(y, out_of_fold)
     )
     summary["selection"].update(selection_status(selection))
+    summary["settings"].update(
+        time_limit=options.time_limit,
+        max_group_size=settings.max_size,
+        every_group_measured=settings.exhaustive,
+    )
     plots = {
         "affinity": affinity,
         "task_names": names,

@@ -188,7 +188,8 @@ def choose_groups(
     except InfeasibleSelectionError as exc:
         raise UsageError(f"--budget {budget}: {exc}") from exc
     except RuntimeError as exc:
-        if "without a solution" not in str(exc):
+        # HiGHS stopped with no grouping at all (at the time limit)
+        if "HiGHS" not in str(exc):
             raise
         say(
             "      HiGHS found no grouping within the time limit; using a greedy "

@@ -32,9 +32,11 @@ TARGETS = ["--target", "L0", "--target", "L1", "--target", "L2", "--target", "L3
 
 
 def run(tmp_path, capsys, *args):
+    """Status, everything printed (the step messages may go to either
+    stream), and stderr."""
     status = main(["run", *args, "--out", str(tmp_path / "o")])
     out, err = capsys.readouterr()
-    return status, out, err
+    return status, out + err, err
 
 
 def no_training(monkeypatch):
@@ -151,7 +153,7 @@ def test_version_and_verbosity(tmp_path, capsys):
     data = labels_csv(tmp_path / "labels.csv")
     args = ["--data", str(data), *TARGETS, *QUICK]
     status, quiet, err = run(tmp_path, capsys, *args, "-q")
-    assert status == 0 and err == ""
+    assert status == 0 and err == ""  # nothing but the result
     assert not any(line.startswith(("data:", "[1/4]")) for line in quiet.splitlines())
     status, verbose, _ = run(tmp_path, capsys, *args, "-v")
     assert status == 0 and "[1/4]" in verbose

@@ -117,7 +117,7 @@ def test_two_targets_run_through_measuring_their_one_group(tmp_path, capsys):
         ["run", "--data", str(tmp_path / "two.csv"), *targets, "--epochs", "2",
          "--jobs", "1", "--out", str(out)]
     )  # fmt: skip
-    printed = capsys.readouterr().out
+    printed = "".join(capsys.readouterr())  # step messages: either stream
     assert status == 0
     assert "all 1 group(s) of 2 or more tasks were measured" in printed
     summary = json.loads((out / "summary.json").read_text())
