@@ -91,6 +91,10 @@ class SelectionResult:
     optimal : bool
         Whether the solver proved optimality, up to floating-point rounding
         relative to the largest gain (False after a time limit).
+    gap : float
+        Relative optimality gap: ``(bound - value) / max(|bound|, |value|)``
+        for the solver's upper bound on any selection; 0.0 when proven
+        optimal.
     """
 
     chosen: list
@@ -98,6 +102,7 @@ class SelectionResult:
     task_gain: np.ndarray
     value: float
     optimal: bool = True
+    gap: float = 0.0
 
 
 class InfeasibleSelectionError(ValueError):
