@@ -16,8 +16,6 @@ another version may train differently, so its entries are not reused, and
 opening the store says how many such entries the directory holds.
 """
 
-import functools
-import inspect
 import json
 import os
 import tempfile
@@ -27,6 +25,8 @@ from pathlib import Path
 import joblib
 import numpy as np
 import torch
+
+from .keys import describe
 
 # Bump when the meaning of a stored training changes (e.g. how rows are
 # filtered before fitting), so old entries stop matching.
@@ -59,105 +59,21 @@ def versions():
 def estimator_key(extractor):
     """Hash of the extractor's settings, as far as they define a training.
 
-    Pickles of torch tensors are not byte-stable, so a module passed as a
-    parameter (a user's encoder) is described by its class, its ``repr`` and
-    its state-dict arrays; a class or function (a module factory, a lambda)
-    by its source code and qualified name, so editing it changes the key.
+    Each parameter is described by what can be observed of it
+    (:mod:`.keys`): a torch module by its class, weights and plain
+    attributes; a class or function (a module factory, a lambda) by its
+    compiled code, the helpers and globals that code reads, its closure and
+    defaults. A parameter that cannot be observed is refused with a
+    ``ValueError`` naming it.
     """
     params = extractor.get_params(deep=False)
     cls = type(extractor)
-    described = {
-        name: _describe(value, name)
+    described = [
+        (name, describe(value, name))
         for name, value in sorted(params.items())
         if name not in OVERRIDDEN_PARAMS
-    }
-    try:
-        return joblib.hash((_qualname(cls), described, versions()))
-    except Exception as exc:  # an object joblib cannot hash (pickle)
-        raise ValueError(
-            f"cache_dir cannot key the trainings of {cls.__name__}: one of its "
-            f"parameters cannot be hashed ({exc}). Pass cache_dir=None, or give "
-            "that parameter as a torch module, a class or a function."
-        ) from exc
-
-
-def _qualname(obj):
-    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', '?')}"
-
-
-def _describe(value, name, _seen=frozenset()):
-    if isinstance(value, torch.nn.Module):
-        state = [
-            (key, tensor.detach().cpu().numpy())
-            for key, tensor in value.state_dict().items()
-        ]
-        return ("module", _class_source(type(value)), repr(value), state)
-    if isinstance(value, (list, tuple)):
-        return type(value).__name__, [_describe(v, name, _seen) for v in value]
-    if isinstance(value, dict):
-        return "dict", [
-            (k, _describe(v, name, _seen)) for k, v in sorted(value.items())
-        ]
-    if isinstance(value, functools.partial):
-        return (
-            "partial",
-            _describe(value.func, name, _seen),
-            _describe(list(value.args), name, _seen),
-            _describe(dict(value.keywords), name, _seen),
-        )
-    if isinstance(value, type):
-        if _is_library_class(value):
-            return "class", _qualname(value)
-        return "class", _class_source(value, name)
-    if inspect.isfunction(value) or inspect.ismethod(value):
-        return _function_description(value, name, _seen)
-    return value
-
-
-def _is_library_class(cls):
-    return cls.__module__.split(".")[0] in ("torch", "builtins", "sklearn_etap")
-
-
-def _source(obj, name):
-    try:
-        return inspect.getsource(obj)
-    except (OSError, TypeError) as exc:
-        raise ValueError(
-            f"{name}={obj!r} is defined where its source cannot be read (an "
-            "interactive session, say), so cache_dir cannot tell when it changes "
-            "and might reuse trainings of an older version of it. Define it in a "
-            "file, pass a torch module instance, or pass cache_dir=None."
-        ) from exc
-
-
-def _class_source(cls, name=None):
-    """Source of the class and of its user-defined bases (library ones by name)."""
-    parts = []
-    for base in cls.__mro__:
-        if base is object or _is_library_class(base):
-            parts.append(_qualname(base))
-        elif name is None:  # a module instance: best effort, never refused
-            try:
-                parts.append((_qualname(base), inspect.getsource(base)))
-            except (OSError, TypeError):
-                parts.append(_qualname(base))
-        else:
-            parts.append((_qualname(base), _source(base, name)))
-    return parts
-
-
-def _function_description(func, name, seen):
-    if id(func) in seen:  # a function that refers to itself through a closure
-        return "function", _qualname(func)
-    seen = seen | {id(func)}
-    cells = [cell.cell_contents for cell in (getattr(func, "__closure__", None) or ())]
-    return (
-        "function",
-        _qualname(func),
-        _source(func, name),
-        _describe(list(getattr(func, "__defaults__", None) or ()), name, seen),
-        [_describe(cell, name, seen) for cell in cells],
-    )
+    ]
+    return joblib.hash((describe(cls, "extractor"), described, versions()))
 
 
 def data_keys(X, Y, X_test, Y_test):
