@@ -18,6 +18,7 @@ opening the store says how many such entries the directory holds.
 
 import json
 import os
+import stat
 import tempfile
 import warnings
 from pathlib import Path
@@ -97,6 +98,36 @@ def _is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+# The models compute in float32: a finite loss of a training is below this.
+_LARGEST_LOSS = float(np.finfo(np.float32).max)
+
+
+def check_losses(losses):
+    """Why ``losses`` cannot be test losses of a training, or ``None``.
+
+    Every loss the extractor computes (squared error, cross-entropy) is
+    finite, at least 0 and below the float32 range the models compute in.
+    """
+    if not np.isfinite(losses).all():
+        return "non-finite losses"
+    if (losses < 0).any():
+        return f"negative losses ({losses.min():.3g}); a loss is at least 0"
+    if (losses > _LARGEST_LOSS).any():
+        return (
+            f"losses up to {losses.max():.3g}, beyond float32, in which models compute"
+        )
+    return None
+
+
+def _entry_size_limit(n_losses):
+    """Bytes an honest entry of ``n_losses`` losses stays under, with room."""
+    return 4096 + 512 * n_losses
+
+
+class _DamagedEntry(ValueError):
+    """A cache entry that is not a readable stored training."""
+
+
 class StoredTraining:
     """One finished training: its test losses, and its blown-up tasks as
     ``(column, loss before training, loss at the end)``, columns of its ``Y``."""
@@ -148,20 +179,30 @@ class TrainingStore:
     def load(self, key, n_losses):
         """The stored training for ``key``; ``None`` if absent or invalid.
 
-        An invalid entry (not JSON, another key, another number of losses,
-        non-finite values) gives a ``UserWarning`` and ``None``, so the
-        training runs again and overwrites it.
+        An invalid entry (not a regular file, larger than any training
+        writes, not JSON, another key, another number of losses, losses no
+        training gives) gives a ``UserWarning`` naming the file and
+        ``None``, so the training runs again and overwrites it. Only regular
+        files are read, never more than an entry can hold: a FIFO, a device
+        or a directory at an entry's path cannot block or exhaust the run.
         """
         path = self._path(key)
         try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            return None
-        try:
+            raw = _read_entry(path, _entry_size_limit(n_losses))
+            if raw is None:
+                return None
             return self._parse(raw, key, n_losses)
-        except (ValueError, TypeError, KeyError) as exc:
+        except (_DamagedEntry, ValueError, TypeError, KeyError, RecursionError) as exc:
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
             warnings.warn(
-                f"cache entry {path} is invalid ({exc}); training it again.",
+                f"cache entry {path} is invalid ({reason}); training it again.",
+                UserWarning,
+                stacklevel=5,
+            )
+            return None
+        except OSError as exc:
+            warnings.warn(
+                f"cache entry {path} cannot be read ({exc}); training it again.",
                 UserWarning,
                 stacklevel=5,
             )
@@ -180,8 +221,9 @@ class TrainingStore:
         losses = np.asarray(losses, dtype=float)
         if losses.shape != (n_losses,):
             raise ValueError(f"{losses.size} losses for {n_losses} task(s)")
-        if not np.isfinite(losses).all():
-            raise ValueError("non-finite losses")
+        problem = check_losses(losses)
+        if problem is not None:
+            raise ValueError(problem)
         blown_up = entry.get("blown_up", [])
         if not isinstance(blown_up, list) or any(
             not isinstance(b, list)
@@ -196,10 +238,11 @@ class TrainingStore:
     def save(self, key, training):
         """Store ``training`` under ``key``: temporary file, then ``os.replace``.
 
-        Trainings with non-finite losses are not stored (they would be
-        refused when read).
+        Trainings with losses :func:`check_losses` refuses are not stored
+        (they would be refused when read), nor where a directory or other
+        non-file holds the entry's path (:meth:`load` warned about it).
         """
-        if not np.isfinite(training.losses).all():
+        if check_losses(training.losses) is not None:
             return
         text = json.dumps(
             {
@@ -217,6 +260,37 @@ class TrainingStore:
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, self._path(key))
+        except OSError:
+            # e.g. a directory at the entry's path: not ours to delete
+            Path(tmp).unlink(missing_ok=True)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+def _read_entry(path, limit):
+    """The bytes of the regular file ``path``, ``None`` if absent.
+
+    Opened without blocking (a FIFO would block a plain open) and checked to
+    be a regular file before reading; at most ``limit`` bytes are read.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:  # Windows cannot open a directory
+        raise _DamagedEntry("it is a directory, not a file") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise _DamagedEntry("it is a directory, not a file")
+        if not stat.S_ISREG(info.st_mode):
+            raise _DamagedEntry("it is not a regular file (a FIFO, device or socket?)")
+        if info.st_size > limit:
+            raise _DamagedEntry(f"{info.st_size} bytes, more than an entry holds")
+        raw = os.read(fd, limit + 1)
+    finally:
+        os.close(fd)
+    if len(raw) > limit:
+        raise _DamagedEntry("more bytes than an entry holds")
+    return raw
