@@ -8,6 +8,24 @@ from sklearn.utils.validation import check_array
 
 from .training import BINARY, REGRESSION
 
+# The models compute in float32; larger magnitudes become infinite.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def check_float32_range(A, name):
+    """Refuse finite values too large for the float32 the models compute in."""
+    A = np.asarray(A)
+    with np.errstate(invalid="ignore"):
+        too_large = np.abs(A) > FLOAT32_MAX
+    if too_large.any():
+        where = np.argwhere(too_large)[0]
+        column = f" (column {where[1]})" if A.ndim == 2 else ""
+        raise ValueError(
+            f"{name} holds {A[tuple(where)]:.3g}{column}, too large for float32 "
+            f"(at most {FLOAT32_MAX:.3g}), the precision the models compute in; "
+            f"rescale that column (standardize it, or take its log) or drop it."
+        )
+
 
 def task_columns(Y):
     """``Y`` as a float (n_samples, n_tasks) array, NaN allowed; 1-D is one task."""
@@ -30,6 +48,7 @@ def task_columns(Y):
             f"Y has shape {Y.shape}: no task column; pass at least one column "
             "of labels per task."
         )
+    check_float32_range(Y, "Y")
     return Y[:, None] if Y.ndim == 1 else Y
 
 

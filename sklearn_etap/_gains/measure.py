@@ -15,6 +15,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_array, check_consistent_length
 
+from .._affinity.checks import check_float32_range
 from .._groups import check_groups
 from .._task_names import check_task_names, names_from_columns
 from .result import MeasuredGains
@@ -290,11 +291,38 @@ def _check_extractor(extractor):
         )
 
 
+def _check_same_columns(train, test, name):
+    """Refuse test data whose column labels differ from the training data's:
+    a reordered DataFrame would score each task on another column."""
+    train_cols = getattr(train, "columns", None)
+    test_cols = getattr(test, "columns", None)
+    if train_cols is None or test_cols is None:
+        return
+    train_cols, test_cols = list(train_cols), list(test_cols)
+    if train_cols == test_cols:
+        return
+    if sorted(map(str, train_cols)) == sorted(map(str, test_cols)):
+        problem = "the same columns in another order"
+    else:
+        missing = [c for c in train_cols if c not in test_cols][:5]
+        extra = [c for c in test_cols if c not in train_cols][:5]
+        problem = f"other columns (missing {missing}, unexpected {extra})"
+    raise ValueError(
+        f"{name}_test has {problem} than {name}: {name} has {train_cols[:10]}, "
+        f"{name}_test has {test_cols[:10]}. Columns are matched by position, so "
+        f"select them in the same order, e.g. {name}_test[{name}.columns]."
+    )
+
+
 def _check_data(X, Y, X_test, Y_test):
+    _check_same_columns(X, X_test, "X")
+    _check_same_columns(Y, Y_test, "Y")
     X = check_array(X, dtype=[np.float64, np.float32], input_name="X")
     X_test = check_array(X_test, dtype=[np.float64, np.float32], input_name="X_test")
     Y = _check_targets(Y, "Y")
     Y_test = _check_targets(Y_test, "Y_test")
+    for array, name in ((X, "X"), (X_test, "X_test"), (Y, "Y"), (Y_test, "Y_test")):
+        check_float32_range(array, name)
     check_consistent_length(X, Y)
     check_consistent_length(X_test, Y_test)
     if X_test.shape[1] != X.shape[1]:

@@ -191,12 +191,29 @@ def standardize_columns(X_train, X_test, columns=None):
     X_train = np.array(X_train, dtype=np.float64)
     X_test = np.array(X_test, dtype=np.float64)
     if len(columns):
+        _check_standardizable(X_train[:, columns], columns)
         scaler = StandardScaler().fit(X_train[:, columns])
         X_train[:, columns] = scaler.transform(X_train[:, columns])
         X_test[:, columns] = scaler.transform(X_test[:, columns])
         mean[columns] = scaler.mean_
         scale[columns] = scaler.scale_
     return X_train, X_test, mean, scale
+
+
+def _check_standardizable(values, columns):
+    """Refuse columns whose variance overflows float64 (it would give NaN)."""
+    # squares of magnitudes above this, summed over the rows, overflow
+    limit = np.sqrt(np.finfo(np.float64).max / max(len(values), 1))
+    with np.errstate(invalid="ignore"):
+        too_large = np.abs(values) > limit
+    if too_large.any():
+        row, k = np.argwhere(too_large)[0]
+        raise ValueError(
+            f"column {int(columns[k])} holds {values[row, k]:.3g}, too large to "
+            f"standardize (its variance overflows float64) and far beyond "
+            f"float32 (at most {np.finfo(np.float32).max:.3g}), the precision "
+            "the models compute in; rescale it (e.g. take its log) or drop it."
+        )
 
 
 def check_task_labels(Y_train, Y_test, task_names, task_types, hint):
