@@ -211,19 +211,28 @@ def measure_gains(
     if random_state is None:
         # A scikit-learn user seeds the estimator: its seed seeds the gains.
         random_state = extractor.get_params(deep=False)["random_state"]
-    seeds = check_random_state(random_state).randint(
-        np.iinfo(np.int32).max, size=n_seeds
-    )
+    # Trainings are generated as they run, never listed up front, so the
+    # memory does not grow with n_seeds before the first training starts.
+    seeds = []
+    seed_source = check_random_state(random_state)
 
-    # STL models first: the MTL gains of every group depend on them.
-    trainings = [((t,), s) for s in range(n_seeds) for t in tasks]
-    trainings += [(g, s) for s in range(n_seeds) for g in groups]
+    def trainings():
+        for s in range(n_seeds):
+            # one draw per repetition: the values randint(size=n_seeds) gives
+            seeds.append(int(seed_source.randint(np.iinfo(np.int32).max)))
+            # STL models first: the MTL gains of every group depend on them.
+            for t in tasks:
+                yield (t,), s, seeds[s]
+            for g in groups:
+                yield g, s, seeds[s]
+
+    n_trainings = n_seeds * (len(tasks) + len(groups))
     losses, failures, blown_up = _run_trainings(
         extractor,
         (X, Y, X_test, Y_test),
-        trainings,
-        seeds,
+        trainings(),
         task_names,
+        n_trainings=n_trainings,
         n_jobs=n_jobs,
         cache_dir=cache_dir,
         error_score=error_score,
@@ -232,7 +241,7 @@ def measure_gains(
     if blown_up:
         listed = "; ".join(blown_up[:5]) + ("; ..." if len(blown_up) > 5 else "")
         warnings.warn(
-            f"{len(blown_up)} of {len(trainings)} trainings blew up (a task's "
+            f"{len(blown_up)} of {n_trainings} trainings blew up (a task's "
             f"training loss ended over 10 times above its start), so their gains "
             f"mean little: {listed}. Lower the extractor's learning_rate, "
             "standardize X and the regression columns of Y, or add weight_decay.",
@@ -241,7 +250,7 @@ def measure_gains(
         )
     if failures:
         warnings.warn(
-            f"{len(failures)} of {len(trainings)} trainings failed; their test "
+            f"{len(failures)} of {n_trainings} trainings failed; their test "
             f"losses are set to error_score={error_score!r}. First failure: "
             f"{failures[0]}",
             FitFailedWarning,
@@ -249,15 +258,11 @@ def measure_gains(
         )
 
     stl = np.full((n_tasks, n_seeds), np.nan)
-    mtl_by_group = {}
-    for (cols, s), loss in zip(trainings, losses):
-        if len(cols) == 1:
-            stl[cols[0], s] = loss[0]
-        else:
-            mtl_by_group[cols, s] = loss
+    for t in tasks:
+        stl[t] = [losses[(t,), s][0] for s in range(n_seeds)]
     mtl = np.array(
         [
-            [mtl_by_group[g, s][k] for s in range(n_seeds)]
+            [losses[g, s][k] for s in range(n_seeds)]
             for g in groups
             for k in range(len(g))
         ],
@@ -266,7 +271,7 @@ def measure_gains(
     gains = MeasuredGains(
         groups=groups,
         n_tasks=n_tasks,
-        seeds=seeds,
+        seeds=np.array(seeds, dtype=np.int64),
         stl_loss_per_seed=stl,
         mtl_loss_per_seed=mtl,
         metadata=_describe_run(extractor, X, X_test, random_state, len(failures)),
