@@ -11,6 +11,8 @@ dataset's task, the group and the seed, whichever process ran it.
 
 import itertools
 import os
+import threading
+import time
 import warnings
 
 import numpy as np
@@ -107,8 +109,36 @@ def _train_watched(args, where):
     return StoredTraining(losses, blown_up)
 
 
+def _exit_with_caller(caller_pid):
+    """In a worker process the caller started, exit once the caller is gone.
+
+    A caller killed hard (``SIGKILL``) cannot stop its joblib (loky)
+    workers; they would finish their trainings, idle for minutes and keep
+    their resource trackers alive. A daemon thread notices the worker being
+    re-parented and ends it. Workers the caller did not start (a Dask
+    cluster's) are left alone.
+    """
+    global _watched_caller
+    if _watched_caller is not None or os.getpid() == caller_pid:
+        return
+    if os.getppid() != caller_pid:
+        return
+    _watched_caller = caller_pid
+
+    def watch():
+        while os.getppid() == caller_pid:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="sklearn-etap-watch").start()
+
+
+_watched_caller = None
+
+
 def _training_job(ident, store, key, args, error_score, where):
     """Run one training (and store it); returns (ident, training, failure or None)."""
+    _exit_with_caller(args[-1])
     try:
         training = _train_watched(args, where)
     except Exception as exc:
