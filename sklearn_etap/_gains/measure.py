@@ -172,13 +172,20 @@ def measure_gains(
     as given to that training (per-task ``task_types`` and ``heads`` cut to
     its tasks; the parameters measure_gains sets itself, ``affinity``,
     ``random_state``, ``verbose`` and ``n_threads``, excluded; a torch
-    module by its class, ``repr`` and weights; a class or function by its
-    source code), the features, the task columns it saw, its seed and the
+    module by its class, weights and plain attributes; a class or function
+    by its compiled code and the helpers, globals, closure and defaults it
+    reads), the features, the task columns it saw, its seed and the
     versions of sklearn-etap and torch. The data is hashed once per call.
     Each entry is written to a temporary file and renamed into place, so a
     killed run loses no finished training and two processes sharing a
-    directory never leave half an entry. A class or function whose source
-    cannot be read (defined interactively) is refused with ``cache_dir``.
+    directory never leave half an entry. A parameter whose state cannot be
+    observed (no ``__dict__``, no pickle) is refused with ``cache_dir``.
+    Only regular files are read from ``cache_dir``, bounded in size.
+
+    The trainings are generated as they run (a few hundred at a time go to
+    joblib), so a large ``n_seeds`` costs nothing before it starts.
+    ``Y_test`` (and ``X_test``) given as DataFrames must have the columns of
+    ``Y`` (and ``X``) in the same order.
 
     In worker processes torch is limited to one thread, so that ``n_jobs``
     trainings share the cores instead of oversubscribing them.
