@@ -209,7 +209,8 @@ def _check_standardizable(values, columns):
     if too_large.any():
         row, k = np.argwhere(too_large)[0]
         raise ValueError(
-            f"column {int(columns[k])} holds {values[row, k]:.3g}, too large to "
+            f"column {int(columns[k])} (counting from 0) holds {values[row, k]:.3g}, "
+            "too large to "
             f"standardize (its variance overflows float64) and far beyond "
             f"float32 (at most {np.finfo(np.float32).max:.3g}), the precision "
             "the models compute in; rescale it (e.g. take its log) or drop it."
@@ -279,6 +280,13 @@ def make_bunch(
     **extra,
 ):
     """The Bunch every loader returns, arrays cast to :data:`DTYPE`."""
+    for name, array, columns in (
+        ("X_train", X_train, feature_names),
+        ("X_test", X_test, feature_names),
+        ("Y_train", Y_train, task_names),
+        ("Y_test", Y_test, task_names),
+    ):
+        _check_fits_dtype(np.asarray(array), list(columns), name)
     return Bunch(
         X_train=np.ascontiguousarray(X_train, dtype=DTYPE),
         Y_train=np.ascontiguousarray(Y_train, dtype=DTYPE),
@@ -290,6 +298,23 @@ def make_bunch(
         DESCR=descr,
         **extra,
     )
+
+
+def _check_fits_dtype(array, columns, name):
+    """Refuse values that would become infinite when cast to :data:`DTYPE`."""
+    largest = float(np.finfo(DTYPE).max)
+    with np.errstate(invalid="ignore"):
+        too_large = np.abs(array) > largest
+    if too_large.any():
+        row, k = np.argwhere(too_large)[0] if array.ndim == 2 else (0, 0)
+        value = array[row, k] if array.ndim == 2 else array[too_large][0]
+        column = columns[k] if k < len(columns) else k
+        raise ValueError(
+            f"column {column!r} holds {value:.3g} in {name} (after standardizing, "
+            f"if it is standardized), too large for {np.dtype(DTYPE).name} (at most "
+            f"{largest:.3g}), the precision the models compute in; rescale it "
+            "(e.g. take its log) or drop it."
+        )
 
 
 def common_constraints():
