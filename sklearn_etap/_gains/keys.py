@@ -79,6 +79,8 @@ def _is_library_module(module_name):
     if not module_name:
         return False
     root = module_name.split(".")[0]
+    if root == "__main__":  # a script, a notebook (whose __main__ is a launcher)
+        return False
     if root in _LIBRARY_ROOTS or root in sys.stdlib_module_names:
         return True
     module = sys.modules.get(root)
@@ -193,8 +195,11 @@ class _Describer:
         return self.instance(value)
 
     def tensor(self, value):
-        data = value.detach().cpu().contiguous().reshape(-1)
-        raw = data.view(torch.uint8).numpy().tobytes() if data.numel() else b""
+        try:
+            data = value.detach().cpu().contiguous().reshape(-1)
+            raw = data.view(torch.uint8).numpy().tobytes() if data.numel() else b""
+        except (RuntimeError, TypeError) as exc:  # sparse, quantized, ...
+            self.refuse(value, f"a tensor whose bytes cannot be read ({exc})")
         return (
             "tensor",
             str(value.dtype),

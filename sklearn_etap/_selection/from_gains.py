@@ -194,16 +194,16 @@ def select_groups(
         max(|bound|, |total_gain|)``, with ``bound`` the solver's upper bound
         on any selection's total gain: 0.0 when optimal, at most 2).
 
+    See Also
+    --------
+    GroupSelector : The same selection from an estimator's predicted gains.
+    all_groups : Every candidate group of a number of tasks.
+
     Notes
     -----
     A budget above the number of tasks selects what ``n_groups=n_tasks``
     selects (an optimal selection needs at most one group per task), so it
     is capped there and costs nothing more.
-
-    See Also
-    --------
-    GroupSelector : The same selection from an estimator's predicted gains.
-    all_groups : Every candidate group of a number of tasks.
 
     Examples
     --------

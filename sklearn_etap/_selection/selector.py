@@ -83,6 +83,11 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     task_names : list of str, default=None
         One name per task, for ``group_names_`` (e.g. the extractor's
         ``task_names_``). ``None``: tasks are named by their indices.
+    time_limit : float, default=None
+        Seconds the selection's solver may run (``"branch_and_bound"`` or
+        ``"milp"``; fitting the estimator is not counted). When it runs out,
+        the best covering selection found so far is kept, with
+        ``optimal_=False`` and its ``gap_``. ``None``: no limit.
 
     Attributes
     ----------

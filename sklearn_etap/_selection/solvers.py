@@ -123,6 +123,8 @@ def solve_milp(problem, n_groups, mode="overlap", *, time_limit=None):
     # HiGHS's bound (it minimizes -gain) on the original scale; rounding aside,
     # no selection scores more.
     bound = -res.mip_dual_bound * scale if res.mip_dual_bound is not None else np.inf
+    # no selection beats every task's best gain, whatever HiGHS reached
+    bound = min(bound, float(original.gain.max(axis=0).sum()))
     slack = 1e-9 * scale * n_tasks
     result.optimal = res.status == 0 and result.value >= bound - slack
     if not result.optimal:
