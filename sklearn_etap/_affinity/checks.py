@@ -52,8 +52,11 @@ def task_columns(Y):
     return Y[:, None] if Y.ndim == 1 else Y
 
 
-def check_targets(Y, n_samples, estimator_name):
-    """``Y`` as (n_samples, n_tasks) floats, with every column labelled."""
+def check_targets(Y, X, estimator_name):
+    """``Y`` as (n_samples, n_tasks) floats, with every column labelled; ``X``
+    and ``Y`` within the float32 range the models compute in."""
+    check_float32_range(X, "X")
+    n_samples = X.shape[0]
     if Y is None:
         raise ValueError(
             f"{estimator_name} requires y to be passed, but the target y is "

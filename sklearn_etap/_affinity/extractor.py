@@ -16,7 +16,6 @@ from sklearn.utils.validation import validate_data
 
 from .._task_names import names_from_columns
 from .checks import (
-    check_float32_range,
     check_hidden_layer_sizes,
     check_targets,
     resolve_device,
@@ -322,9 +321,8 @@ class TorchAffinityExtractor(
             was recorded.
         """
         X = validate_data(self, X, dtype=[np.float64, np.float32])
-        check_float32_range(X, "X")
         names = names_from_columns(Y)
-        Y = check_targets(Y, X.shape[0], type(self).__name__)
+        Y = check_targets(Y, X, type(self).__name__)
         hidden = check_hidden_layer_sizes(self.hidden_layer_sizes, self.encoder)
         self.n_tasks_ = Y.shape[1]
         self.task_names_ = np.asarray(

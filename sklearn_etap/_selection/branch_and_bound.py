@@ -4,7 +4,14 @@ import time
 
 import numpy as np
 
-from .problem import check_coverable, check_mode, evaluate, no_selection_error
+from .problem import (
+    check_coverable,
+    check_mode,
+    evaluate,
+    no_selection_error,
+    relative_gap,
+    usable_budget,
+)
 
 
 def solve_branch_and_bound(problem, n_groups, mode="overlap", *, time_limit=None):
@@ -70,31 +77,6 @@ def solve_branch_and_bound(problem, n_groups, mode="overlap", *, time_limit=None
         result.gap = relative_gap(result.value, upper)
         result.optimal = result.gap == 0.0
     return result
-
-
-def usable_budget(problem, n_groups):
-    """``n_groups`` capped at the most groups a selection can use.
-
-    Overlap mode keeps only groups that are some task's best, partition mode
-    only disjoint non-empty groups: either way at most one group per task,
-    and never more than the candidates. A larger budget selects the same.
-    """
-    return int(min(n_groups, problem.n_tasks, len(problem.candidates)))
-
-
-def relative_gap(value, bound):
-    """``(bound - value) / max(|bound|, |value|)``: 0 when ``value`` reaches
-    ``bound``, at most 2 (``value`` and ``bound`` of opposite signs).
-
-    Relative gaps within 1e-9 (rounding) count as 0.
-    """
-    scale = max(abs(bound), abs(value))
-    if not np.isfinite(bound):
-        return np.inf
-    if scale == 0.0:
-        return 0.0
-    gap = max(bound - value, 0.0) / scale
-    return 0.0 if gap <= 1e-9 else float(gap)
 
 
 class _Search:

@@ -16,8 +16,15 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_array
 
-from .branch_and_bound import relative_gap, solve_branch_and_bound, usable_budget
-from .problem import check_coverable, check_mode, evaluate, no_selection_error
+from .branch_and_bound import solve_branch_and_bound
+from .problem import (
+    check_coverable,
+    check_mode,
+    evaluate,
+    no_selection_error,
+    relative_gap,
+    usable_budget,
+)
 from .pruning import prune_candidates
 
 DEFAULT_SOLVER = "branch_and_bound"
