@@ -11,6 +11,7 @@ import os
 import threading
 import warnings
 
+import numpy as np
 import pytest
 from test_gains_cache import (
     CountingTraining,
@@ -20,7 +21,7 @@ from test_gains_cache import (
 )
 
 from sklearn_etap._gains import runner as _runner
-from sklearn_etap._gains.cache import TrainingStore, check_losses
+from sklearn_etap._gains.cache import StoredTraining, TrainingStore
 
 
 @pytest.fixture
@@ -140,9 +141,7 @@ def test_losses_no_training_gives_are_refused(measured, monkeypatch, losses, rea
 
 
 def test_implausible_losses_are_not_stored(tmp_path):
-    import numpy as np
-
-    from sklearn_etap._gains.cache import StoredTraining
+    from sklearn_etap._gains.cache import check_losses
 
     store = TrainingStore(tmp_path)
     for losses in ([-1.0], [1e300], [np.nan]):
