@@ -190,6 +190,8 @@ class _Describer:
             return (type(value).__name__, self.describe(value.__func__))
         if isinstance(value, property):
             return ("property", [self.describe(f) for f in (value.fget, value.fset)])
+        if isinstance(value, (types.MemberDescriptorType, types.GetSetDescriptorType)):
+            return ("slot", value.__name__)  # its value is in each instance
         if isinstance(value, type):
             return self.klass(value)
         return self.instance(value)

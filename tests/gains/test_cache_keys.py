@@ -220,3 +220,22 @@ def test_a_value_the_key_cannot_observe_is_refused_by_name(tmp_path, make_gain_d
             cache_dir=tmp_path,
             progress=False,
         )
+
+
+class SlottedWidth:
+    __slots__ = ("width",)
+
+    def __init__(self, width):
+        self.width = width
+
+
+def encoder_of(n_features, config):
+    return nn.Linear(n_features, config.width)
+
+
+def test_objects_with_slots_are_keyed_by_their_slot_values():
+    def with_width(width):
+        return key(encoder=functools.partial(encoder_of, config=SlottedWidth(width)))
+
+    assert with_width(8) == with_width(8)
+    assert with_width(8) != with_width(16)
