@@ -200,13 +200,16 @@ def choose_groups(
     selection = as_bunch(problem, result)
     bound = getattr(result, "bound", None)
     bound = None if bound is None or not np.isfinite(bound) else float(bound)
-    gap = 0.0 if result.optimal else None
+    gap = relative = 0.0 if result.optimal else None
     if not result.optimal and bound is not None:
         gap = max(0.0, bound - float(result.value))
+        relative = float(getattr(result, "gap", np.nan))
     if result.optimal:
         say(f"      optimal grouping found in {seconds:.1f} s")
     else:
         gap_text = "unknown" if gap is None else f"{gap:.3g}"
+        if relative is not None and np.isfinite(relative):
+            gap_text += f" ({relative:.1%} relative gap)"
         say(
             f"      time limit reached after {seconds:.1f} s: best grouping found, "
             f"at most {gap_text} below the optimum total (raise --time-limit "
@@ -221,6 +224,7 @@ def choose_groups(
         optimal=bool(result.optimal),
         bound=bound,
         gap=gap,
+        relative_gap=relative,
         seconds=seconds,
         n_candidates=len(problem.candidates),
     )
@@ -267,6 +271,7 @@ def selection_status(selection):
         "optimal": bool(selection.get("optimal", True)),
         "optimum_bound": selection.get("bound"),
         "gap": selection.get("gap", 0.0),
+        "relative_gap": selection.get("relative_gap", 0.0),
         "n_candidates": selection.get("n_candidates"),
     }
 
