@@ -82,6 +82,15 @@ def main():
         f"measured rows: {len(train.y)}, gain range "
         f"{train.y.min():.2f} .. {train.y.max():.2f}"
     )
+    tasks = np.flatnonzero(np.isfinite(train.stl_loss))
+    print(
+        f"single-task test log-loss {train.stl_loss[tasks].min():.3f} .. "
+        f"{train.stl_loss[tasks].max():.3f}, trivial (base rate) "
+        f"{train.trivial_loss[tasks].min():.3f} .. "
+        f"{train.trivial_loss[tasks].max():.3f}, no better than trivial: "
+        f"{int(train.stl_no_better_than_trivial.sum())} tasks, "
+        f"{int(train.mtl_no_better_than_trivial.sum())} of {len(train.y)} rows"
+    )
     print(f"out-of-fold Pearson r: {disp.pearson_r_:.2f}")
     print(f"chosen groups: {sel.group_names_}")
     print(f"predicted total gain: {sel.predicted_gain_:.3f}")

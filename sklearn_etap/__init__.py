@@ -3,7 +3,12 @@
 # The pipeline, stage by stage: affinity -> gains -> prediction -> selection.
 from ._adaptive import GroupMeasurementError, gains_measurer, search_groups
 from ._affinity import TorchAffinityExtractor
-from ._gains import MeasuredGains, measure_gains
+from ._gains import (
+    MeasuredGains,
+    TrivialPredictorWarning,
+    measure_gains,
+    trivial_losses,
+)
 from ._groups import all_groups, encode_groups, group_row_ids, sample_groups
 from ._plotting import AffinityMatrixDisplay, GainPredictionDisplay
 from ._prediction import (
@@ -28,6 +33,7 @@ __all__ = [
     "ResidualRidge",
     "SplineAffinityRegressor",
     "TorchAffinityExtractor",
+    "TrivialPredictorWarning",
     "all_groups",
     "encode_groups",
     "etap_param_grid",
@@ -39,4 +45,5 @@ __all__ = [
     "sample_groups",
     "search_groups",
     "select_groups",
+    "trivial_losses",
 ]

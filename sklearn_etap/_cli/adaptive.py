@@ -27,8 +27,11 @@ def _gains_cache(options):
         yield cache
 
 
-def measure_adaptively(extractor, data, names, options, max_group_size, progress):
-    """Run the search; return its result and the gains of every measured group."""
+def measure_adaptively(
+    extractor, data, names, options, max_group_size, progress, extra_groups=()
+):
+    """Run the search; return its result and the gains of every measured group
+    and of ``extra_groups`` (reference answers, measured once the search ends)."""
     n_tasks = len(names)
     with _gains_cache(options) as cache:
         # Every call trains with the same seeds, and the cache keeps the
@@ -40,6 +43,7 @@ def measure_adaptively(extractor, data, names, options, max_group_size, progress
             data.X_test,
             data.Y_test,
             n_jobs=options.jobs,
+            n_seeds=options.n_seeds,
             cache_dir=cache,
             random_state=options.seed,
             progress=progress,
@@ -57,5 +61,6 @@ def measure_adaptively(extractor, data, names, options, max_group_size, progress
             verbose=int(progress),
         )
         # All trained already: read back from the cache, as one table.
-        gains = measure(list(result.measured))
+        extra = [g for g in extra_groups if g not in result.measured]
+        gains = measure(list(result.measured) + extra)
     return result, dataclasses.replace(gains, task_names=names)

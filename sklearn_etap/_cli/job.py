@@ -14,6 +14,8 @@ from .._groups import encode_groups, sample_groups
 from .._prediction import make_etap_search
 from .adaptive import measure_adaptively
 from .data import UsageError
+from .learned import advice, trivial_summary
+from .references import all_tasks, reference_answers, subset_gains
 from .resume import fit_affinity_model
 from .scaling import (
     MeasuredGainsTable,
@@ -24,6 +26,8 @@ from .scaling import (
     scale_etap_search,
     selection_status,
 )
+from .targets import describe_scales, standardize_targets
+from .training import extractor_params
 
 
 def run_job(data, options, say):
@@ -49,11 +53,16 @@ def _run_job(data, options, say):
     options.groups, options.budget = settings.groups, settings.budget
     progress = not options.quiet
     timings = {}
+    target_scale = standardize_targets(data, options.standardize_targets)
+    if describe_scales(target_scale):
+        say(describe_scales(target_scale))
 
     start = time.perf_counter()
-    extra = {} if options.epochs is None else {"max_epochs": options.epochs}
     extractor = TorchAffinityExtractor(
-        device=options.device, random_state=options.seed, verbose=progress, **extra
+        device=options.device,
+        random_state=options.seed,
+        verbose=progress,
+        **extractor_params(options),
     )
     say(f"[1/4] recording task affinities: one model on all {n_tasks} tasks")
     if fit_affinity_model(extractor, data.X_train, data.Y_train, options.cache_dir):
@@ -68,9 +77,10 @@ def _run_job(data, options, say):
             f"[2/4] measuring {options.groups} groups adaptively: half at random, "
             "then those ETAP would choose (ETAP refitted every round)"
         )
-        result, gains = measure_adaptively(
-            extractor, data, names, options, max_size, progress
+        result, all_gains = measure_adaptively(
+            extractor, data, names, options, max_size, progress, [all_tasks(n_tasks)]
         )
+        gains = subset_gains(all_gains, result.measured)
         search = result.estimator
         selection = Bunch(
             groups=result.groups,
@@ -82,28 +92,37 @@ def _run_job(data, options, say):
     else:
         groups = sample_groups(n_tasks, options.groups, random_state=options.seed)
         which = f"all {len(groups)}" if settings.exhaustive else f"{len(groups)} random"
-        say(f"[2/4] measuring the gains of {which} groups")
-        gains = measure_gains(
+        say(
+            f"[2/4] measuring the gains of {which} groups, and of all tasks in "
+            "one model (a reference answer)"
+        )
+        reference = [] if all_tasks(n_tasks) in groups else [all_tasks(n_tasks)]
+        all_gains = measure_gains(
             extractor,
             data.X_train,
             data.Y_train,
-            groups,
+            groups + reference,
             X_test=data.X_test,
             Y_test=data.Y_test,
             n_jobs=options.jobs,
+            n_seeds=options.n_seeds,
             random_state=options.seed,
             cache_dir=options.cache_dir,
             progress=progress,
             task_names=names,
         )
+        gains = subset_gains(all_gains, groups)
+    together = subset_gains(all_gains, [all_tasks(n_tasks)])
     timings["measure_gains"] = time.perf_counter() - start
 
     start = time.perf_counter()
     X, y, row_group = gains.X, gains.y, gains.row_group
-    keep = np.isfinite(y)
+    y_per_seed = gains.y_per_seed
+    keep = np.isfinite(y_per_seed).all(axis=1)
     if not keep.all():
         say(f"      leaving out {int((~keep).sum())} row(s) whose gain is undefined")
         X, y, row_group = X[keep], y[keep], row_group[keep]
+        y_per_seed = y_per_seed[keep]
     n_measured = len(np.unique(row_group))
     out_of_fold = None
     if settings.exhaustive:
@@ -111,7 +130,7 @@ def _run_job(data, options, say):
             f"[3/4] no predictor needed: all {settings.n_available} group(s) of 2 "
             "or more tasks were measured; choosing from the measured gains"
         )
-        search = MeasuredGainsTable(*measured_table(gains))
+        search = MeasuredGainsTable().fit(X, y)
     else:
         say("[3/4] fitting ETAP: grid search cross-validated over the groups")
         if n_measured < 2:
@@ -167,7 +186,28 @@ def _run_job(data, options, say):
         )
     timings["selection"] = time.perf_counter() - start
 
+    start = time.perf_counter()
+    references = reference_answers(
+        model,
+        (X, y, y_per_seed, row_group),
+        all_gains,
+        together,
+        selection,
+        budget=options.budget,
+        mode=options.mode,
+        max_group_size=max_size,
+        names=names,
+    )
+    timings["references"] = time.perf_counter() - start
+
     summary = _summary(data, options, extractor, gains, search, selection, timings)
+    summary["references"] = references
+    summary["trivial"] = trivial_summary(
+        all_gains,
+        extractor.task_losses(data.X_test, data.Y_test),
+        advice(extractor.get_params(), options.standardize_targets),
+    )
+    summary["target_scale"] = target_scale
     summary["prediction"]["out_of_fold_pearson_r"] = (
         None if out_of_fold is None else _pearson(y, out_of_fold)
     )
@@ -183,7 +223,7 @@ def _run_job(data, options, say):
         "y_true": y,
         "y_pred": out_of_fold,
     }
-    return summary, plots, gains
+    return summary, plots, all_gains
 
 
 def _pearson(a, b):
@@ -238,6 +278,12 @@ def _summary(data, options, extractor, gains, search, selection, timings):
             "jobs": options.jobs,
             "device": str(extractor.device_),
             "epochs": int(extractor.max_epochs),
+            "n_seeds": options.n_seeds,
+            "standardize_targets": bool(options.standardize_targets),
+            "training": {
+                name: _jsonable(value) if not isinstance(value, tuple) else list(value)
+                for name, value in sorted(extractor_params(options).items())
+            },
         },
         "affinity": [[_number(v) for v in row] for row in extractor.affinity_],
         "measured_groups": [

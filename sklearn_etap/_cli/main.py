@@ -1,6 +1,7 @@
 """``etap``: the command line. ``etap run`` does the whole job."""
 
 import argparse
+import contextlib
 import signal
 import sys
 import time
@@ -10,6 +11,11 @@ from .. import __version__
 from .atomic import check_out, staged_report
 from .data import UsageError, builtin_datasets, load_builtin, load_table
 from .inputs import describe_features, feature_summary
+from .training import (
+    add_training_options,
+    check_training_options,
+    training_warnings_reported_once,
+)
 
 DESCRIPTION = """\
 Which tasks to train together. `etap run` records task affinities in one
@@ -118,6 +124,8 @@ def build_parser():
     )
     run.add_argument(
         "--epochs",
+        "--max-epochs",
+        dest="epochs",
         type=int,
         default=None,
         metavar="E",
@@ -153,6 +161,7 @@ def build_parser():
         help="say more: which group serves each task, every feature, the "
         "grid search's folds",
     )
+    add_training_options(run)
     return parser
 
 
@@ -179,6 +188,7 @@ def _check_options(options):
         raise UsageError(f"--budget {options.budget}: choose at least 1 group.")
     if not options.time_limit > 0:
         raise UsageError(f"--time-limit {options.time_limit:g}: give a positive time.")
+    check_training_options(options)
 
 
 def run(options):
@@ -188,7 +198,13 @@ def run(options):
 
     start = time.perf_counter()
     options.quiet = options.quiet or options.verbose < 0
-    say = (lambda *a: None) if options.quiet else (lambda text: print(text, flush=True))
+    # Step messages go to stderr with the progress bars: stdout is the result,
+    # whose first line compares the recommendation with the reference answers.
+    say = (
+        (lambda *a: None)
+        if options.quiet
+        else (lambda text: print(text, file=sys.stderr, flush=True))
+    )
     _check_options(options)
     if options.data is None:
         data = load_builtin(
@@ -211,7 +227,12 @@ def run(options):
             say(line)
     with staged_report(options.out) as staging:
         options.staging = staging
-        summary, plots, gains = run_job(data, options, say)
+        # The grid search's messages join the step messages on stderr.
+        with (
+            training_warnings_reported_once(),
+            contextlib.redirect_stdout(sys.stderr),
+        ):
+            summary, plots, gains = run_job(data, options, say)
         summary["features"] = feature_summary(data)
         summary["seconds"]["total"] = round(time.perf_counter() - start, 2)
         write_report(staging, summary, plots, gains)

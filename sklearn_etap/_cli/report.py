@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 from .._plotting._base import PLOT_EXTRA
+from .learned import trivial_lines
+from .report_references import references_html, trivial_html
 
 AFFINITY_PNG = "affinity.png"
 GAINS_PNG = "predicted_vs_measured.png"
@@ -93,7 +95,14 @@ def format_groups(summary):
         label = "measured total gain (every group was trained)"
     elif selection.get("basis", "").startswith("measured"):
         label = "total gain (measured where known, else predicted)"
-    lines = [
+    # First the verdict against the reference answers, then the warnings about
+    # models that learned nothing, then the grouping.
+    lines = []
+    if "references" in summary:
+        lines.append(summary["references"]["verdict"])
+    if "trivial" in summary:
+        lines += trivial_lines(summary["trivial"])
+    lines += [
         f"chosen groups (budget {summary['settings']['budget']}, "
         f"{summary['settings']['mode']} mode), {label} {total:.3f}:",
         f"  {'predicted':>9}  {'measured':>8}  group  ->  tasks it serves",
@@ -247,9 +256,11 @@ def _html(summary, figures):
 td,th{{padding:0.2em 0.8em;text-align:left}}img{{max-width:100%}}</style>
 </head><body>
 <h1>Which tasks to train together</h1>
+{references_html(summary)}
 <p>Data: {esc(str(summary["dataset"]))}: {len(summary["task_names"])} tasks,
 {summary["n_train_samples"]} training and {summary["n_test_samples"]} test samples.</p>
 {_features_html(summary.get("features"))}
+{trivial_html(summary)}
 <h2>Chosen groups</h2>
 <p>Predicted total gain {summary["selection"]["predicted_total_gain"]:.3f}
 (budget {summary["settings"]["budget"]}, {summary["settings"]["mode"]} mode).

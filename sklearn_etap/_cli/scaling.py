@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from math import ceil, comb, sqrt
 
 import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import Bunch
 
 from .._groups import all_groups, encode_groups
@@ -276,25 +277,40 @@ def selection_status(selection):
     }
 
 
-class MeasuredGainsTable:
+class MeasuredGainsTable(RegressorMixin, BaseEstimator):
     """The measured gains in place of a predictor, when every group was
-    measured: ``predict`` returns a measured group's gains, NaN elsewhere."""
+    measured. ``predict`` returns a row's measured gain; for a group left out
+    of ``fit`` (the reference answers refit it without each group in turn),
+    the task's mean measured gain, 0 for a task never measured."""
 
-    def __init__(self, candidates, member_gains):
-        self.gains = {
-            tuple(g): dict(zip(g, np.asarray(v, dtype=float)))
-            for g, v in zip(candidates, member_gains)
-        }
+    def fit(self, X, y):
+        X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
+        n_tasks = X.shape[1] // 2
+        self.gains_ = {}
+        sums, counts = np.zeros(n_tasks), np.zeros(n_tasks)
+        for row, value in zip(X, y):
+            group, task = _decode(row, n_tasks)
+            self.gains_[group, task] = float(value)
+            sums[task] += value
+            counts[task] += 1
+        self.task_mean_ = np.divide(
+            sums, counts, out=np.zeros(n_tasks), where=counts > 0
+        )
+        return self
 
-    def predict(self, rows):
-        rows = np.asarray(rows)
-        n_tasks = rows.shape[1] // 2
-        out = np.full(len(rows), np.nan)
-        for i, row in enumerate(rows):
-            group = tuple(np.flatnonzero(row[:n_tasks]).tolist())
-            task = int(np.flatnonzero(row[n_tasks:])[0])
-            out[i] = self.gains.get(group, {}).get(task, np.nan)
+    def predict(self, X):
+        X = np.asarray(X, dtype=float)
+        n_tasks = X.shape[1] // 2
+        out = np.empty(len(X))
+        for i, row in enumerate(X):
+            group, task = _decode(row, n_tasks)
+            out[i] = self.gains_.get((group, task), self.task_mean_[task])
         return out
+
+
+def _decode(row, n_tasks):
+    group = tuple(np.flatnonzero(row[:n_tasks]).tolist())
+    return group, int(np.flatnonzero(row[n_tasks:])[0])
 
 
 #: Most tasks for which the residual stage keeps the official per-task ridge.

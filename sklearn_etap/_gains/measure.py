@@ -17,7 +17,9 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 from .._task_names import check_task_names, names_from_columns
 from .inputs import check_data, check_extractor, check_labels, check_measured_groups
 from .result import MeasuredGains
+from .result_warnings import warn_about_result
 from .runner import _run_trainings, _training_overrides
+from .trivial import trivial_losses_of
 
 
 @validate_params(
@@ -132,8 +134,9 @@ def measure_gains(
         (gains aligned with its rows), ``gains.row_group``,
         ``gains.stl_loss`` (per task, NaN for tasks in no group),
         ``gains.mtl_loss`` (per row), ``gains.y_std``, ``gains.y_per_seed``,
-        ``gains.seeds``; ``to_frame()``, ``save(path)`` and
-        ``MeasuredGains.load(path)``.
+        ``gains.seeds``, ``gains.trivial_loss`` and its flags
+        ``stl_no_better_than_trivial``, ``mtl_no_better_than_trivial``;
+        ``to_frame()``, ``save(path)`` and ``MeasuredGains.load(path)``.
 
     Raises
     ------
@@ -151,6 +154,10 @@ def measure_gains(
         times above its loss before training (a learning rate far too
         large). The warning names the dataset's task, the group and the
         seed; such gains mean little.
+    TrivialPredictorWarning
+        When a single-task model is no better on the test split than its
+        task's trivial predictor (training mean or base rate); the warning
+        says what to change.
     UserWarning
         When a cache entry is invalid (it is trained again), or
         ``cache_dir`` holds trainings of another version of sklearn-etap or
@@ -195,7 +202,7 @@ def measure_gains(
     >>> rng = np.random.RandomState(0)
     >>> X = rng.normal(size=(60, 4))
     >>> Y = X[:, :3] + 0.1 * rng.normal(size=(60, 3))
-    >>> ext = TorchAffinityExtractor(hidden_layer_sizes=(8,), max_epochs=3)
+    >>> ext = TorchAffinityExtractor(hidden_layer_sizes=(8,), max_epochs=20)
     >>> gains = measure_gains(ext, X[:40], Y[:40], [(0, 1), (0, 1, 2)],
     ...                       X[40:], Y[40:], random_state=0, progress=False)
     >>> gains.X.shape, gains.y.shape, gains.row_group.tolist()
@@ -203,6 +210,9 @@ def measure_gains(
     >>> bool(np.allclose(gains.y, (gains.stl_loss[[0, 1, 0, 1, 2]] - gains.mtl_loss)
     ...                  / gains.stl_loss[[0, 1, 0, 1, 2]]))
     True
+    >>> # every single-task model beats its trivial predictor (training mean)
+    >>> gains.stl_no_better_than_trivial.tolist()
+    [False, False, False]
     """
     check_extractor(extractor)
     if task_names is None:
@@ -281,22 +291,10 @@ def measure_gains(
         mtl_loss_per_seed=mtl,
         metadata=_describe_run(extractor, X, X_test, random_state, len(failures)),
         task_names=task_names,
+        trivial_loss=trivial_losses_of(extractor, Y, Y_test, tasks),
     )
-    _warn_undefined_gains(gains)
+    warn_about_result(gains)
     return gains
-
-
-def _warn_undefined_gains(gains):
-    undefined = ~np.isfinite(gains.y_per_seed)
-    if undefined.any():
-        tasks = sorted(set(gains.row_task[undefined.any(axis=1)].tolist()))
-        warnings.warn(
-            f"{int(undefined.any(axis=1).sum())} gain(s) of task(s) {tasks} are "
-            "NaN: their STL test loss is 0 or NaN, or a model's loss is NaN, so "
-            "the relative loss reduction is undefined.",
-            RuntimeWarning,
-            stacklevel=4,
-        )
 
 
 def _describe_run(extractor, X, X_test, random_state, n_failed):

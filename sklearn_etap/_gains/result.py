@@ -38,6 +38,10 @@ class MeasuredGains:
     task_names : list of str, default=None
         One name per task (the columns of a DataFrame ``Y``); ``None``: the
         tasks are known by their indices.
+    trivial_loss : ndarray of shape (n_tasks,), default=None
+        Test loss of each task's trivial predictor (training mean for
+        regression, base rate for binary), the bar a model must clear to
+        have learned anything. ``None``: unknown (all NaN).
 
     Attributes
     ----------
@@ -61,6 +65,12 @@ class MeasuredGains:
         ``task_names``, or the task indices when it is ``None``.
     group_names : list of tuple
         ``groups`` with every task index replaced by its name.
+    stl_no_better_than_trivial : ndarray of bool, shape (n_tasks,)
+        True where a task's single-task model (mean test loss over the seeds)
+        is no better than its trivial predictor: its gains are measured
+        against a model that learned nothing.
+    mtl_no_better_than_trivial : ndarray of bool, shape (n_rows,)
+        The same for the row's task in its group's model.
 
     Examples
     --------
@@ -84,10 +94,20 @@ class MeasuredGains:
     mtl_loss_per_seed: np.ndarray
     metadata: dict = field(default_factory=dict)
     task_names: list = None
+    trivial_loss: np.ndarray = None
 
     def __post_init__(self):
         names = check_task_names(self.task_names, self.n_tasks)
         object.__setattr__(self, "task_names", names)
+        trivial = self.trivial_loss
+        trivial = np.full(self.n_tasks, np.nan) if trivial is None else trivial
+        trivial = np.asarray(trivial, dtype=float)
+        if trivial.shape != (self.n_tasks,):
+            raise ValueError(
+                f"trivial_loss has shape {trivial.shape}; expected ({self.n_tasks},): "
+                "one trivial test loss per task."
+            )
+        object.__setattr__(self, "trivial_loss", trivial)
 
     @property
     def names(self):
@@ -139,6 +159,15 @@ class MeasuredGains:
     def mtl_loss(self):
         return self.mtl_loss_per_seed.mean(axis=1)
 
+    @property
+    def stl_no_better_than_trivial(self):
+        # NaN compares False: a task without a trivial loss is not flagged.
+        return self.stl_loss >= self.trivial_loss
+
+    @property
+    def mtl_no_better_than_trivial(self):
+        return self.mtl_loss >= self.trivial_loss[self.row_task]
+
     def _columns(self):
         """Table columns as (name, values) pairs, one value per row."""
         columns = [
@@ -163,6 +192,12 @@ class MeasuredGains:
             ("gain_std", self.y_std),
             ("stl_loss", self.stl_loss[self.row_task]),
             ("mtl_loss", self.mtl_loss),
+            ("trivial_loss", self.trivial_loss[self.row_task]),
+            (
+                "stl_no_better_than_trivial",
+                self.stl_no_better_than_trivial[self.row_task],
+            ),
+            ("mtl_no_better_than_trivial", self.mtl_no_better_than_trivial),
         ]
         for s in range(len(self.seeds)):
             columns.append((f"gain_seed{s}", self.y_per_seed[:, s]))
@@ -176,8 +211,9 @@ class MeasuredGains:
         Columns: ``group`` (tasks joined by ``-``, e.g. ``"0-2-5"``),
         ``task``, with task names ``group_name`` (names joined by `` + ``)
         and ``task_name``, then ``gain``, ``gain_std``, ``stl_loss``,
-        ``mtl_loss`` and per seed ``s`` ``gain_seed{s}`` and
-        ``mtl_loss_seed{s}``.
+        ``mtl_loss``, ``trivial_loss``, ``stl_no_better_than_trivial``,
+        ``mtl_no_better_than_trivial`` and per seed ``s`` ``gain_seed{s}``
+        and ``mtl_loss_seed{s}``.
 
         Returns
         -------
@@ -197,8 +233,8 @@ class MeasuredGains:
 
         The CSV has the columns of :meth:`to_frame`, floats written exactly.
         The sidecar, ``path`` with the suffix ``.json`` (``gains.csv`` ->
-        ``gains.json``), holds ``n_tasks``, ``seeds``, ``stl_loss_per_seed``
-        ``metadata`` and ``task_names``. :meth:`load` reads both back.
+        ``gains.json``), holds ``n_tasks``, ``seeds``, ``stl_loss_per_seed``,
+        ``trivial_loss``, ``metadata`` and ``task_names``. :meth:`load` reads both back.
 
         Parameters
         ----------
@@ -218,6 +254,9 @@ class MeasuredGains:
             "stl_loss_per_seed": [
                 [None if np.isnan(v) else float(v) for v in task]
                 for task in self.stl_loss_per_seed
+            ],
+            "trivial_loss": [
+                None if np.isnan(v) else float(v) for v in self.trivial_loss
             ],
             "metadata": self.metadata,
             "task_names": self.task_names,
@@ -273,7 +312,14 @@ class MeasuredGains:
             mtl_loss_per_seed=mtl,
             metadata=sidecar["metadata"],
             task_names=sidecar.get("task_names"),
+            trivial_loss=_trivial_from_sidecar(sidecar, n_tasks),
         )
+
+
+def _trivial_from_sidecar(sidecar, n_tasks):
+    # Files saved before trivial losses were measured have none.
+    values = sidecar.get("trivial_loss") or [None] * n_tasks
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
 
 
 def _sidecar(path):
@@ -310,6 +356,8 @@ def _read_sidecar(path):
 def _format(value):
     if isinstance(value, str):
         return value
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
     if isinstance(value, (int, np.integer)):
         return str(int(value))
     return repr(float(value))

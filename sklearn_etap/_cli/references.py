@@ -1,0 +1,293 @@
+"""The answers a user already has, beside ETAP's recommendation.
+
+Each task alone (total gain 0), all tasks in one model (one more training,
+measured) and the group-size rule (per-task mean plus a shared slope on
+group size, fitted on the measured gains and run through the same
+selection). The recommendation's total gain comes with an interval: the
+predictor's spread over refits that each leave one measured group out
+(jackknife), and, with several seeds, the spread of refits on each seed's
+gains. The verdict says plainly whether the recommendation beats training
+all tasks together beyond that interval.
+"""
+
+import dataclasses
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin, clone
+from sklearn.linear_model import LinearRegression
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .._groups import encode_groups
+from .._selection import GroupSelector
+
+# Two-sided 95% normal quantile: the interval is total +- Z * standard error.
+Z = 1.96
+
+
+class GroupSizeRule(RegressorMixin, BaseEstimator):
+    """Per-task mean gain plus one slope on group size, shared by all tasks.
+
+    ``predict`` gives ``a_t + b * |G|`` for the row of task ``t`` in group
+    ``G`` (rows ``[u_G | e_t]`` from :func:`~sklearn_etap.encode_groups`):
+    the baseline any affinity-based predictor has to beat.
+    """
+
+    def fit(self, X, y):
+        X, y = validate_data(self, X, y, y_numeric=True)
+        self.linear_ = LinearRegression(fit_intercept=False).fit(self._features(X), y)
+        return self
+
+    def predict(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False)
+        return self.linear_.predict(self._features(X))
+
+    @staticmethod
+    def _features(X):
+        n_tasks = X.shape[1] // 2
+        return np.column_stack([X[:, n_tasks:], X[:, :n_tasks].sum(axis=1)])
+
+
+def all_tasks(n_tasks):
+    """The group of every task."""
+    return tuple(range(n_tasks))
+
+
+def subset_gains(gains, groups):
+    """The rows of ``gains`` whose group is in ``groups`` (same seeds, STL)."""
+    keep = [g for g in gains.groups if g in set(groups)]
+    rows = np.isin(gains.row_group, [gains.groups.index(g) for g in keep])
+    return dataclasses.replace(
+        gains, groups=keep, mtl_loss_per_seed=gains.mtl_loss_per_seed[rows]
+    )
+
+
+def grouping_total(model, groups, task_group, n_tasks):
+    """Total predicted gain of a fixed grouping: each task scored by its group."""
+    shared = [g for g in groups if len(g) > 1]
+    if not shared:
+        return 0.0
+    predicted = model.predict(encode_groups(shared, n_tasks))
+    # encode_groups: one row per (group, member task), tasks ascending
+    row = {key: i for i, key in enumerate((g, t) for g in shared for t in g)}
+    return float(
+        sum(
+            predicted[row[groups[task_group[t]], t]]
+            for t in range(n_tasks)
+            if len(groups[task_group[t]]) > 1
+        )
+    )
+
+
+def measured_total(gains_by_group, groups, task_group, n_tasks):
+    """Per-seed measured totals of a grouping, or None if a group was not measured.
+
+    ``gains_by_group`` maps a group to its (n_members, n_seeds) gains.
+    """
+    totals = 0.0
+    for t in range(n_tasks):
+        group = groups[task_group[t]]
+        if len(group) == 1:
+            continue
+        if group not in gains_by_group:
+            return None
+        totals = totals + gains_by_group[group][group.index(t)]
+    n_seeds = next(iter(gains_by_group.values())).shape[1] if gains_by_group else 1
+    return np.broadcast_to(np.asarray(totals, dtype=float), (n_seeds,))
+
+
+def gains_by_group(gains):
+    """``{group: (n_members, n_seeds) gains}`` of a MeasuredGains."""
+    return {
+        g: gains.y_per_seed[gains.row_group == i] for i, g in enumerate(gains.groups)
+    }
+
+
+def _jackknife_se(model, X, y, row_group, groups, task_group, n_tasks):
+    """Standard error of the grouping's predicted total over leave-one-group-out
+    refits; None with fewer than 3 measured groups."""
+    ids = np.unique(row_group)
+    if len(ids) < 3:
+        return None
+    totals = []
+    for left_out in ids:
+        keep = row_group != left_out
+        refit = clone(model).fit(X[keep], y[keep])
+        totals.append(grouping_total(refit, groups, task_group, n_tasks))
+    totals = np.array(totals)
+    n = len(totals)
+    return float(np.sqrt((n - 1) / n * np.sum((totals - totals.mean()) ** 2)))
+
+
+def _seed_se(model, X, y_per_seed, groups, task_group, n_tasks):
+    """Standard error over seeds of the grouping's total predicted by refits on
+    each seed's gains; None with one seed."""
+    n_seeds = y_per_seed.shape[1]
+    if n_seeds < 2:
+        return None
+    totals = [
+        grouping_total(
+            clone(model).fit(X, y_per_seed[:, s]), groups, task_group, n_tasks
+        )
+        for s in range(n_seeds)
+    ]
+    return float(np.std(totals, ddof=1) / np.sqrt(n_seeds))
+
+
+def _per_seed_se(values):
+    values = np.asarray(values, dtype=float)
+    if values.size < 2 or not np.isfinite(values).all():
+        return None
+    return float(np.std(values, ddof=1) / np.sqrt(values.size))
+
+
+def reference_answers(
+    model,
+    fit_rows,
+    gains,
+    together,
+    selection,
+    *,
+    budget,
+    mode,
+    max_group_size,
+    names,
+):
+    """Everything the first line and the report's header compare.
+
+    Parameters
+    ----------
+    model : fitted regressor
+        The gain predictor behind the recommendation (refitted, never changed).
+    fit_rows : tuple (X, y, y_per_seed, row_group)
+        The rows it was fitted on (finite gains only).
+    gains : MeasuredGains
+        Every measured group, the all-task group included.
+    together : MeasuredGains
+        The all-task group alone.
+    selection : Bunch
+        ``groups``, ``total``, ``task_group`` of the recommendation.
+
+    Returns
+    -------
+    references : dict
+        JSON-ready: ``chosen``, ``all_together``, ``each_alone``,
+        ``group_size_rule``, ``verdict`` and ``beats_all_together``.
+    """
+    X, y, y_per_seed, row_group = fit_rows
+    n_tasks = len(names)
+    measured = gains_by_group(gains)
+    groups, task_group = list(selection.groups), list(selection.task_group)
+
+    jack = _jackknife_se(model, X, y, row_group, groups, task_group, n_tasks)
+    seed = _seed_se(model, X, y_per_seed, groups, task_group, n_tasks)
+    spread = [s for s in (jack, seed) if s is not None]
+    half = Z * float(np.sqrt(sum(s**2 for s in spread))) if spread else None
+    total = float(selection.total)
+    chosen_measured = measured_total(measured, groups, task_group, n_tasks)
+    chosen = {
+        "predicted_total_gain": total,
+        "interval": None if half is None else [total - half, total + half],
+        "predictor_se": jack,
+        "seed_se": seed,
+        "measured_total_gain": _mean(chosen_measured),
+    }
+
+    together_gains = together.y_per_seed
+    together_totals = np.nansum(together_gains, axis=0)
+    together_se = _per_seed_se(together_totals)
+    all_total = float(together_totals.mean())
+    all_together = {
+        "tasks": list(names),
+        "measured_total_gain": all_total,
+        "measured_gain": {names[t]: float(v) for t, v in enumerate(together.y)},
+        "seed_se": together_se,
+        "interval": None
+        if together_se is None
+        else [all_total - Z * together_se, all_total + Z * together_se],
+    }
+
+    rule = GroupSelector(
+        GroupSizeRule(), n_groups=budget, mode=mode, max_group_size=max_group_size
+    ).fit(X, y)
+    rule_measured = measured_total(measured, rule.groups_, rule.task_group_, n_tasks)
+    size_rule = {
+        "groups": [[names[t] for t in g] for g in rule.groups_],
+        "predicted_total_gain": float(rule.predicted_gain_),
+        "measured_total_gain": _mean(rule_measured),
+        "same_as_chosen": sorted(rule.groups_) == sorted(groups),
+    }
+
+    low = total if half is None else total - half
+    all_high = all_total + (0.0 if together_se is None else Z * together_se)
+    beats_together = half is not None and low > all_high
+    beats_alone = half is not None and low > 0
+    references = {
+        "chosen": chosen,
+        "all_together": all_together,
+        "each_alone": {"total_gain": 0.0},
+        "group_size_rule": size_rule,
+        "beats_all_together": bool(beats_together),
+        "beats_each_alone": bool(beats_alone),
+    }
+    references["verdict"] = verdict(references)
+    return references
+
+
+def _mean(values):
+    return None if values is None else float(np.mean(values))
+
+
+def _signed(value):
+    return f"{value:+.3f}"
+
+
+def _interval_text(interval):
+    if interval is None:
+        return ""
+    return f" [{_signed(interval[0])}, {_signed(interval[1])}]"
+
+
+def verdict(references):
+    """The first line of the printout: the recommendation against the references."""
+    chosen = references["chosen"]
+    together = references["all_together"]
+    rule = references["group_size_rule"]
+    measured = chosen["measured_total_gain"]
+    parts = [
+        f"recommended grouping: total gain {_signed(chosen['predicted_total_gain'])} "
+        f"predicted{_interval_text(chosen['interval'])}"
+        + ("" if measured is None else f", {_signed(measured)} measured"),
+        f"all tasks in one model {_signed(together['measured_total_gain'])} "
+        f"measured{_interval_text(together['interval'])}",
+        "each task alone +0.000",
+        f"group-size rule {_signed(rule['predicted_total_gain'])} predicted"
+        + (" (same grouping)" if rule["same_as_chosen"] else ""),
+    ]
+    if chosen["interval"] is None:
+        conclusion = (
+            "NO INTERVAL (fewer than 3 measured groups), so it cannot be told "
+            "apart from all tasks in one model; measure more groups (--groups)"
+        )
+    else:
+        beaten = [
+            name
+            for name, beats in (
+                ("all tasks in one model", references["beats_all_together"]),
+                ("each task alone", references["beats_each_alone"]),
+            )
+            if not beats
+        ]
+        best = (
+            "all tasks in one model"
+            if together["measured_total_gain"] >= 0
+            else "each task alone"
+        )
+        conclusion = (
+            f"it does NOT beat {' nor '.join(beaten)} beyond the interval: "
+            f"{best} is as good an answer here"
+            if beaten
+            else "it beats all tasks in one model and each task alone beyond "
+            "the interval"
+        )
+    return "; ".join(parts) + ". Verdict: " + conclusion + "."

@@ -1,0 +1,221 @@
+"""`etap run`'s reference answers, interval and verdict, and the trivial check."""
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.utils import Bunch
+from test_cli import QUICK, make_csv
+
+from sklearn_etap import MeasuredGains, encode_groups
+from sklearn_etap._cli import main
+from sklearn_etap._cli.references import (
+    GroupSizeRule,
+    grouping_total,
+    reference_answers,
+    subset_gains,
+)
+from sklearn_etap._gains import runner as _runner
+
+pd = pytest.importorskip("pandas")
+
+N_TASKS = 4
+GROUPS = [(0, 1), (1, 2), (2, 3), (0, 3), (0, 1, 2), (1, 2, 3)]
+ALL = (0, 1, 2, 3)
+
+
+def size_rule_gain(group, task):
+    return 0.1 * task - 0.05 * len(group)
+
+
+def test_group_size_rule_recovers_per_task_means_and_a_shared_slope():
+    rows = encode_groups(GROUPS, N_TASKS)
+    y = [size_rule_gain(g, t) for g in GROUPS for t in g]
+    rule = GroupSizeRule().fit(rows, y)
+    new = [(0, 1, 2, 3), (0, 2)]
+    expected = [size_rule_gain(g, t) for g in new for t in g]
+    predicted = rule.predict(encode_groups(new, N_TASKS))
+    np.testing.assert_allclose(predicted, expected, atol=1e-12)
+
+
+def make_gains(together_gain, n_seeds=1, rng=None):
+    """Measured gains of GROUPS and of all tasks; losses made to give the gains."""
+    rng = rng or np.random.RandomState(0)
+    groups = GROUPS + [ALL]
+    stl = np.ones((N_TASKS, n_seeds))
+    gains = []
+    for g in groups:
+        for t in g:
+            gain = together_gain[t] if g == ALL else size_rule_gain(g, t)
+            gains.append(gain + 0.01 * rng.normal(size=n_seeds))
+    return MeasuredGains(
+        groups=groups,
+        n_tasks=N_TASKS,
+        seeds=np.arange(n_seeds),
+        stl_loss_per_seed=stl,
+        mtl_loss_per_seed=1 - np.array(gains),
+        trivial_loss=np.full(N_TASKS, 2.0),
+    )
+
+
+def references_for(all_gains, n_seeds=1):
+    gains = subset_gains(all_gains, GROUPS)
+    together = subset_gains(all_gains, [ALL])
+    X, y, y_per_seed = gains.X, gains.y, gains.y_per_seed
+    model = GroupSizeRule().fit(X, y)
+    selection = Bunch(groups=[(0,), (1,), (2, 3)], task_group=[0, 1, 2, 2], total=None)
+    selection.total = grouping_total(model, selection.groups, selection.task_group, 4)
+    return reference_answers(
+        model,
+        (X, y, y_per_seed, gains.row_group),
+        all_gains,
+        together,
+        selection,
+        budget=3,
+        mode="overlap",
+        max_group_size=None,
+        names=["a", "b", "c", "d"],
+    )
+
+
+def test_all_together_is_measured_and_a_poor_one_is_beaten():
+    together_gain = [-0.5, -0.5, -0.5, -0.5]
+    refs = references_for(make_gains(together_gain))
+    assert refs["all_together"]["measured_total_gain"] == pytest.approx(-2.0, abs=0.05)
+    assert refs["all_together"]["measured_gain"]["a"] == pytest.approx(-0.5, abs=0.03)
+    low, high = refs["chosen"]["interval"]
+    total = refs["chosen"]["predicted_total_gain"]
+    assert low < total < high
+    # (2, 3) is predicted 0.2 - 0.1 + 0.3 - 0.1 = 0.3 by the rule itself
+    assert total == pytest.approx(0.3, abs=0.02)
+    assert refs["beats_all_together"]
+    assert "NOT beat all tasks" not in refs["verdict"]
+    assert refs["verdict"].startswith("recommended grouping: total gain +0.3")
+
+
+def test_the_verdict_says_plainly_when_all_together_is_as_good():
+    refs = references_for(make_gains([0.5, 0.5, 0.5, 0.5]))
+    assert refs["all_together"]["measured_total_gain"] == pytest.approx(2.0, abs=0.05)
+    assert not refs["beats_all_together"]
+    assert "it does NOT beat all tasks in one model" in refs["verdict"]
+    assert "all tasks in one model is as good an answer" in refs["verdict"]
+
+
+def test_several_seeds_widen_the_interval_by_their_spread():
+    one = references_for(make_gains([0.0] * 4, rng=np.random.RandomState(1)))
+    three = references_for(make_gains([0.0] * 4, n_seeds=3))
+    assert one["chosen"]["seed_se"] is None
+    assert three["chosen"]["seed_se"] > 0
+    assert three["all_together"]["interval"] is not None
+
+
+def run_cli(tmp_path, *args):
+    out = tmp_path / "out"
+    status = main(["run", *QUICK, *args, "--out", str(out)])
+    assert status == 0
+    return json.loads((out / "summary.json").read_text()), out
+
+
+def test_first_line_compares_with_all_together_and_each_alone(tmp_path, capsys):
+    data = make_csv(tmp_path / "plant.csv")
+    summary, out = run_cli(
+        tmp_path, "--data", str(data), "--target", "demand", "--target", "load",
+        "--target", "storm", "--n-seeds", "2", "--budget", "2",
+    )  # fmt: skip
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("recommended grouping: total gain")
+    assert "all tasks in one model" in first and "each task alone +0.000" in first
+    assert "group-size rule" in first and "Verdict:" in first
+    refs = summary["references"]
+    # all together: one more training, its gains measured for every task
+    assert set(refs["all_together"]["measured_gain"]) == {"demand", "load", "storm"}
+    measured = pd.read_csv(out / "measured_gains.csv")
+    together = measured[measured["group"] == "0-1-2"]
+    assert together["gain"].sum() == pytest.approx(
+        refs["all_together"]["measured_total_gain"]
+    )
+    low, high = refs["chosen"]["interval"]  # 3 groups: a jackknife interval
+    assert low <= refs["chosen"]["predicted_total_gain"] <= high
+    assert refs["chosen"]["seed_se"] is not None  # --n-seeds 2
+    assert summary["settings"]["n_seeds"] == 2
+    assert refs["verdict"] in (out / "report.html").read_text()
+    # regression targets standardized, with the scale reported
+    scale = summary["target_scale"]
+    assert set(scale) == {"demand", "load"} and scale["load"]["standardized"]
+    assert scale["load"]["scale"] == pytest.approx(np.sqrt(2), rel=0.3)
+    # each flag agrees with the losses it is drawn from; the affinity model
+    # (all tasks, step 1) is scored too
+    trivial = summary["trivial"]
+    for name, task in trivial["tasks"].items():
+        assert task["stl_no_better_than_trivial"] == (
+            task["stl_loss"] >= task["trivial_loss"]
+        )
+        assert (name in trivial["affinity_model_flagged"]) == (
+            task["affinity_model_loss"] >= task["trivial_loss"]
+        )
+
+
+def test_a_task_whose_single_task_model_is_worse_than_trivial_is_flagged(
+    tmp_path, capsys, monkeypatch
+):
+    train = _runner._fit_and_score
+
+    def worse_alone(extractor, X, Y, X_test, Y_test, seed, caller_pid):
+        losses = train(extractor, X, Y, X_test, Y_test, seed, caller_pid)
+        return losses * 100 if Y.shape[1] == 1 else losses
+
+    monkeypatch.setattr(_runner, "_fit_and_score", worse_alone)
+    data = make_csv(tmp_path / "plant.csv")
+    summary, out = run_cli(
+        tmp_path, "--data", str(data), "--target", "demand", "--target", "load",
+        "--target", "storm",
+    )  # fmt: skip
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith("WARNING: the single-task models of 3 of 3 tasks")
+    assert "more --epochs (now 2), --learning-rate 0.001" in lines[1]
+    assert summary["trivial"]["stl_flagged"] == ["demand", "load", "storm"]
+    assert "no better than the trivial predictor" in (out / "report.html").read_text()
+
+
+def test_training_settings_are_options_with_the_extractor_names(tmp_path, capsys):
+    summary, _ = run_cli(
+        tmp_path, "--max-samples", "200", "--hidden-layer-sizes", "8", "4",
+        "--learning-rate", "0.005", "--weight-decay", "0.0001", "--batch-size", "32",
+        "--no-early-stopping",
+    )  # fmt: skip
+    assert summary["settings"]["training"] == {
+        "batch_size": 32,
+        "early_stopping": False,
+        "hidden_layer_sizes": [8, 4],
+        "learning_rate": 0.005,
+        "max_epochs": 2,
+        "weight_decay": 0.0001,
+    }
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ("--learning-rate 0", "--learning-rate 0.0: The 'learning_rate' parameter"),
+        ("--batch-size 0", "--batch-size 0"),
+        ("--n-seeds 0", "--n-seeds 0: train at least 1 seed"),
+    ],
+)
+def test_bad_training_settings_name_the_option(tmp_path, capsys, args, message):
+    status = main(["run", *args.split(), "--quiet", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert status == 2 and err.startswith("etap: error: ") and message in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_targets_on_a_large_scale_train_once_standardized(tmp_path):
+    frame = pd.read_csv(make_csv(tmp_path / "plant.csv"))
+    frame["demand"] *= 1e4  # grams, not kilograms
+    frame["load"] = frame["load"] * 1e4 + 5e5
+    frame.to_csv(tmp_path / "big.csv", index=False)
+    args = ["--data", str(tmp_path / "big.csv"), "--target", "demand"]
+    args += ["--target", "load", "--target", "storm", "--epochs", "3"]
+    summary, _ = run_cli(tmp_path, *args)
+    assert summary["target_scale"]["load"]["mean"] == pytest.approx(5e5, rel=0.01)
+    assert main(["run", *QUICK, *args, "--no-standardize-targets", "--out",
+                 str(tmp_path / "raw")]) == 2  # fmt: skip
