@@ -197,6 +197,7 @@ def _run_job(data, options, say):
         mode=options.mode,
         max_group_size=max_size,
         names=names,
+        time_limit=options.time_limit,
     )
     timings["references"] = time.perf_counter() - start
 

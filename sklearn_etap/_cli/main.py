@@ -158,8 +158,7 @@ def build_parser():
         "--verbose",
         action="count",
         default=0,
-        help="say more: which group serves each task, every feature, the "
-        "grid search's folds",
+        help="say more: which group serves each task, and every feature",
     )
     add_training_options(run)
     return parser
