@@ -64,6 +64,12 @@ def test_automatic_features_are_printed_and_reported_with_what_was_left_out(
     assert not {"L0", "L1", "L2", "L3"} & set(summary["features"]["names"])
     html = (tmp_path / "o" / "report.html").read_text()
     assert "Features (5," in html and "f0, f1, f2, L4, L5" in html
+    # The measured gains are listed by task name, one signed gain per task.
+    measured = html[html.index("<h2>Measured groups</h2>") :]
+    for group in summary["measured_groups"]:
+        gain = group["gain"][0]
+        shown = "-" if gain is None else f"{gain:+.3f}"
+        assert f"{group['tasks'][0]} {shown}" in measured
 
 
 def test_declared_features_are_the_only_ones_used(tmp_path, capsys):
