@@ -171,7 +171,10 @@ def _run_job(data, options, say):
             basis = "measured gains (every group was measured)"
         else:
             candidates, member_gains = candidate_gains(
-                model, n_tasks, settings.max_size
+                model,
+                n_tasks,
+                settings.max_size,
+                extra_groups=[*gains.groups, all_tasks(n_tasks)],
             )
             basis = "ETAP's predictions"
         selection = choose_groups(

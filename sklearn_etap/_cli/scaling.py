@@ -138,9 +138,17 @@ def heartbeat(say, what, every=HEARTBEAT_SECONDS):
         thread.join()
 
 
-def candidate_gains(model, n_tasks, max_size):
-    """Every group of 2..max_size tasks and its members' predicted gains."""
+def candidate_gains(model, n_tasks, max_size, extra_groups=()):
+    """Every group of 2..max_size tasks, plus ``extra_groups`` (the measured
+    groups and all tasks together, which a size limit would leave out), and
+    their members' predicted gains."""
     candidates = all_groups(n_tasks, min_size=2, max_size=max_size)
+    known = set(candidates)
+    for group in extra_groups:
+        group = tuple(sorted(group))
+        if len(group) >= 2 and group not in known:
+            candidates.append(group)
+            known.add(group)
     predicted = np.asarray(
         model.predict(encode_groups(candidates, n_tasks)), dtype=float
     ).ravel()
@@ -238,7 +246,13 @@ def greedy_selection(problem, budget):
     member = problem.membership
     sizes = member.sum(axis=1)
     totals = np.where(member, problem.gain, 0.0).sum(axis=1)
-    largest = int(sizes.max())
+    # the largest size of which every group is a candidate (a few larger
+    # extra groups do not make any leftover tasks coverable in one group)
+    largest = max(
+        k
+        for k in range(1, int(sizes.max()) + 1)
+        if np.sum(sizes == k) == comb(problem.n_tasks, k)
+    )
     index = {tuple(g): c for c, g in enumerate(problem.candidates)}
     left, chosen = set(range(problem.n_tasks)), []
 

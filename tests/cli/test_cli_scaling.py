@@ -14,6 +14,7 @@ from sklearn_etap import select_groups
 from sklearn_etap._cli import job, main
 from sklearn_etap._cli.data import UsageError
 from sklearn_etap._cli.scaling import (
+    candidate_gains,
     choose_groups,
     default_budget,
     default_groups,
@@ -195,3 +196,27 @@ def test_the_greedy_fallback_covers_the_tasks_within_the_budget():
         chosen = [problem.candidates[c] for c in result.chosen]
         assert sorted(t for g in chosen for t in g) == list(range(n_tasks))
         assert len(chosen) <= budget and not result.optimal
+
+
+class GroupSize:
+    """A predictor whose gain is the group's size: larger is better."""
+
+    def predict(self, rows):
+        rows = np.asarray(rows)
+        return rows[:, : rows.shape[1] // 2].sum(axis=1)
+
+
+def test_all_tasks_together_stays_a_candidate_beyond_the_size_limit():
+    # 40 tasks: pairs only, but the all-task group and the measured groups
+    # are candidates too, so a selection can still choose them.
+    measured = [tuple(range(0, 40, 2))]
+    candidates, gains = candidate_gains(
+        GroupSize(), 40, 2, extra_groups=[*measured, tuple(range(40))]
+    )
+    assert len(candidates) == 780 + 2
+    assert tuple(range(40)) in candidates and measured[0] in candidates
+    got = choose_groups(
+        candidates, gains, 40, budget=20, mode="overlap", time_limit=60,
+        say=lambda line: None, basis="test",
+    )  # fmt: skip
+    assert got.groups == [tuple(range(40))] and got.total == 40 * 40
