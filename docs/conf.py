@@ -23,6 +23,9 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    # MathJax shipped with the docs (copied to _static/mathjax), not loaded
+    # from a CDN: the formulas render offline.
+    "sphinx-mathjax-offline",
     "numpydoc",
     "myst_parser",
 ]

@@ -298,8 +298,10 @@ def sample_groups(n_tasks, n_groups, random_state=None, *, max_size=None):
             f"{n_tasks} (or None for groups of every size)."
         )
     sizes = np.arange(2, max_size + 1)
-    counts = np.array([comb(n_tasks, int(k)) for k in sizes], dtype=float)
-    available = int(counts.sum())
+    counts = [comb(n_tasks, int(k)) for k in sizes]
+    available = sum(counts)
+    # exact integers divided once: no float overflow however many groups
+    size_probability = np.array([c / available for c in counts])
     if n_groups > available:
         raise ValueError(
             f"cannot draw {n_groups} distinct groups: {n_tasks} tasks have "
@@ -314,7 +316,7 @@ def sample_groups(n_tasks, n_groups, random_state=None, *, max_size=None):
         return [everything[i] for i in picked]
     chosen, seen = [], set()
     while len(chosen) < n_groups:
-        size = int(rng.choice(sizes, p=counts / available))
+        size = int(rng.choice(sizes, p=size_probability))
         group = tuple(sorted(rng.choice(n_tasks, size=size, replace=False).tolist()))
         if group not in seen:
             seen.add(group)

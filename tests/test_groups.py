@@ -216,3 +216,11 @@ def test_group_row_ids_and_all_groups():
     assert all_groups(5, min_size=1, max_size=1) == [(t,) for t in range(5)]
     assert all_groups(3, max_size=10) == all_groups(3)
     assert all_groups(4, min_size=3, max_size=2) == []
+
+
+def test_sample_groups_of_more_tasks_than_floats_can_count():
+    # comb(1100, 550) is beyond float64: the size weights are exact integers
+    groups = sample_groups(1100, 3, random_state=0)
+    assert len(set(groups)) == 3
+    assert all(2 <= len(g) <= 1100 and list(g) == sorted(set(g)) for g in groups)
+    assert sample_groups(1100, 3, random_state=0) == groups

@@ -160,6 +160,10 @@ def search_groups(
         When ``measure`` raises, or returns missing or non-finite gains. Its
         ``groups`` names the groups, its ``partial`` holds every group
         measured before, ready for ``measured=``.
+    KeyboardInterrupt
+        When interrupted while measuring: re-raised with the same
+        ``groups`` and ``partial`` attributes (and a note saying so), so an
+        interrupted search resumes through ``measured=``.
 
     Examples
     --------
@@ -261,6 +265,18 @@ class _Search:
     def measure(self, groups, strategy, selection):
         try:
             gains = call_measure(self.measure_fn, groups)
+        except KeyboardInterrupt as exc:
+            # Still an interrupt (the caller asked to stop), carrying what
+            # was measured so that nothing is lost.
+            exc.partial = self.partial()
+            exc.groups = list(groups)
+            exc.add_note(
+                f"search_groups was interrupted while measuring {list(groups)}; "
+                f"the {len(self.measured)} group(s) measured before are in this "
+                "exception's partial.measured: pass them as measured= (same "
+                "random_state) to resume."
+            )
+            raise
         except Exception as exc:
             named = _failed_groups(exc, groups)
             raise GroupMeasurementError(

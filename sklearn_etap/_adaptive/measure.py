@@ -100,10 +100,16 @@ def call_measure(measure, groups):
             )
         values = np.atleast_1d(np.asarray(by_group[group], dtype=float))
         if values.shape != (len(group),):
+            shape = (
+                f"gains of shape {values.shape}"
+                if values.ndim > 1
+                else f"{values.size} gain(s)"
+            )
+            hint = ", e.g. np.ravel(gains)" if values.size == len(group) else ""
             raise InvalidGains(
-                f"measure returned {values.size} gain(s) for group {group} of "
-                f"{len(group)} tasks; give one gain per member, ascending task "
-                "order.",
+                f"measure returned {shape} for group {group} of {len(group)} "
+                f"tasks; give a 1-D array of one gain per member, shape "
+                f"({len(group)},){hint}, in ascending task order.",
                 group,
             )
         if not np.isfinite(values).all():

@@ -8,6 +8,24 @@ from sklearn.utils.validation import check_array
 
 from .training import BINARY, REGRESSION
 
+# The models compute in float32; larger magnitudes become infinite.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def check_float32_range(A, name):
+    """Refuse finite values too large for the float32 the models compute in."""
+    A = np.asarray(A)
+    with np.errstate(invalid="ignore"):
+        too_large = np.abs(A) > FLOAT32_MAX
+    if too_large.any():
+        where = np.argwhere(too_large)[0]
+        column = f" (column {where[1]})" if A.ndim == 2 else ""
+        raise ValueError(
+            f"{name} holds {A[tuple(where)]:.3g}{column}, too large for float32 "
+            f"(at most {FLOAT32_MAX:.3g}), the precision the models compute in; "
+            f"rescale that column (standardize it, or take its log) or drop it."
+        )
+
 
 def task_columns(Y):
     """``Y`` as a float (n_samples, n_tasks) array, NaN allowed; 1-D is one task."""
@@ -30,11 +48,15 @@ def task_columns(Y):
             f"Y has shape {Y.shape}: no task column; pass at least one column "
             "of labels per task."
         )
+    check_float32_range(Y, "Y")
     return Y[:, None] if Y.ndim == 1 else Y
 
 
-def check_targets(Y, n_samples, estimator_name):
-    """``Y`` as (n_samples, n_tasks) floats, with every column labelled."""
+def check_targets(Y, X, estimator_name):
+    """``Y`` as (n_samples, n_tasks) floats, with every column labelled; ``X``
+    and ``Y`` within the float32 range the models compute in."""
+    check_float32_range(X, "X")
+    n_samples = X.shape[0]
     if Y is None:
         raise ValueError(
             f"{estimator_name} requires y to be passed, but the target y is "

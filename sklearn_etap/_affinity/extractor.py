@@ -322,7 +322,7 @@ class TorchAffinityExtractor(
         """
         X = validate_data(self, X, dtype=[np.float64, np.float32])
         names = names_from_columns(Y)
-        Y = check_targets(Y, X.shape[0], type(self).__name__)
+        Y = check_targets(Y, X, type(self).__name__)
         hidden = check_hidden_layer_sizes(self.hidden_layer_sizes, self.encoder)
         self.n_tasks_ = Y.shape[1]
         self.task_names_ = np.asarray(

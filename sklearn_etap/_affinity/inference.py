@@ -6,12 +6,13 @@ through ``.cpu()`` before ``.numpy()``, so a CUDA-trained model predicts as a CP
 """
 
 import copy
+import warnings
 
 import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .checks import task_columns
+from .checks import check_float32_range, task_columns
 from .safeguards import torch_threads
 from .training import BINARY, TaskData, evaluate_task_losses
 
@@ -29,6 +30,7 @@ class TrainedModelMixin:
     def _forward(self, X, batch_size=4096):
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        check_float32_range(X, "X")
         device = self._module_device()
         outputs, representations = [], []
         self.module_.eval()
@@ -90,9 +92,20 @@ class TrainedModelMixin:
             MSE (in the units of ``Y``) for regression tasks, binary
             cross-entropy for binary tasks, over the labels present; NaN for
             a task with no label in ``Y``.
+
+        Raises
+        ------
+        ValueError
+            When a binary task's labels in ``Y`` are not all 0 or 1.
+
+        Warns
+        -----
+        RuntimeWarning
+            When a task has no label in ``Y`` (its loss is NaN).
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        check_float32_range(X, "X")
         Y = task_columns(Y)
         if Y.shape != (X.shape[0], self.n_tasks_):
             raise ValueError(
@@ -100,6 +113,7 @@ class TrainedModelMixin:
                 "one row per sample of X and one column per task the model was "
                 "trained on."
             )
+        _check_scored_labels(Y, self.task_types_)
         device = self._module_device()
         data = TaskData.from_numpy(X, Y, device)
         is_binary = torch.as_tensor(self.task_types_ == BINARY, device=device)
@@ -122,3 +136,22 @@ class TrainedModelMixin:
             state["module_"] = copy.deepcopy(module).to("cpu")
             state["device_"] = torch.device("cpu")
         return state
+
+
+def _check_scored_labels(Y, task_types):
+    """Refuse binary labels other than 0 and 1; warn about unlabelled tasks."""
+    for task, kind in enumerate(task_types):
+        labels = Y[:, task][~np.isnan(Y[:, task])]
+        if kind == BINARY and not np.isin(labels, (0.0, 1.0)).all():
+            wrong = np.unique(labels[~np.isin(labels, (0.0, 1.0))])[:5].tolist()
+            raise ValueError(
+                f"task {task} is binary but Y holds the label(s) {wrong}; a "
+                "binary task's labels must be 0 or 1 (NaN for missing), as in fit."
+            )
+    empty = np.flatnonzero(np.isnan(Y).all(axis=0)).tolist()
+    if empty:
+        warnings.warn(
+            f"task(s) {empty} have no label in Y (all NaN), so their loss is NaN.",
+            RuntimeWarning,
+            stacklevel=3,
+        )

@@ -120,7 +120,15 @@ def build_module(encoder, heads, hidden_layer_sizes, n_features, n_tasks, probe)
     # statistics (and fail on a single row); train() switches back each epoch
     encoder_module = encoder_module.to(probe.device).eval()
     with torch.no_grad():
-        representation = encoder_module(probe)
+        try:
+            representation = encoder_module(probe)
+        except RuntimeError as exc:
+            raise ValueError(
+                f"the encoder fails on X's rows of {n_features} features ({exc}). "
+                f"Build it for {n_features} input features (its first layer "
+                f"nn.Linear({n_features}, ...)), or pass a callable "
+                "encoder(n_features) that builds it for the data."
+            ) from exc
     check_representation(representation, probe.shape[0])
     n_representation = representation.shape[1]
 

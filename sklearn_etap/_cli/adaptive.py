@@ -8,10 +8,23 @@ selects from measured gains where known and predicted gains elsewhere.
 
 import dataclasses
 import tempfile
+from contextlib import contextmanager
 
 from joblib import effective_n_jobs
 
 from .._adaptive import gains_measurer, search_groups
+
+
+@contextmanager
+def _gains_cache(options):
+    """``--cache-dir``, or a folder inside the report's staging folder (never
+    /tmp): a killed run leaves nothing outside the staging folder, which the
+    next run with the same --out deletes."""
+    if options.cache_dir is not None:
+        yield options.cache_dir
+        return
+    with tempfile.TemporaryDirectory(prefix="gains-", dir=options.staging) as cache:
+        yield cache
 
 
 def measure_adaptively(
@@ -20,7 +33,7 @@ def measure_adaptively(
     """Run the search; return its result and the gains of every measured group
     and of ``extra_groups`` (reference answers, measured once the search ends)."""
     n_tasks = len(names)
-    with tempfile.TemporaryDirectory(prefix="etap-gains-") as cache:
+    with _gains_cache(options) as cache:
         # Every call trains with the same seeds, and the cache keeps the
         # single-task models: each round trains only its new groups.
         measure = gains_measurer(

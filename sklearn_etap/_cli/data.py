@@ -54,6 +54,8 @@ def load_builtin(name, *, max_samples, seed):
 # ---------------------------------------------------------------- own data
 def read_table(path):
     """The user's file as a DataFrame: CSV, Parquet, or NPZ of columns."""
+    from .inputs import check_header, raw_csv_header
+
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"--data {path}: no such file.")
@@ -68,9 +70,12 @@ def read_table(path):
     try:
         if suffix.endswith((".csv", ".csv.gz", ".tsv")):
             sep = "\t" if ".tsv" in suffix else ","
+            check_header(raw_csv_header(path, sep), path)
             return pd.read_csv(path, sep=sep)
         if suffix.endswith((".parquet", ".pq")):
-            return pd.read_parquet(path)
+            frame = pd.read_parquet(path)
+            check_header(frame.columns, path)
+            return frame
         if suffix.endswith(".npz"):
             return _npz_table(path, pd)
     except ImportError as exc:
@@ -164,7 +169,10 @@ def _target_column(values, name):
 
 def load_table(path, targets, features, *, max_samples, seed, test_size=0.25):
     """The user's table split into train and test, in the loaders' format."""
+    from .inputs import auto_features, check_rows, label_like
+
     frame = read_table(path)
+    check_rows(frame, path)
     if not targets:
         targets = frame.attrs.get("targets")
         if not targets:
@@ -179,20 +187,18 @@ def load_table(path, targets, features, *, max_samples, seed, test_size=0.25):
             "give at least 2 --target columns: ETAP chooses which tasks to train "
             "together."
         )
+    left_out, source = {}, "--feature"
     if features:
         features = _columns_named(frame, list(features), "--feature")
         overlap = sorted(set(features) & set(targets))
         if overlap:
-            raise UsageError(f"--feature {overlap[0]} is also a --target.")
-    else:
-        features = [
-            c for c in frame.columns if c not in targets and _is_numeric(frame[c])
-        ]
-        if not features:
             raise UsageError(
-                "no numeric feature columns besides the targets; name them with "
-                "--feature COL."
+                f"--feature {overlap[0]} is also a --target; a target is never a "
+                "feature."
             )
+    else:
+        features, left_out = auto_features(frame, targets)
+        source = "automatic"
     X = _feature_matrix(frame, features)
     columns = [_target_column(frame[name], name) for name in targets]
     Y = np.column_stack([values for values, _ in columns])
@@ -221,6 +227,9 @@ def load_table(path, targets, features, *, max_samples, seed, test_size=0.25):
         task_types=task_types,
         descr=f"{Path(path).name}: {len(X)} labelled rows, {len(features)} "
         f"features, {len(targets)} tasks.",
+        feature_source=source,
+        left_out=left_out,
+        label_like=label_like(frame, features) if source == "automatic" else [],
     )
 
 

@@ -2,10 +2,15 @@
 
 import argparse
 import contextlib
+import signal
 import sys
 import time
+from pathlib import Path
 
+from .. import __version__
+from .atomic import check_out, staged_report
 from .data import UsageError, builtin_datasets, load_builtin, load_table
+from .inputs import describe_features, feature_summary
 from .training import (
     add_training_options,
     check_training_options,
@@ -28,6 +33,9 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser():
     parser = _Parser(prog="etap", description=DESCRIPTION)
+    parser.add_argument(
+        "--version", action="version", version=f"etap (sklearn-etap) {__version__}"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
     run = commands.add_parser(
@@ -64,10 +72,28 @@ def build_parser():
         "numeric column)",
     )
     run.add_argument(
-        "--groups", type=int, default=8, metavar="N", help="groups to measure (8)"
+        "--groups",
+        type=int,
+        default=None,
+        metavar="N",
+        help="groups to measure (default: 8, or 2 sqrt(number of tasks) when "
+        "larger, and every group when there are fewer: 2 tasks have one)",
     )
     run.add_argument(
-        "--budget", type=int, default=3, metavar="B", help="most groups to choose (3)"
+        "--budget",
+        type=int,
+        default=None,
+        metavar="B",
+        help="most groups to choose (default: 3, or as many as covering the "
+        "tasks needs when more)",
+    )
+    run.add_argument(
+        "--time-limit",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="longest the group selection may take; at the limit the best "
+        "grouping found is used and its gap to the optimum reported (60)",
     )
     run.add_argument(
         "--mode",
@@ -113,7 +139,26 @@ def build_parser():
         help="use a random subset of at most N rows (quick runs)",
     )
     run.add_argument(
-        "--quiet", action="store_true", help="no progress bars or step messages"
+        "--cache-dir",
+        metavar="DIR",
+        default=None,
+        help="keep every finished training in DIR; a run stopped midway and "
+        "started again with the same DIR (and the same settings) trains only "
+        "what is missing",
+    )
+    talk = run.add_mutually_exclusive_group()
+    talk.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bars or step messages: only the result",
+    )
+    talk.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="say more: which group serves each task, and every feature",
     )
     add_training_options(run)
     return parser
@@ -132,17 +177,26 @@ def _check_options(options):
         raise UsageError(f"--max-samples {options.max_samples}: keep at least 10.")
     if options.jobs == 0:
         raise UsageError("--jobs 0: give a positive number, or -1 for all cores.")
-    if options.budget < 1:
+    check_out(options.out)
+    if options.cache_dir is not None and Path(options.cache_dir).exists():
+        if not Path(options.cache_dir).is_dir():
+            raise UsageError(
+                f"--cache-dir {options.cache_dir} is a file; give a folder."
+            )
+    if options.budget is not None and options.budget < 1:
         raise UsageError(f"--budget {options.budget}: choose at least 1 group.")
+    if not options.time_limit > 0:
+        raise UsageError(f"--time-limit {options.time_limit:g}: give a positive time.")
     check_training_options(options)
 
 
 def run(options):
     """``etap run``: returns the exit status."""
     from .job import run_job
-    from .report import format_groups, write_report
+    from .report import format_groups, format_tasks, write_report
 
     start = time.perf_counter()
+    options.quiet = options.quiet or options.verbose < 0
     # Step messages go to stderr with the progress bars: stdout is the result,
     # whose first line compares the recommendation with the reference answers.
     say = (
@@ -167,12 +221,23 @@ def run(options):
         f"data: {options.data or options.dataset}, {len(data.task_names)} tasks, "
         f"{data.X_train.shape[0]} training and {data.X_test.shape[0]} test samples"
     )
-    # The grid search's messages join the step messages on stderr.
-    with training_warnings_reported_once(), contextlib.redirect_stdout(sys.stderr):
-        summary, plots, gains = run_job(data, options, say)
-    summary["seconds"]["total"] = round(time.perf_counter() - start, 2)
-    write_report(options.out, summary, plots, gains)
+    if options.data is not None:
+        for line in describe_features(data, full=options.verbose > 0):
+            say(line)
+    with staged_report(options.out) as staging:
+        options.staging = staging
+        # The grid search's messages join the step messages on stderr.
+        with (
+            training_warnings_reported_once(),
+            contextlib.redirect_stdout(sys.stderr),
+        ):
+            summary, plots, gains = run_job(data, options, say)
+        summary["features"] = feature_summary(data)
+        summary["seconds"]["total"] = round(time.perf_counter() - start, 2)
+        write_report(staging, summary, plots, gains)
     print("\n".join(format_groups(summary)))
+    if options.verbose:
+        print("\n".join(format_tasks(summary)))
     print(
         f"report: {options.out}/report.html "
         f"(done in {time.perf_counter() - start:.0f} s)"
@@ -184,6 +249,20 @@ def main(argv=None):
     """Entry point of the ``etap`` console script; returns the exit status."""
     parser = build_parser()
     options = parser.parse_args(argv)
+    # A kill by SIGTERM unwinds like Ctrl-C: the unfinished report folder is
+    # removed and the finished trainings stay in --cache-dir.
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _main(options)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _main(options):
     try:
         return run(options)
     except UsageError as exc:

@@ -50,6 +50,8 @@ def _write_figures(out, plots):
     disp.figure_.tight_layout()
     disp.figure_.savefig(out / AFFINITY_PNG, dpi=100)
     plt.close(disp.figure_)
+    if plots["y_pred"] is None:  # every group measured: nothing was predicted
+        return [AFFINITY_PNG]
     disp = GainPredictionDisplay.from_predictions(
         plots["y_true"],
         plots["y_pred"],
@@ -80,11 +82,18 @@ def _cell(value):
 
 
 def format_groups(summary):
-    """The chosen groups as the lines the command prints."""
+    """The chosen groups as the lines the command prints.
+
+    Each task is scored by one chosen group (in overlap mode, its best): a
+    group's line sums the gains of the tasks it serves, so the lines add up
+    to the total.
+    """
     selection = summary["selection"]
     total = selection["predicted_total_gain"]
     label = "predicted total gain"
-    if selection.get("basis", "").startswith("measured"):
+    if selection.get("basis", "").startswith("measured gains (every"):
+        label = "measured total gain (every group was trained)"
+    elif selection.get("basis", "").startswith("measured"):
         label = "total gain (measured where known, else predicted)"
     # First the verdict against the reference answers, then the warnings about
     # models that learned nothing, then the grouping.
@@ -96,21 +105,71 @@ def format_groups(summary):
     lines += [
         f"chosen groups (budget {summary['settings']['budget']}, "
         f"{summary['settings']['mode']} mode), {label} {total:.3f}:",
-        f"  {'predicted':>9}  {'measured':>8}  group",
+        f"  {'predicted':>9}  {'measured':>8}  group  ->  tasks it serves",
     ]
     for group in selection["groups"]:
-        pred = _mean(group["predicted_gain"])
-        true = _mean(group["measured_gain"]) if group["measured_gain"] else None
+        served = group["scores_tasks"]
+        pred, true = served_sums(group, selection)
         true_text = "-" if true is None else f"{true:.3f}"
-        lines.append(f"  {pred:>9.3f}  {true_text:>8}  " + " + ".join(group["tasks"]))
+        text = " + ".join(group["tasks"])
+        if served != group["tasks"]:
+            text += "  ->  " + (", ".join(served) if served else "(none)")
+        lines.append(f"  {pred:>9.3f}  {true_text:>8}  {text}")
     lines.append(
-        "  (mean gain over the group's tasks; measured only for groups that were "
-        "trained)"
+        f"  {total:>9.3f}  {'':>8}  total: each task's gain in the group that "
+        "serves it, summed"
     )
+    status = selection_note(selection)
+    if status:
+        lines.append("  " + status)
     note = budget_note(summary)
     if note:
         lines.append("  " + note)
     return lines
+
+
+def format_tasks(summary):
+    """One line per task: the group that serves it and its gain there (-v)."""
+    selection = summary["selection"]
+    lines = ["each task, the group that serves it and its gain there:"]
+    for group in selection["groups"]:
+        measured = dict(zip(group["tasks"], group["measured_gain"] or []))
+        for name in group["scores_tasks"]:
+            gain = selection["task_gain"][name]
+            true = measured.get(name)
+            lines.append(
+                f"  {name}: served by {' + '.join(group['tasks'])} "
+                f"(predicted {gain:+.3f}"
+                + ("" if true is None else f", measured {true:+.3f}")
+                + ")"
+            )
+    return lines
+
+
+def served_sums(group, selection):
+    """The predicted and measured gains summed over the tasks ``group`` serves
+    (measured: None unless the group was trained)."""
+    served = group["scores_tasks"]
+    pred = sum(selection["task_gain"][name] or 0.0 for name in served)
+    true = None
+    if group["measured_gain"]:
+        by_task = dict(zip(group["tasks"], group["measured_gain"]))
+        values = [by_task[name] for name in served]
+        if all(v is not None for v in values):
+            true = sum(values)
+    return pred, true
+
+
+def selection_note(selection):
+    """Whether the grouping is proven optimal, or its gap at the time limit."""
+    if selection.get("optimal", True):
+        return ""
+    gap = selection.get("gap")
+    gap_text = "unknown" if gap is None else f"{gap:.3g}"
+    return (
+        "note: the selection stopped at --time-limit; this is the best grouping "
+        f"found, and the optimum total is at most {gap_text} higher."
+    )
 
 
 def budget_note(summary):
@@ -126,27 +185,54 @@ def budget_note(summary):
     )
 
 
-def _mean(values):
-    values = [v for v in values if v is not None]
-    return sum(values) / len(values) if values else float("nan")
+def _features_html(features):
+    if not features or not features.get("names"):
+        return ""
+    esc = html.escape
+    source = {
+        "--feature": "given with --feature",
+        "automatic": "every numeric column besides the targets with no missing "
+        "value (choose them with --feature)",
+    }.get(features["source"], features["source"])
+    left = "".join(
+        f"<li>left out ({esc(why)}): {esc(', '.join(cols))}</li>"
+        for why, cols in features.get("left_out", {}).items()
+    )
+    labels = features.get("label_like")
+    note = (
+        f"<li>only 0 and 1 (other tasks' labels?): {esc(', '.join(labels))}</li>"
+        if labels
+        else ""
+    )
+    return (
+        f"<p>Features ({len(features['names'])}, {esc(source)}): "
+        f"{esc(', '.join(features['names']))}.</p><ul>{left}{note}</ul>"
+    )
 
 
 def _html(summary, figures):
     esc = html.escape
     rows = []
-    for group in summary["selection"]["groups"]:
-        true = group["measured_gain"]
+    selection = summary["selection"]
+    for group in selection["groups"]:
+        pred, true = served_sums(group, selection)
         rows.append(
-            "<tr><td>{}</td><td>{:.3f}</td><td>{}</td></tr>".format(
+            "<tr><td>{}</td><td>{}</td><td>{:.3f}</td><td>{}</td></tr>".format(
                 esc(" + ".join(group["tasks"])),
-                _mean(group["predicted_gain"]),
-                "-" if not true else f"{_mean(true):.3f}",
+                esc(", ".join(group["scores_tasks"]) or "(none)"),
+                pred,
+                "-" if true is None else f"{true:.3f}",
             )
         )
     measured = "".join(
         "<tr><td>{}</td><td>{}</td></tr>".format(
             esc(" + ".join(g["tasks"])),
-            ", ".join("-" if v is None else f"{v:.3f}" for v in g["gain"]),
+            esc(
+                ", ".join(
+                    f"{name} " + ("-" if v is None else f"{v:+.3f}")
+                    for name, v in zip(g["tasks"], g["gain"])
+                )
+            ),
         )
         for g in summary["measured_groups"]
     )
@@ -173,21 +259,25 @@ td,th{{padding:0.2em 0.8em;text-align:left}}img{{max-width:100%}}</style>
 {references_html(summary)}
 <p>Data: {esc(str(summary["dataset"]))}: {len(summary["task_names"])} tasks,
 {summary["n_train_samples"]} training and {summary["n_test_samples"]} test samples.</p>
+{_features_html(summary.get("features"))}
 {trivial_html(summary)}
 <h2>Chosen groups</h2>
 <p>Predicted total gain {summary["selection"]["predicted_total_gain"]:.3f}
 (budget {summary["settings"]["budget"]}, {summary["settings"]["mode"]} mode).
-Gains are relative test-loss reductions against training each task alone,
-averaged over the group's tasks.</p>
-<table><tr><th>group</th><th>predicted gain</th><th>measured gain</th></tr>
+Gains are relative test-loss reductions against training each task alone.
+Each task is served by one chosen group; a group's gains are summed over the
+tasks it serves, so the column adds up to the total.</p>
+<table><tr><th>group</th><th>serves</th><th>predicted gain</th>
+<th>measured gain</th></tr>
 {"".join(rows)}</table>
+<p>{esc(selection_note(selection))}</p>
 <p>{esc(budget_note(summary))}</p>
 <h2>Plots</h2>{images or "<p>No plots: matplotlib is missing.</p>"}
 <p>Out-of-fold Pearson r between predicted and measured gains: {r_text}.
 Measured gains are noisy (two trainings of one group differ), so read it with
 care on a few groups.</p>
 <h2>Measured groups</h2>
-<table><tr><th>group</th><th>gain of each task</th></tr>{measured}</table>
+<table><tr><th>group</th><th>measured gain of each task</th></tr>{measured}</table>
 <p>Files: {", ".join(esc(f) for f in summary["files"])}.</p>
 </body></html>
 """

@@ -16,10 +16,9 @@ another version may train differently, so its entries are not reused, and
 opening the store says how many such entries the directory holds.
 """
 
-import functools
-import inspect
 import json
 import os
+import stat
 import tempfile
 import warnings
 from pathlib import Path
@@ -27,6 +26,8 @@ from pathlib import Path
 import joblib
 import numpy as np
 import torch
+
+from .keys import describe
 
 # Bump when the meaning of a stored training changes (e.g. how rows are
 # filtered before fitting), so old entries stop matching.
@@ -59,105 +60,21 @@ def versions():
 def estimator_key(extractor):
     """Hash of the extractor's settings, as far as they define a training.
 
-    Pickles of torch tensors are not byte-stable, so a module passed as a
-    parameter (a user's encoder) is described by its class, its ``repr`` and
-    its state-dict arrays; a class or function (a module factory, a lambda)
-    by its source code and qualified name, so editing it changes the key.
+    Each parameter is described by what can be observed of it
+    (:mod:`.keys`): a torch module by its class, weights and plain
+    attributes; a class or function (a module factory, a lambda) by its
+    compiled code, the helpers and globals that code reads, its closure and
+    defaults. A parameter that cannot be observed is refused with a
+    ``ValueError`` naming it.
     """
     params = extractor.get_params(deep=False)
     cls = type(extractor)
-    described = {
-        name: _describe(value, name)
+    described = [
+        (name, describe(value, name))
         for name, value in sorted(params.items())
         if name not in OVERRIDDEN_PARAMS
-    }
-    try:
-        return joblib.hash((_qualname(cls), described, versions()))
-    except Exception as exc:  # an object joblib cannot hash (pickle)
-        raise ValueError(
-            f"cache_dir cannot key the trainings of {cls.__name__}: one of its "
-            f"parameters cannot be hashed ({exc}). Pass cache_dir=None, or give "
-            "that parameter as a torch module, a class or a function."
-        ) from exc
-
-
-def _qualname(obj):
-    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', '?')}"
-
-
-def _describe(value, name, _seen=frozenset()):
-    if isinstance(value, torch.nn.Module):
-        state = [
-            (key, tensor.detach().cpu().numpy())
-            for key, tensor in value.state_dict().items()
-        ]
-        return ("module", _class_source(type(value)), repr(value), state)
-    if isinstance(value, (list, tuple)):
-        return type(value).__name__, [_describe(v, name, _seen) for v in value]
-    if isinstance(value, dict):
-        return "dict", [
-            (k, _describe(v, name, _seen)) for k, v in sorted(value.items())
-        ]
-    if isinstance(value, functools.partial):
-        return (
-            "partial",
-            _describe(value.func, name, _seen),
-            _describe(list(value.args), name, _seen),
-            _describe(dict(value.keywords), name, _seen),
-        )
-    if isinstance(value, type):
-        if _is_library_class(value):
-            return "class", _qualname(value)
-        return "class", _class_source(value, name)
-    if inspect.isfunction(value) or inspect.ismethod(value):
-        return _function_description(value, name, _seen)
-    return value
-
-
-def _is_library_class(cls):
-    return cls.__module__.split(".")[0] in ("torch", "builtins", "sklearn_etap")
-
-
-def _source(obj, name):
-    try:
-        return inspect.getsource(obj)
-    except (OSError, TypeError) as exc:
-        raise ValueError(
-            f"{name}={obj!r} is defined where its source cannot be read (an "
-            "interactive session, say), so cache_dir cannot tell when it changes "
-            "and might reuse trainings of an older version of it. Define it in a "
-            "file, pass a torch module instance, or pass cache_dir=None."
-        ) from exc
-
-
-def _class_source(cls, name=None):
-    """Source of the class and of its user-defined bases (library ones by name)."""
-    parts = []
-    for base in cls.__mro__:
-        if base is object or _is_library_class(base):
-            parts.append(_qualname(base))
-        elif name is None:  # a module instance: best effort, never refused
-            try:
-                parts.append((_qualname(base), inspect.getsource(base)))
-            except (OSError, TypeError):
-                parts.append(_qualname(base))
-        else:
-            parts.append((_qualname(base), _source(base, name)))
-    return parts
-
-
-def _function_description(func, name, seen):
-    if id(func) in seen:  # a function that refers to itself through a closure
-        return "function", _qualname(func)
-    seen = seen | {id(func)}
-    cells = [cell.cell_contents for cell in (getattr(func, "__closure__", None) or ())]
-    return (
-        "function",
-        _qualname(func),
-        _source(func, name),
-        _describe(list(getattr(func, "__defaults__", None) or ()), name, seen),
-        [_describe(cell, name, seen) for cell in cells],
-    )
+    ]
+    return joblib.hash((describe(cls, "extractor"), described, versions()))
 
 
 def data_keys(X, Y, X_test, Y_test):
@@ -179,6 +96,36 @@ def training_key(extractor_key, features_key, column_keys, seed):
 
 def _is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# The models compute in float32: a finite loss of a training is below this.
+_LARGEST_LOSS = float(np.finfo(np.float32).max)
+
+
+def check_losses(losses):
+    """Why ``losses`` cannot be test losses of a training, or ``None``.
+
+    Every loss the extractor computes (squared error, cross-entropy) is
+    finite, at least 0 and below the float32 range the models compute in.
+    """
+    if not np.isfinite(losses).all():
+        return "non-finite losses"
+    if (losses < 0).any():
+        return f"negative losses ({losses.min():.3g}); a loss is at least 0"
+    if (losses > _LARGEST_LOSS).any():
+        return (
+            f"losses up to {losses.max():.3g}, beyond float32, in which models compute"
+        )
+    return None
+
+
+def _entry_size_limit(n_losses):
+    """Bytes an honest entry of ``n_losses`` losses stays under, with room."""
+    return 4096 + 512 * n_losses
+
+
+class _DamagedEntry(ValueError):
+    """A cache entry that is not a readable stored training."""
 
 
 class StoredTraining:
@@ -232,20 +179,30 @@ class TrainingStore:
     def load(self, key, n_losses):
         """The stored training for ``key``; ``None`` if absent or invalid.
 
-        An invalid entry (not JSON, another key, another number of losses,
-        non-finite values) gives a ``UserWarning`` and ``None``, so the
-        training runs again and overwrites it.
+        An invalid entry (not a regular file, larger than any training
+        writes, not JSON, another key, another number of losses, losses no
+        training gives) gives a ``UserWarning`` naming the file and
+        ``None``, so the training runs again and overwrites it. Only regular
+        files are read, never more than an entry can hold: a FIFO, a device
+        or a directory at an entry's path cannot block or exhaust the run.
         """
         path = self._path(key)
         try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            return None
-        try:
+            raw = _read_entry(path, _entry_size_limit(n_losses))
+            if raw is None:
+                return None
             return self._parse(raw, key, n_losses)
-        except (ValueError, TypeError, KeyError) as exc:
+        except (_DamagedEntry, ValueError, TypeError, KeyError, RecursionError) as exc:
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
             warnings.warn(
-                f"cache entry {path} is invalid ({exc}); training it again.",
+                f"cache entry {path} is invalid ({reason}); training it again.",
+                UserWarning,
+                stacklevel=5,
+            )
+            return None
+        except OSError as exc:
+            warnings.warn(
+                f"cache entry {path} cannot be read ({exc}); training it again.",
                 UserWarning,
                 stacklevel=5,
             )
@@ -264,8 +221,9 @@ class TrainingStore:
         losses = np.asarray(losses, dtype=float)
         if losses.shape != (n_losses,):
             raise ValueError(f"{losses.size} losses for {n_losses} task(s)")
-        if not np.isfinite(losses).all():
-            raise ValueError("non-finite losses")
+        problem = check_losses(losses)
+        if problem is not None:
+            raise ValueError(problem)
         blown_up = entry.get("blown_up", [])
         if not isinstance(blown_up, list) or any(
             not isinstance(b, list)
@@ -280,10 +238,11 @@ class TrainingStore:
     def save(self, key, training):
         """Store ``training`` under ``key``: temporary file, then ``os.replace``.
 
-        Trainings with non-finite losses are not stored (they would be
-        refused when read).
+        Trainings with losses :func:`check_losses` refuses are not stored
+        (they would be refused when read), nor where a directory or other
+        non-file holds the entry's path (:meth:`load` warned about it).
         """
-        if not np.isfinite(training.losses).all():
+        if check_losses(training.losses) is not None:
             return
         text = json.dumps(
             {
@@ -301,6 +260,37 @@ class TrainingStore:
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, self._path(key))
+        except OSError:
+            # e.g. a directory at the entry's path: not ours to delete
+            Path(tmp).unlink(missing_ok=True)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+def _read_entry(path, limit):
+    """The bytes of the regular file ``path``, ``None`` if absent.
+
+    Opened without blocking (a FIFO would block a plain open) and checked to
+    be a regular file before reading; at most ``limit`` bytes are read.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:  # Windows cannot open a directory
+        raise _DamagedEntry("it is a directory, not a file") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise _DamagedEntry("it is a directory, not a file")
+        if not stat.S_ISREG(info.st_mode):
+            raise _DamagedEntry("it is not a regular file (a FIFO, device or socket?)")
+        if info.st_size > limit:
+            raise _DamagedEntry(f"{info.st_size} bytes, more than an entry holds")
+        raw = os.read(fd, limit + 1)
+    finally:
+        os.close(fd)
+    if len(raw) > limit:
+        raise _DamagedEntry("more bytes than an entry holds")
+    return raw

@@ -13,10 +13,9 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning, FitFailedWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
-from sklearn.utils.validation import check_array, check_consistent_length
 
-from .._groups import check_groups
 from .._task_names import check_task_names, names_from_columns
+from .inputs import check_data, check_extractor, check_labels, check_measured_groups
 from .result import MeasuredGains
 from .result_warnings import warn_about_result
 from .runner import _run_trainings, _training_overrides
@@ -178,13 +177,20 @@ def measure_gains(
     as given to that training (per-task ``task_types`` and ``heads`` cut to
     its tasks; the parameters measure_gains sets itself, ``affinity``,
     ``random_state``, ``verbose`` and ``n_threads``, excluded; a torch
-    module by its class, ``repr`` and weights; a class or function by its
-    source code), the features, the task columns it saw, its seed and the
+    module by its class, weights and plain attributes; a class or function
+    by its compiled code and the helpers, globals, closure and defaults it
+    reads), the features, the task columns it saw, its seed and the
     versions of sklearn-etap and torch. The data is hashed once per call.
     Each entry is written to a temporary file and renamed into place, so a
     killed run loses no finished training and two processes sharing a
-    directory never leave half an entry. A class or function whose source
-    cannot be read (defined interactively) is refused with ``cache_dir``.
+    directory never leave half an entry. A parameter whose state cannot be
+    observed (no ``__dict__``, no pickle) is refused with ``cache_dir``.
+    Only regular files are read from ``cache_dir``, bounded in size.
+
+    The trainings are generated as they run (a few hundred at a time go to
+    joblib), so a large ``n_seeds`` costs nothing before it starts.
+    ``Y_test`` (and ``X_test``) given as DataFrames must have the columns of
+    ``Y`` (and ``X``) in the same order.
 
     In worker processes torch is limited to one thread, so that ``n_jobs``
     trainings share the cores instead of oversubscribing them.
@@ -208,31 +214,40 @@ def measure_gains(
     >>> gains.stl_no_better_than_trivial.tolist()
     [False, False, False]
     """
-    _check_extractor(extractor)
+    check_extractor(extractor)
     if task_names is None:
         task_names = names_from_columns(Y)
-    X, Y, X_test, Y_test = _check_data(X, Y, X_test, Y_test)
+    X, Y, X_test, Y_test = check_data(X, Y, X_test, Y_test)
     n_tasks = Y.shape[1]
     task_names = check_task_names(task_names, n_tasks)
-    groups = _check_measured_groups(groups, n_tasks)
+    groups = check_measured_groups(groups, n_tasks)
     tasks = sorted({t for g in groups for t in g})
-    _check_labels(Y, Y_test, tasks)
+    check_labels(Y, Y_test, tasks)
     if random_state is None:
         # A scikit-learn user seeds the estimator: its seed seeds the gains.
         random_state = extractor.get_params(deep=False)["random_state"]
-    seeds = check_random_state(random_state).randint(
-        np.iinfo(np.int32).max, size=n_seeds
-    )
+    # Trainings are generated as they run, never listed up front, so the
+    # memory does not grow with n_seeds before the first training starts.
+    seeds = []
+    seed_source = check_random_state(random_state)
 
-    # STL models first: the MTL gains of every group depend on them.
-    trainings = [((t,), s) for s in range(n_seeds) for t in tasks]
-    trainings += [(g, s) for s in range(n_seeds) for g in groups]
+    def trainings():
+        for s in range(n_seeds):
+            # one draw per repetition: the values randint(size=n_seeds) gives
+            seeds.append(int(seed_source.randint(np.iinfo(np.int32).max)))
+            # STL models first: the MTL gains of every group depend on them.
+            for t in tasks:
+                yield (t,), s, seeds[s]
+            for g in groups:
+                yield g, s, seeds[s]
+
+    n_trainings = n_seeds * (len(tasks) + len(groups))
     losses, failures, blown_up = _run_trainings(
         extractor,
         (X, Y, X_test, Y_test),
-        trainings,
-        seeds,
+        trainings(),
         task_names,
+        n_trainings=n_trainings,
         n_jobs=n_jobs,
         cache_dir=cache_dir,
         error_score=error_score,
@@ -241,7 +256,7 @@ def measure_gains(
     if blown_up:
         listed = "; ".join(blown_up[:5]) + ("; ..." if len(blown_up) > 5 else "")
         warnings.warn(
-            f"{len(blown_up)} of {len(trainings)} trainings blew up (a task's "
+            f"{len(blown_up)} of {n_trainings} trainings blew up (a task's "
             f"training loss ended over 10 times above its start), so their gains "
             f"mean little: {listed}. Lower the extractor's learning_rate, "
             "standardize X and the regression columns of Y, or add weight_decay.",
@@ -250,7 +265,7 @@ def measure_gains(
         )
     if failures:
         warnings.warn(
-            f"{len(failures)} of {len(trainings)} trainings failed; their test "
+            f"{len(failures)} of {n_trainings} trainings failed; their test "
             f"losses are set to error_score={error_score!r}. First failure: "
             f"{failures[0]}",
             FitFailedWarning,
@@ -258,15 +273,11 @@ def measure_gains(
         )
 
     stl = np.full((n_tasks, n_seeds), np.nan)
-    mtl_by_group = {}
-    for (cols, s), loss in zip(trainings, losses):
-        if len(cols) == 1:
-            stl[cols[0], s] = loss[0]
-        else:
-            mtl_by_group[cols, s] = loss
+    for t in tasks:
+        stl[t] = [losses[(t,), s][0] for s in range(n_seeds)]
     mtl = np.array(
         [
-            [mtl_by_group[g, s][k] for s in range(n_seeds)]
+            [losses[g, s][k] for s in range(n_seeds)]
             for g in groups
             for k in range(len(g))
         ],
@@ -275,7 +286,7 @@ def measure_gains(
     gains = MeasuredGains(
         groups=groups,
         n_tasks=n_tasks,
-        seeds=seeds,
+        seeds=np.array(seeds, dtype=np.int64),
         stl_loss_per_seed=stl,
         mtl_loss_per_seed=mtl,
         metadata=_describe_run(extractor, X, X_test, random_state, len(failures)),
@@ -284,92 +295,6 @@ def measure_gains(
     )
     warn_about_result(gains)
     return gains
-
-
-def _check_extractor(extractor):
-    for method in ("get_params", "set_params", "fit", "task_losses"):
-        if not callable(getattr(extractor, method, None)):
-            raise TypeError(
-                f"extractor must be an estimator with get_params, set_params, fit "
-                f"and task_losses, such as TorchAffinityExtractor; "
-                f"{type(extractor).__name__} has no {method}."
-            )
-    if "random_state" not in extractor.get_params(deep=False):
-        raise TypeError(
-            f"{type(extractor).__name__} has no random_state parameter; "
-            "measure_gains seeds every training through it."
-        )
-
-
-def _check_data(X, Y, X_test, Y_test):
-    X = check_array(X, dtype=[np.float64, np.float32], input_name="X")
-    X_test = check_array(X_test, dtype=[np.float64, np.float32], input_name="X_test")
-    Y = _check_targets(Y, "Y")
-    Y_test = _check_targets(Y_test, "Y_test")
-    check_consistent_length(X, Y)
-    check_consistent_length(X_test, Y_test)
-    if X_test.shape[1] != X.shape[1]:
-        raise ValueError(
-            f"X_test has {X_test.shape[1]} features but X has {X.shape[1]}; "
-            "both must describe the samples with the same features."
-        )
-    if Y_test.shape[1] != Y.shape[1]:
-        raise ValueError(
-            f"Y_test has {Y_test.shape[1]} task columns but Y has {Y.shape[1]}; "
-            "both need one column per task, in the same order."
-        )
-    return X, Y, X_test, Y_test
-
-
-def _check_targets(Y, name):
-    if np.ndim(Y) != 2:
-        raise ValueError(
-            f"{name} must be 2-D (n_samples, n_tasks) with one column per task; "
-            f"got {np.ndim(Y)} dimension(s). Gains compare tasks trained together, "
-            "so there must be several task columns."
-        )
-    Y = check_array(
-        Y,
-        dtype=np.float64,
-        ensure_all_finite="allow-nan",
-        ensure_min_features=0,
-        input_name=name,
-    )
-    if Y.shape[1] == 0:
-        raise ValueError(
-            f"{name} has shape {Y.shape}: no task column; pass one column of "
-            "labels per task."
-        )
-    return Y
-
-
-def _check_measured_groups(groups, n_tasks):
-    groups = check_groups(groups, n_tasks)
-    for position, group in enumerate(groups):
-        if len(group) < 2:
-            raise ValueError(
-                f"group {position} {group} has a single task; a gain compares a "
-                "task trained with others against the task trained alone, so "
-                "groups need at least 2 tasks (the single-task models are "
-                "trained anyway)."
-            )
-    if not groups:
-        raise ValueError(
-            "groups is empty; pass at least one group of two or more tasks, "
-            "e.g. from sample_groups."
-        )
-    return groups
-
-
-def _check_labels(Y, Y_test, tasks):
-    for name, targets in (("Y", Y), ("Y_test", Y_test)):
-        missing = [t for t in tasks if np.all(np.isnan(targets[:, t]))]
-        if missing:
-            raise ValueError(
-                f"task(s) {missing} have no label in {name} (all NaN); a gain "
-                "needs both training and test labels. Drop those tasks from "
-                "the groups."
-            )
 
 
 def _describe_run(extractor, X, X_test, random_state, n_failed):

@@ -276,9 +276,15 @@ class MeasuredGains:
         -------
         gains : MeasuredGains
             The saved gains.
+
+        Raises
+        ------
+        ValueError
+            When ``path`` is a directory, or a file is not what :meth:`save`
+            writes (the message names the file).
         """
         path = Path(path)
-        sidecar = json.loads(_sidecar(path).read_text())
+        sidecar = _read_sidecar(path)
         n_seeds = len(sidecar["seeds"])
         with open(path, newline="") as f:
             rows = list(csv.DictReader(f))
@@ -318,6 +324,33 @@ def _trivial_from_sidecar(sidecar, n_tasks):
 
 def _sidecar(path):
     return path.with_suffix(".json")
+
+
+def _read_sidecar(path):
+    if path.is_dir():
+        raise ValueError(
+            f"MeasuredGains.load({str(path)!r}): {path} is a directory; pass the "
+            "CSV file MeasuredGains.save wrote (its .json sidecar sits next to it)."
+        )
+    sidecar = _sidecar(path)
+    try:
+        content = json.loads(sidecar.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"{sidecar} not found: MeasuredGains.load({str(path)!r}) reads the "
+            "CSV and the .json sidecar MeasuredGains.save writes next to it."
+        ) from None
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, not UTF-8
+        raise ValueError(
+            f"{sidecar} is not the JSON sidecar MeasuredGains.save writes "
+            f"({type(exc).__name__}: {exc}); it is damaged or another file."
+        ) from None
+    if not isinstance(content, dict) or not {"n_tasks", "seeds"} <= set(content):
+        raise ValueError(
+            f"{sidecar} is JSON but not the sidecar MeasuredGains.save writes "
+            "(no n_tasks and seeds)."
+        )
+    return content
 
 
 def _format(value):

@@ -9,7 +9,10 @@ what is missing. A training that diverges or blows up is reported with the
 dataset's task, the group and the seed, whichever process ran it.
 """
 
+import itertools
 import os
+import threading
+import time
 import warnings
 
 import numpy as np
@@ -106,18 +109,46 @@ def _train_watched(args, where):
     return StoredTraining(losses, blown_up)
 
 
-def _training_job(index, store, key, args, error_score, where):
-    """Run one training (and store it); returns (index, training, failure or None)."""
+def _exit_with_caller(caller_pid):
+    """In a worker process the caller started, exit once the caller is gone.
+
+    A caller killed hard (``SIGKILL``) cannot stop its joblib (loky)
+    workers; they would finish their trainings, idle for minutes and keep
+    their resource trackers alive. A daemon thread notices the worker being
+    re-parented and ends it. Workers the caller did not start (a Dask
+    cluster's) are left alone.
+    """
+    global _watched_caller
+    if _watched_caller is not None or os.getpid() == caller_pid:
+        return
+    if os.getppid() != caller_pid:
+        return
+    _watched_caller = caller_pid
+
+    def watch():
+        while os.getppid() == caller_pid:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="sklearn-etap-watch").start()
+
+
+_watched_caller = None
+
+
+def _training_job(ident, store, key, args, error_score, where):
+    """Run one training (and store it); returns (ident, training, failure or None)."""
+    _exit_with_caller(args[-1])
     try:
         training = _train_watched(args, where)
     except Exception as exc:
         if isinstance(error_score, str):
             raise
         failed = StoredTraining(np.full(len(where.cols), float(error_score)))
-        return index, failed, repr(exc)
+        return ident, failed, repr(exc)
     if store is not None:
         store.save(key, training)
-    return index, training, None
+    return ident, training, None
 
 
 def _describe_blow_up(where, training):
@@ -127,21 +158,30 @@ def _describe_blow_up(where, training):
     return f"{where}: {tasks}"
 
 
+# Trainings handed to joblib at once: enough to keep every worker busy, few
+# enough that nothing grows with the number of trainings before they run.
+_CHUNK = 256
+
+
 def _run_trainings(
     extractor,
     data,
     trainings,
-    seeds,
     task_names,
     *,
+    n_trainings,
     n_jobs,
     cache_dir,
     error_score,
     progress,
 ):
-    """Losses of every (columns, seed index) training on ``data`` (``X, Y,
-    X_test, Y_test``), in the order given, the descriptions of the trainings
-    that failed and of those that blew up."""
+    """Test losses of every training on ``data`` (``X, Y, X_test, Y_test``).
+
+    ``trainings`` yields ``(columns, repetition, seed)`` and is consumed as
+    the trainings run, ``_CHUNK`` at a time (``n_trainings`` of them, for
+    the progress bar). Returns ``{(columns, repetition): losses}``, the
+    descriptions of the trainings that failed and of those that blew up.
+    """
     X, Y, X_test, Y_test = data
     extractor = clone(extractor)
     caller_pid = os.getpid()
@@ -150,48 +190,72 @@ def _run_trainings(
         _warn_stale_entries(store)
         ext_key = estimator_key(extractor)
         features_key, column_keys = data_keys(*data)
-    results = [None] * len(trainings)
-    jobs = []
-    for index, (cols, s) in enumerate(trainings):
-        cols = list(cols)
-        where = _Training(cols, seeds[s], task_names)
-        model = _restrict_to_tasks(extractor, cols, Y.shape[1])
-        args = (model, X, Y[:, cols], X_test, Y_test[:, cols], seeds[s], caller_pid)
-        key = None
-        if store is not None:
-            # A model cut to its tasks (per-task settings) is keyed by those
-            # settings: equal label columns with other task types or heads
-            # are other trainings.
-            model_key = ext_key if model is extractor else estimator_key(model)
-            key = training_key(
-                model_key, features_key, [column_keys[c] for c in cols], seeds[s]
-            )
-            results[index] = store.load(key, len(cols))
-            if results[index] is not None:
-                continue
-        jobs.append(delayed(_training_job)(index, store, key, args, error_score, where))
+    models, model_keys = {}, {}
+    losses, failures, blown_up = {}, [], []
+    n_cached = 0
 
-    n_done = len(trainings) - len(jobs)
-    failures = []
+    def record(ident, training, where, failure=None):
+        losses[ident] = training.losses
+        if failure is not None:
+            failures.append(f"group {ident[0]}, seed {where.seed}: {failure}")
+        if training.blown_up:
+            blown_up.append(_describe_blow_up(where, training))
+
     with tqdm(
-        total=len(trainings),
-        initial=n_done,
-        desc="trainings" + (f" ({n_done} cached)" if n_done else ""),
+        total=n_trainings,
+        desc="trainings",
         disable=not progress,
         unit="fit",
     ) as bar:
-        for index, training, failure in _parallel_unordered(jobs, n_jobs):
-            results[index] = training
-            if failure is not None:
-                cols, s = trainings[index]
-                failures.append(f"group {cols}, seed {seeds[s]}: {failure}")
-            bar.update()
-    blown_up = [
-        _describe_blow_up(_Training(cols, seeds[s], task_names), training)
-        for (cols, s), training in zip(trainings, results)
-        if training.blown_up
-    ]
-    return [training.losses for training in results], failures, blown_up
+        for chunk in _chunks(trainings, _CHUNK):
+            jobs, wheres = [], {}
+            for cols, s, seed in chunk:
+                cols = tuple(int(c) for c in cols)
+                where = _Training(cols, seed, task_names)
+                if cols not in models:
+                    models[cols] = _restrict_to_tasks(extractor, cols, Y.shape[1])
+                model = models[cols]
+                key = None
+                if store is not None:
+                    # A model cut to its tasks (per-task settings) is keyed by
+                    # those settings: equal label columns with other task
+                    # types or heads are other trainings.
+                    if cols not in model_keys:
+                        model_keys[cols] = (
+                            ext_key if model is extractor else estimator_key(model)
+                        )
+                    key = training_key(
+                        model_keys[cols],
+                        features_key,
+                        [column_keys[c] for c in cols],
+                        seed,
+                    )
+                    stored = store.load(key, len(cols))
+                    if stored is not None:
+                        record((cols, s), stored, where)
+                        n_cached += 1
+                        bar.update()
+                        continue
+                wheres[cols, s] = where
+                columns = list(cols)
+                args = (model, X, Y[:, columns], X_test, Y_test[:, columns], seed)
+                jobs.append(
+                    delayed(_training_job)(
+                        (cols, s), store, key, (*args, caller_pid), error_score, where
+                    )
+                )
+            if n_cached:
+                bar.set_description(f"trainings ({n_cached} cached)")
+            for ident, training, failure in _parallel_unordered(jobs, n_jobs):
+                record(ident, training, wheres[ident], failure)
+                bar.update()
+    return losses, failures, blown_up
+
+
+def _chunks(iterable, size):
+    iterator = iter(iterable)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
 
 
 def _warn_stale_entries(store):

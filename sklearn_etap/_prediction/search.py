@@ -1,6 +1,7 @@
 """The paper's hyper-parameter search for ETAP, as a ready GridSearchCV."""
 
 import math
+from numbers import Integral
 
 from sklearn.model_selection import GridSearchCV, GroupKFold
 
@@ -73,7 +74,7 @@ def make_etap_search(
     n_train_groups : int
         Number of measured groups; sizes the knot grid and bounds the folds.
     n_splits : int, default=5
-        Folds, capped at ``n_train_groups``.
+        Folds, at least 2; capped at ``n_train_groups``.
     scoring : str or callable, default="neg_mean_squared_error"
         Passed to ``GridSearchCV``. With few rows per fold, R^2 per fold is
         unstable, hence the squared error.
@@ -107,6 +108,11 @@ def make_etap_search(
     """
     # Refuse a bad affinity now, not after hundreds of fits that all fail.
     affinity = check_affinity(affinity)
+    if isinstance(n_splits, bool) or not isinstance(n_splits, Integral) or n_splits < 2:
+        raise ValueError(
+            f"n_splits={n_splits!r}; cross-validation needs an integer number of "
+            "folds of at least 2."
+        )
     estimator = ETAPRegressor(
         affinity=affinity,
         affinity_estimator=SplineAffinityRegressor(),

@@ -4,7 +4,14 @@ import time
 
 import numpy as np
 
-from .problem import check_coverable, check_mode, evaluate, no_selection_error
+from .problem import (
+    check_coverable,
+    check_mode,
+    evaluate,
+    no_selection_error,
+    relative_gap,
+    usable_budget,
+)
 
 
 def solve_branch_and_bound(problem, n_groups, mode="overlap", *, time_limit=None):
@@ -36,12 +43,18 @@ def solve_branch_and_bound(problem, n_groups, mode="overlap", *, time_limit=None
     absolute margins (1e-12) are relative to the gains, whatever their scale;
     the result is scored on the original gains.
 
-    ``time_limit`` (seconds) returns the incumbent with ``optimal=False``.
+    ``time_limit`` (seconds) returns the incumbent with ``optimal=False``
+    (unless the bounds of the unexplored branches prove it optimal) and
+    ``gap``, its relative distance to the largest bound of the branches left
+    unexplored (see :func:`relative_gap`). The budget is capped at what a
+    selection can use (:func:`usable_budget`), so the search does not grow
+    with an unusable budget.
     """
     check_mode(mode)
     check_coverable(problem, n_groups)
+    n_groups = usable_budget(problem, n_groups)
     deadline = None if time_limit is None else time.perf_counter() + time_limit
-    scaled, _ = problem.rescaled()
+    scaled, scale = problem.rescaled()
     if mode == "partition":
         search = _PartitionSearch(scaled, n_groups, deadline)
     else:
@@ -50,11 +63,19 @@ def solve_branch_and_bound(problem, n_groups, mode="overlap", *, time_limit=None
     if search.best_chosen is None:
         if search.timed_out:
             raise RuntimeError(
-                "branch and bound hit its time limit before any solution."
+                f"the branch and bound found no selection covering every task "
+                f"within time_limit={time_limit} s; raise time_limit or use "
+                "solver='milp'."
             )
         raise no_selection_error(n_groups, problem.n_tasks, mode)
     result = evaluate(problem, search.best_chosen, mode)
-    result.optimal = not search.timed_out
+    if search.timed_out:
+        # No branch left unexplored can score more than its bound, nor any
+        # selection more than every task's best gain.
+        trivial = float(scaled.gain.max(axis=0).sum())
+        upper = min(trivial, max(search.open_bound, search.best_value)) * scale
+        result.gap = relative_gap(result.value, upper)
+        result.optimal = result.gap == 0.0
     return result
 
 
@@ -66,15 +87,19 @@ class _Search:
         self.best_value = -np.inf
         self.best_chosen = None
         self.timed_out = False
-        self._ticks = 0
+        # After a time-out: the largest bound of a branch left unexplored.
+        self.open_bound = -np.inf
 
     def out_of_time(self):
-        if self.deadline is None:
-            return False
-        self._ticks += 1
-        if self._ticks % 256 == 0 and time.perf_counter() > self.deadline:
+        # A node costs far more than reading the clock: check at every one.
+        if self.deadline is not None and time.perf_counter() > self.deadline:
             self.timed_out = True
         return self.timed_out
+
+    def leave_open(self, bounds):
+        """Record the bounds of the branches the time-out leaves unexplored."""
+        if len(bounds):
+            self.open_bound = max(self.open_bound, float(np.max(bounds)))
 
 
 class _OverlapSearch(_Search):
@@ -123,7 +148,7 @@ class _OverlapSearch(_Search):
                 j = int(np.argmax(values))
                 if values[j] > best_gain:
                     best_gain, best_swap = values[j], (k, j)
-            if best_swap is None:
+            if best_swap is None or self.out_of_time():
                 return
             k, j = best_swap
             chosen[k] = j
@@ -139,6 +164,8 @@ class _OverlapSearch(_Search):
     def _expand(self, start, current, chosen, multipliers=None):
         """Explore every superset of ``chosen`` adding candidates ``>= start``."""
         if self.out_of_time():
+            if not chosen:  # the root itself is unexplored
+                self.open_bound = np.inf
             return
         covered = np.isfinite(current)
         if covered.all():
@@ -179,11 +206,15 @@ class _OverlapSearch(_Search):
         wanted = (candidates > current).any(axis=1) & (child_bound > cutoff)
         if chosen:
             wanted &= self._keeps_chosen_useful(chosen, candidates)
-        for offset in np.flatnonzero(wanted):
+        offsets = np.flatnonzero(wanted)
+        for k, offset in enumerate(offsets):
             if child_bound[offset] <= self.best_value + 1e-12:
                 continue  # the incumbent rose while exploring earlier children
             j = start + int(offset)
             self._expand(j + 1, new[offset], [*chosen, j], u)
+            if self.timed_out:  # this child's subtree and the later ones are open
+                self.leave_open(child_bound[offsets[k:]])
+                return
 
     def _lagrangian(self, start, chosen, slots, u, iterations):
         """Smallest Lagrangian bound found by subgradient steps from ``u``.
@@ -235,6 +266,8 @@ class _PartitionSearch(_Search):
 
     def _descend(self, covered, chosen, value, multipliers=None):
         if self.out_of_time():
+            if not chosen:
+                self.open_bound = np.inf
             return
         uncovered = ~covered
         if not uncovered.any():
@@ -269,13 +302,17 @@ class _PartitionSearch(_Search):
         child_bound = _child_bounds(bound, reduced, slots)
         task = int(np.argmax(uncovered))
         children = np.flatnonzero(self.member[open_idx, task] & (child_bound > cutoff))
-        for k in children[np.argsort(-self.totals[open_idx[children]], kind="stable")]:
+        ordered = children[np.argsort(-self.totals[open_idx[children]], kind="stable")]
+        for i, k in enumerate(ordered):
             if child_bound[k] <= self.best_value + 1e-12:
                 continue
             c = int(open_idx[k])
             self._descend(
                 covered | self.member[c], [*chosen, c], value + self.totals[c], u
             )
+            if self.timed_out:
+                self.leave_open(child_bound[ordered[i:]])
+                return
 
     def _lagrangian(self, open_idx, uncovered, slots, value, u, iterations):
         """Smallest Lagrangian bound found by subgradient steps from ``u``.

@@ -7,7 +7,7 @@ shares the finiteness check and the result layout.
 """
 
 from collections.abc import Mapping
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils import Bunch
@@ -29,6 +29,22 @@ def check_finite_gains(candidates, member_gains, what):
                 "gains must be finite numbers (check the estimator's "
                 "predictions or the gains given)."
             )
+
+
+def check_summable_gains(member_gains, n_tasks, what):
+    """Refuse gains so large that a total over the tasks could overflow to inf."""
+    largest = max(
+        (np.abs(np.asarray(v, float)).max(initial=0.0) for v in member_gains),
+        default=0.0,
+    )
+    limit = np.finfo(np.float64).max / max(n_tasks, 1)
+    if largest > limit:
+        raise ValueError(
+            f"{what} reaches {largest:.3g} in magnitude: a total over {n_tasks} "
+            f"tasks could exceed the largest float ({np.finfo(np.float64).max:.3g}) "
+            "and become inf. Divide the gains by a constant (the selection does "
+            "not change)."
+        )
 
 
 def _gains_from_rows(gains, rows):
@@ -92,6 +108,7 @@ def _problem_from_table(table, n_tasks, include_singletons):
             )
         member_gains.append([values[t] for t in group])
     check_finite_gains(candidates, member_gains, "the gain")
+    check_summable_gains(member_gains, n_tasks, "the gains")
     if include_singletons:
         present = {g for g in candidates if len(g) == 1}
         for t in range(n_tasks):
@@ -111,6 +128,7 @@ def _problem_from_table(table, n_tasks, include_singletons):
         "solver": [StrOptions(set(SOLVERS))],
         "prune": ["boolean"],
         "include_singletons": ["boolean"],
+        "time_limit": [Interval(Real, 0, None, closed="neither"), None],
     },
     prefer_skip_nested_validation=True,
 )
@@ -124,12 +142,15 @@ def select_groups(
     solver=DEFAULT_SOLVER,
     prune=True,
     include_singletons=True,
+    time_limit=None,
 ):
     """Choose at most ``n_groups`` groups from gains you already have.
 
     Every task is covered. ``mode="overlap"`` (the paper's objective) lets
     chosen groups share tasks and scores each task by its best chosen group;
-    ``mode="partition"`` requires disjoint groups. The result is exact.
+    ``mode="partition"`` requires disjoint groups. The result is exact,
+    unless ``time_limit`` stops the solver first: then it is the best
+    selection found, with its optimality gap.
 
     Parameters
     ----------
@@ -156,6 +177,11 @@ def select_groups(
         Add every task trained alone as a candidate with gain 0 (unless
         ``gains`` already has it). With ``False`` a task in no candidate is
         an error.
+    time_limit : float, default=None
+        Seconds the solver may run (``"branch_and_bound"`` or ``"milp"``).
+        When it runs out, the best covering selection found so far is
+        returned with ``optimal=False`` and its ``gap``; ``None``: no limit,
+        the result is optimal.
 
     Returns
     -------
@@ -164,12 +190,20 @@ def select_groups(
         ``task_gain`` (each task's gain in its group), ``task_group`` (index
         into ``groups`` of the group each task is scored by), ``optimal``
         (whether the solver proved optimality; always true without a time
-        limit).
+        limit) and ``gap`` (relative optimality gap ``(bound - total_gain) /
+        max(|bound|, |total_gain|)``, with ``bound`` the solver's upper bound
+        on any selection's total gain: 0.0 when optimal, at most 2).
 
     See Also
     --------
     GroupSelector : The same selection from an estimator's predicted gains.
     all_groups : Every candidate group of a number of tasks.
+
+    Notes
+    -----
+    A budget above the number of tasks selects what ``n_groups=n_tasks``
+    selects (an optimal selection needs at most one group per task), so it
+    is capped there and costs nothing more.
 
     Examples
     --------
@@ -201,7 +235,9 @@ def select_groups(
             )
         n_tasks = inferred
     problem = _problem_from_table(table, n_tasks, include_singletons)
-    result = solve_selection(problem, n_groups, mode=mode, solver=solver, prune=prune)
+    result = solve_selection(
+        problem, n_groups, mode=mode, solver=solver, prune=prune, time_limit=time_limit
+    )
     return as_bunch(problem, result)
 
 
@@ -216,4 +252,5 @@ def as_bunch(problem, result):
         task_gain=result.task_gain,
         task_group=rank[result.task_choice],
         optimal=result.optimal,
+        gap=result.gap,
     )

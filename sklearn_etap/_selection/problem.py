@@ -91,6 +91,10 @@ class SelectionResult:
     optimal : bool
         Whether the solver proved optimality, up to floating-point rounding
         relative to the largest gain (False after a time limit).
+    gap : float
+        Relative optimality gap: ``(bound - value) / max(|bound|, |value|)``
+        for the solver's upper bound on any selection; 0.0 when proven
+        optimal.
     """
 
     chosen: list
@@ -98,6 +102,7 @@ class SelectionResult:
     task_gain: np.ndarray
     value: float
     optimal: bool = True
+    gap: float = 0.0
 
 
 class InfeasibleSelectionError(ValueError):
@@ -163,3 +168,28 @@ def check_coverable(problem, n_groups):
             f"with groups of at most {largest} tasks needs at least {needed} "
             "groups; raise n_groups or allow larger groups (max_group_size)."
         )
+
+
+def usable_budget(problem, n_groups):
+    """``n_groups`` capped at the most groups a selection can use.
+
+    Overlap mode keeps only groups that are some task's best, partition mode
+    only disjoint non-empty groups: either way at most one group per task,
+    and never more than the candidates. A larger budget selects the same.
+    """
+    return int(min(n_groups, problem.n_tasks, len(problem.candidates)))
+
+
+def relative_gap(value, bound):
+    """``(bound - value) / max(|bound|, |value|)``: 0 when ``value`` reaches
+    ``bound``, at most 2 (``value`` and ``bound`` of opposite signs).
+
+    Relative gaps within 1e-9 (rounding) count as 0.
+    """
+    scale = max(abs(bound), abs(value))
+    if not np.isfinite(bound):
+        return np.inf
+    if scale == 0.0:
+        return 0.0
+    gap = max(bound - value, 0.0) / scale
+    return 0.0 if gap <= 1e-9 else float(gap)

@@ -22,7 +22,7 @@ from sklearn.utils.validation import (
 
 from .._groups import all_groups, check_groups, encode_groups, validated_rows
 from .._task_names import check_task_names, name_groups
-from .from_gains import as_bunch, check_finite_gains
+from .from_gains import as_bunch, check_finite_gains, check_summable_gains
 from .problem import MODES, SelectionProblem
 from .solvers import DEFAULT_SOLVER, SOLVERS, solve_selection
 
@@ -83,6 +83,11 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     task_names : list of str, default=None
         One name per task, for ``group_names_`` (e.g. the extractor's
         ``task_names_``). ``None``: tasks are named by their indices.
+    time_limit : float, default=None
+        Seconds the selection's solver may run (``"branch_and_bound"`` or
+        ``"milp"``; fitting the estimator is not counted). When it runs out,
+        the best covering selection found so far is kept, with
+        ``optimal_=False`` and its ``gap_``. ``None``: no limit.
 
     Attributes
     ----------
@@ -104,6 +109,12 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         Index into ``groups_`` of the group each task is scored by.
     n_candidates_ : int
         Candidate groups considered, singletons included.
+    optimal_ : bool
+        Whether the solver proved the selection optimal (always, without
+        ``time_limit``).
+    gap_ : float
+        Relative optimality gap of the selection (see
+        :func:`select_groups`); 0.0 when optimal.
 
     See Also
     --------
@@ -134,6 +145,7 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         "prune": ["boolean"],
         "max_candidates": [Interval(Real, 1, None, closed="left")],
         "task_names": ["array-like", None],
+        "time_limit": [Interval(Real, 0, None, closed="neither"), None],
     }
 
     def __init__(
@@ -148,6 +160,7 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         prune=True,
         max_candidates=5000,
         task_names=None,
+        time_limit=None,
     ):
         self.estimator = estimator
         self.n_groups = n_groups
@@ -158,6 +171,7 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         self.prune = prune
         self.max_candidates = max_candidates
         self.task_names = task_names
+        self.time_limit = time_limit
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, **fit_params):
@@ -201,6 +215,7 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
             )
         member_gains = np.split(predicted, np.cumsum(sizes)[:-1]) if sizes else []
         check_finite_gains(candidates, member_gains, "the estimator's predicted gain")
+        check_summable_gains(member_gains, n_tasks, "the estimator's predicted gains")
         singletons = [(t,) for t in range(n_tasks)]
         problem = SelectionProblem.from_lists(
             candidates + singletons,
@@ -208,7 +223,12 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
             n_tasks,
         )
         result = solve_selection(
-            problem, self.n_groups, mode=self.mode, solver=self.solver, prune=self.prune
+            problem,
+            self.n_groups,
+            mode=self.mode,
+            solver=self.solver,
+            prune=self.prune,
+            time_limit=self.time_limit,
         )
         selection = as_bunch(problem, result)
         self.n_tasks_ = n_tasks
@@ -218,6 +238,8 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         self.predicted_gain_ = selection.total_gain
         self.task_gain_ = selection.task_gain
         self.task_group_ = selection.task_group
+        self.optimal_ = selection.optimal
+        self.gap_ = selection.gap
         return self
 
     def _candidate_groups(self, n_tasks):

@@ -17,7 +17,14 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_array
 
 from .branch_and_bound import solve_branch_and_bound
-from .problem import check_coverable, check_mode, evaluate, no_selection_error
+from .problem import (
+    check_coverable,
+    check_mode,
+    evaluate,
+    no_selection_error,
+    relative_gap,
+    usable_budget,
+)
 from .pruning import prune_candidates
 
 DEFAULT_SOLVER = "branch_and_bound"
@@ -43,9 +50,13 @@ def solve_milp(problem, n_groups, mode="overlap", *, time_limit=None):
     optimum. Here the gains are divided by their largest magnitude and both
     gaps are zero; the chosen groups are then scored on the original gains,
     and ``optimal`` also requires that score to reach HiGHS's bound.
+
+    ``time_limit`` (seconds) returns HiGHS's best selection so far, with
+    ``optimal=False`` and its relative ``gap`` to HiGHS's bound.
     """
     check_mode(mode)
     check_coverable(problem, n_groups)
+    n_groups = usable_budget(problem, n_groups)
     original = problem
     problem, scale = problem.rescaled()
     member = problem.membership
@@ -106,6 +117,11 @@ def solve_milp(problem, n_groups, mode="overlap", *, time_limit=None):
     if res.status == 2:
         raise no_selection_error(n_groups, n_tasks, mode)
     if res.x is None:
+        if time_limit is not None and res.status == 1:
+            raise RuntimeError(
+                f"HiGHS found no selection covering every task within "
+                f"time_limit={time_limit} s; raise time_limit."
+            )
         raise RuntimeError(f"HiGHS stopped without a solution: {res.message}")
     chosen = np.flatnonzero(res.x[:n_cand] > 0.5)
     result = evaluate(original, chosen, mode)
@@ -114,8 +130,13 @@ def solve_milp(problem, n_groups, mode="overlap", *, time_limit=None):
     # HiGHS's bound (it minimizes -gain) on the original scale; rounding aside,
     # no selection scores more.
     bound = -res.mip_dual_bound * scale if res.mip_dual_bound is not None else np.inf
+    # no selection beats every task's best gain, whatever HiGHS reached
+    bound = min(bound, float(original.gain.max(axis=0).sum()))
     slack = 1e-9 * scale * n_tasks
     result.optimal = res.status == 0 and result.value >= bound - slack
+    result.bound = float(bound)  # the command line prints bound - value too
+    if not result.optimal:
+        result.gap = max(relative_gap(result.value, bound), 1e-9)
     return result
 
 
@@ -128,7 +149,7 @@ def solve_brute_force(problem, n_groups, mode="overlap", *, max_evaluations=5_00
     check_mode(mode)
     check_coverable(problem, n_groups)
     n_cand = len(problem.candidates)
-    largest = min(n_groups, n_cand, problem.n_tasks)
+    largest = usable_budget(problem, n_groups)
     n_sets = sum(comb(n_cand, k) for k in range(1, largest + 1))
     if n_sets > max_evaluations:
         raise ValueError(
@@ -172,10 +193,19 @@ def solve_selection(
     """Prune (exactly) and solve; chosen indices refer to ``problem``.
 
     ``options`` go to the solver (``time_limit`` for ``"milp"`` and
-    ``"branch_and_bound"``).
+    ``"branch_and_bound"``; ``time_limit=None`` is no limit). A budget above
+    what a selection can use (one group per task) is capped first.
     """
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {sorted(SOLVERS)}, got {solver!r}.")
+    if options.get("time_limit", 0) is None:
+        del options["time_limit"]
+    if "time_limit" in options and solver == "brute_force":
+        raise ValueError(
+            "solver='brute_force' has no time limit; use 'branch_and_bound' or "
+            "'milp' with time_limit."
+        )
+    n_groups = min(n_groups, problem.n_tasks)
     keep = np.arange(len(problem.candidates))
     if prune:
         keep = prune_candidates(problem, n_groups, mode)

@@ -191,12 +191,30 @@ def standardize_columns(X_train, X_test, columns=None):
     X_train = np.array(X_train, dtype=np.float64)
     X_test = np.array(X_test, dtype=np.float64)
     if len(columns):
+        _check_standardizable(X_train[:, columns], columns)
         scaler = StandardScaler().fit(X_train[:, columns])
         X_train[:, columns] = scaler.transform(X_train[:, columns])
         X_test[:, columns] = scaler.transform(X_test[:, columns])
         mean[columns] = scaler.mean_
         scale[columns] = scaler.scale_
     return X_train, X_test, mean, scale
+
+
+def _check_standardizable(values, columns):
+    """Refuse columns whose variance overflows float64 (it would give NaN)."""
+    # squares of magnitudes above this, summed over the rows, overflow
+    limit = np.sqrt(np.finfo(np.float64).max / max(len(values), 1))
+    with np.errstate(invalid="ignore"):
+        too_large = np.abs(values) > limit
+    if too_large.any():
+        row, k = np.argwhere(too_large)[0]
+        raise ValueError(
+            f"column {int(columns[k])} (counting from 0) holds {values[row, k]:.3g}, "
+            "too large to "
+            f"standardize (its variance overflows float64) and far beyond "
+            f"float32 (at most {np.finfo(np.float32).max:.3g}), the precision "
+            "the models compute in; rescale it (e.g. take its log) or drop it."
+        )
 
 
 def check_task_labels(Y_train, Y_test, task_names, task_types, hint):
@@ -262,6 +280,13 @@ def make_bunch(
     **extra,
 ):
     """The Bunch every loader returns, arrays cast to :data:`DTYPE`."""
+    for name, array, columns in (
+        ("X_train", X_train, feature_names),
+        ("X_test", X_test, feature_names),
+        ("Y_train", Y_train, task_names),
+        ("Y_test", Y_test, task_names),
+    ):
+        _check_fits_dtype(np.asarray(array), list(columns), name)
     return Bunch(
         X_train=np.ascontiguousarray(X_train, dtype=DTYPE),
         Y_train=np.ascontiguousarray(Y_train, dtype=DTYPE),
@@ -273,6 +298,23 @@ def make_bunch(
         DESCR=descr,
         **extra,
     )
+
+
+def _check_fits_dtype(array, columns, name):
+    """Refuse values that would become infinite when cast to :data:`DTYPE`."""
+    largest = float(np.finfo(DTYPE).max)
+    with np.errstate(invalid="ignore"):
+        too_large = np.abs(array) > largest
+    if too_large.any():
+        row, k = np.argwhere(too_large)[0] if array.ndim == 2 else (0, 0)
+        value = array[row, k] if array.ndim == 2 else array[too_large][0]
+        column = columns[k] if k < len(columns) else k
+        raise ValueError(
+            f"column {column!r} holds {value:.3g} in {name} (after standardizing, "
+            f"if it is standardized), too large for {np.dtype(DTYPE).name} (at most "
+            f"{largest:.3g}), the precision the models compute in; rescale it "
+            "(e.g. take its log) or drop it."
+        )
 
 
 def common_constraints():

@@ -268,10 +268,8 @@ def test_a_lambda_head_caches_without_pickling(tmp_path, make_gain_data, monkeyp
     assert_same_losses(again, first)
 
 
-def test_a_class_without_readable_source_is_refused_with_cache_dir(
-    tmp_path, make_gain_data
-):
-    Encoder = type(  # noqa: N806 - a class, made where no source file holds it
+def source_less_encoder(scale):
+    return type(  # a class made where no source file holds it
         "Encoder",
         (nn.Module,),
         {
@@ -279,11 +277,19 @@ def test_a_class_without_readable_source_is_refused_with_cache_dir(
                 nn.Module.__init__(self),
                 setattr(self, "lin", nn.Linear(n, 4)),
             )[0],
-            "forward": lambda self, x: self.lin(x),
+            "forward": (lambda self, x: self.lin(x))
+            if scale == 1
+            else (lambda self, x: 2 * self.lin(x)),
         },
     )
-    with pytest.raises(ValueError, match="encoder=.*source cannot be read"):
-        measure(make_gain_data(), tmp_path, extractor=make_extractor(encoder=Encoder))
+
+
+def test_a_class_without_readable_source_is_keyed_by_its_code():
+    # Its source cannot be read, but its compiled code can: it is keyed, not
+    # refused, and an edit to its forward is another training.
+    key = estimator_key(make_extractor(encoder=source_less_encoder(1)))
+    assert key == estimator_key(make_extractor(encoder=source_less_encoder(1)))
+    assert key != estimator_key(make_extractor(encoder=source_less_encoder(2)))
 
 
 SCRIPT = """
