@@ -6,7 +6,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context, clone
 from sklearn.model_selection import GroupKFold, cross_val_predict
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .group_affinity import group_affinity
@@ -120,6 +120,18 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
         group are refused. (With ``affinity=None`` and an encoding that is not
         group rows, each distinct row counts as a group.) Stage 1 used for
         prediction is always refitted on all rows.
+    affinity_scaling : {"within_task"} or None, default="within_task"
+        How the affinity feature is scaled before stage 1. ``"within_task"``:
+        for each target task, the group affinity minus that task's mean over
+        the training rows, divided by its standard deviation there (both
+        computed in ``fit`` and stored), so stage 1 sees only how a group's
+        affinity towards a task ranks among that task's groups. Most of an
+        affinity matrix's spread is per-target column levels (the momentum
+        term, the same for every source task), which say nothing about which
+        group helps a task most; scaled within task, the ranking is what is
+        left for stage 1 to use, with a sign and slope it learns. ``None``:
+        the raw group affinity (the paper's). Needs group rows ``[u_G |
+        e_t]``; otherwise it has no effect.
     center_stage1 : bool, default=True
         Fit stage 1 on each task's gains minus that task's mean over the
         training rows, leaving the tasks' levels to stage 2 (whose default has
@@ -149,6 +161,14 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
     ----------
     affinity_ : ndarray of shape (n_tasks, n_tasks) or None
         The validated affinity matrix.
+    affinity_center_ : ndarray of shape (n_tasks,) or None
+        Per target task, the mean group affinity over the training rows
+        (``affinity_scaling="within_task"`` with group rows; else ``None``).
+        A task without training rows gets the mean over all training rows.
+    affinity_scale_ : ndarray of shape (n_tasks,) or None
+        Per target task, the standard deviation of the group affinity over
+        its training rows (1 where it is 0; the pooled one for a task with
+        fewer than two training rows).
     affinity_estimator_ : regressor
         Fitted clone of the stage-1 estimator.
     residual_estimator_ : regressor
@@ -193,6 +213,7 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
         "affinity_estimator": [HasMethods(["fit", "predict"]), None],
         "residual_estimator": [HasMethods(["fit", "predict"]), None],
         "cv": ["cv_object", None],
+        "affinity_scaling": [StrOptions({"within_task"}), None],
         "center_stage1": ["boolean"],
         "n_subsamples": [Interval(Integral, 1, None, closed="left")],
         "subsample": [Interval(Real, 0, 1, closed="neither")],
@@ -205,6 +226,7 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
         affinity_estimator=None,
         residual_estimator=None,
         cv=None,
+        affinity_scaling="within_task",
         center_stage1=True,
         n_subsamples=1,
         subsample=0.8,
@@ -214,6 +236,7 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
         self.affinity_estimator = affinity_estimator
         self.residual_estimator = residual_estimator
         self.cv = cv
+        self.affinity_scaling = affinity_scaling
         self.center_stage1 = center_stage1
         self.n_subsamples = n_subsamples
         self.subsample = subsample
@@ -256,6 +279,38 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
 
     def _split_features(self, X):
         """The stage-1 column and the stage-2 encoding of ``X``."""
+        z, encoding = self._raw_features(X)
+        if self.affinity_center_ is None:
+            return z, encoding
+        target = _decoded(encoding)[0]
+        scaled = (z[:, 0] - self.affinity_center_[target]) / self.affinity_scale_[
+            target
+        ]
+        return scaled.reshape(-1, 1), encoding
+
+    def _fit_scaling(self, X):
+        """Per-task centre and scale of the affinity feature on the training rows."""
+        self.affinity_center_ = self.affinity_scale_ = None
+        if self.affinity_scaling is None:
+            return
+        z, encoding = self._raw_features(X)
+        decoded = _decoded(encoding)
+        if decoded is None:
+            return
+        z, target = z[:, 0], decoded[0]
+        n_tasks = encoding.shape[1] // 2
+        pooled_sd = np.std(z) if np.std(z) > 0 else 1.0
+        center = np.full(n_tasks, np.mean(z))
+        scale = np.full(n_tasks, pooled_sd)
+        for t in np.unique(target):
+            zt = z[target == t]
+            center[t] = zt.mean()
+            if len(zt) > 1:
+                scale[t] = zt.std() if zt.std() > 0 else 1.0
+        self.affinity_center_, self.affinity_scale_ = center, scale
+
+    def _raw_features(self, X):
+        """The unscaled stage-1 column and the stage-2 encoding of ``X``."""
         if self.affinity_ is None:
             return X[:, :1], X[:, 1:]
         n_tasks = self.affinity_.shape[0]
@@ -295,6 +350,7 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
                 f"group encoding, so it needs at least 2 columns; got "
                 f"{X.shape[1]} feature(s). Pass affinity= to use group-task rows."
             )
+        self._fit_scaling(X)
         z, encoding = self._split_features(X)
         self.affinity_estimator_, self.residual_estimator_ = self._fit_stages(
             z, encoding, y
