@@ -231,7 +231,9 @@ def variants():
     """Choices behind the defaults, scored on r only."""
     return {
         "etap_every1": lambda *a: fit_etap(*a, key="etap_every1"),
-        "etap_sampled_affinity": lambda *a: fit_etap(*a, key="etap_sampled"),
+        "etap_control_variate_affinity": lambda *a: fit_etap(
+            *a, key="etap_control_variate"
+        ),
         "etap_nomomentum": lambda *a: fit_etap(*a, key="etap_nomomentum"),
         "etap_centred": lambda *a: fit_etap(*a, key="etap_centred"),
         "etap_flat_affinity": lambda *a: fit_etap(*a, key="flat"),

@@ -74,6 +74,7 @@ from sklearn.model_selection import GridSearchCV, GroupKFold
 from sklearn_etap import (
     ETAPRegressor,
     MeasuredGains,
+    ResidualRidge,
     SplineAffinityRegressor,
     group_affinity,
     select_groups,
@@ -168,9 +169,44 @@ def stage1_candidates():
     }
 
 
+def column_candidates():
+    """Stage 1 on the column-standardized affinity, and stage-2 encodings."""
+    linear = SplineAffinityRegressor(degree=1, n_knots=2)
+    out = {
+        "col_spline": etap(affinity_scaling="column"),
+        "col_linear_spline": etap(affinity_scaling="column", affinity_estimator=linear),
+        "col_linear_ols": etap(
+            affinity_scaling="column", affinity_estimator=LinearRegression()
+        ),
+    }
+    for encoding in ("pooled", "membership+task"):
+        stage2 = ResidualRidge(encoding=encoding)
+        out[f"flat_{encoding}"] = etap(key="flat", residual_estimator=stage2)
+        out[f"col_linear_spline_{encoding}"] = etap(
+            affinity_scaling="column",
+            affinity_estimator=linear,
+            residual_estimator=stage2,
+        )
+    for key in ("etap_every1", "etap_nomomentum"):
+        out[f"col_linear_spline_{key}"] = etap(
+            key=key, affinity_scaling="column", affinity_estimator=linear
+        )
+    return out
+
+
+RECORDINGS = (
+    "etap_sampled",
+    "etap_control_variate",
+    "etap_every50",
+    "etap_every1",
+    "etap_nomomentum",
+    "tag",
+)
+
+
 def recordings():
-    keys = ("etap_sampled", "etap_every1", "etap_nomomentum", "tag")
-    return {f"aff_{k}": etap(key=k) for k in keys}
+    """The default on another recording (skipped where the npz lacks it)."""
+    return {f"aff_{k}": etap(key=k) for k in RECORDINGS}
 
 
 def linearized_methods():
@@ -207,6 +243,7 @@ def all_methods():
         "task_mean": fit_task_mean,
         "ridge_tuned": fit_ridge_tuned,
         **stage1_candidates(),
+        **column_candidates(),
         **recordings(),
         **linearized_methods(),
     }
@@ -245,13 +282,12 @@ def load(name):
 def load_linearized(path, table):
     """Per-row linearized gain estimates, aligned with the table's rows."""
     raw = np.load(path)
-    est = np.asarray(raw["estimate"], dtype=float)
-    if "X" in raw.files:
-        index = {row.tobytes(): i for i, row in enumerate(raw["X"].astype(np.int8))}
-        order = [index[row.tobytes()] for row in table.X.astype(np.int8)]
-        est = est[order]
-    if len(est) != len(table.X):
-        raise ValueError(f"{path} has {len(est)} rows; the table has {len(table.X)}")
+    est = np.asarray(raw["gain"], dtype=float)
+    same = len(est) == len(table.X) and np.array_equal(
+        raw["row_task"], table.row_task
+    )
+    if not same:
+        raise ValueError(f"{path} is not aligned with the rows of {table.name}")
     return est
 
 
@@ -308,6 +344,8 @@ def run_draw(name, split, size, draw, methods, with_regret):
         if method.startswith(("linearized", "etap_linearized")) and (
             table.linearized is None
         ):
+            continue
+        if method.startswith("aff_") and method[4:] not in table.aff:
             continue
         start = time.process_time()
         pred = np.asarray(fit(X[train], table.y[train], g[train], table)(X), float)
@@ -442,6 +480,8 @@ def main(argv=None):
             methods += list(MAIN)
         elif m == "stage1":
             methods += list(stage1_candidates())
+        elif m == "column":
+            methods += list(column_candidates())
         elif m == "recordings":
             methods += list(recordings())
         elif m == "linearized":

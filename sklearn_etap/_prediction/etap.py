@@ -40,6 +40,17 @@ def _group_ids(encoding):
     return ids.ravel()
 
 
+def _column_moments(affinity):
+    """Mean and sd of every column's off-diagonal entries (sd 0 -> 1)."""
+    n_tasks = affinity.shape[0]
+    if n_tasks < 2:
+        return np.zeros(n_tasks), np.ones(n_tasks)
+    off = ~np.eye(n_tasks, dtype=bool)
+    columns = affinity.T[off.T].reshape(n_tasks, n_tasks - 1)  # row t: A[s, t], s != t
+    center, scale = columns.mean(axis=1), columns.std(axis=1)
+    return center, np.where(scale > 0, scale, 1.0)
+
+
 def _within_task(y, encoding):
     """``y`` minus each target task's mean (``y`` itself without group rows)."""
     decoded = _decoded(encoding)
@@ -213,7 +224,7 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
         "affinity_estimator": [HasMethods(["fit", "predict"]), None],
         "residual_estimator": [HasMethods(["fit", "predict"]), None],
         "cv": ["cv_object", None],
-        "affinity_scaling": [StrOptions({"within_task"}), None],
+        "affinity_scaling": [StrOptions({"column", "within_task"}), None],
         "center_stage1": ["boolean"],
         "n_subsamples": [Interval(Integral, 1, None, closed="left")],
         "subsample": [Interval(Real, 0, 1, closed="neither")],
@@ -289,13 +300,18 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
         return scaled.reshape(-1, 1), encoding
 
     def _fit_scaling(self, X):
-        """Per-task centre and scale of the affinity feature on the training rows."""
+        """Per-task centre and scale of the affinity feature."""
         self.affinity_center_ = self.affinity_scale_ = None
         if self.affinity_scaling is None:
             return
         z, encoding = self._raw_features(X)
         decoded = _decoded(encoding)
         if decoded is None:
+            return
+        if self.affinity_scaling == "column" and self.affinity_ is not None:
+            self.affinity_center_, self.affinity_scale_ = _column_moments(
+                self.affinity_
+            )
             return
         z, target = z[:, 0], decoded[0]
         n_tasks = encoding.shape[1] // 2
