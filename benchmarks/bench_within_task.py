@@ -187,6 +187,9 @@ def column_candidates():
             affinity_estimator=linear,
             residual_estimator=stage2,
         )
+    wide = ResidualRidge(alphas=tuple(10.0**k for k in range(-6, 9)))
+    out["flat_alphas_to_1e8"] = etap(key="flat", residual_estimator=wide)
+    out["paper_alphas_to_1e8"] = etap(affinity_scaling=None, residual_estimator=wide)
     for key in ("etap_every1", "etap_nomomentum"):
         out[f"col_linear_spline_{key}"] = etap(
             key=key, affinity_scaling="column", affinity_estimator=linear
@@ -213,13 +216,14 @@ def linearized_methods():
     def standalone(X, y, g, table):
         return lambda Xn: table.linearized[table.row_index(Xn)]
 
-    def stacked(flat):
+    def stacked(flat, scaling=None):
         def fit(X, y, g, table):
             def feature(Xn):
                 est = table.linearized[table.row_index(Xn)]
                 return np.hstack([np.ones((len(Xn), 1)) if flat else est[:, None], Xn])
 
-            model = ETAPRegressor(affinity=None).fit(feature(X), y)
+            model = ETAPRegressor(affinity=None, affinity_scaling=scaling)
+            model.fit(feature(X), y)
             return lambda Xn: model.predict(feature(Xn))
 
         return fit
@@ -228,6 +232,7 @@ def linearized_methods():
         "linearized": standalone,
         "etap_linearized": stacked(False),
         "etap_linearized_flat": stacked(True),
+        "etap_linearized_within": stacked(False, "within_task"),
     }
 
 
@@ -253,7 +258,7 @@ def all_methods():
 # Tables and scoring
 
 
-def load(name):
+def load(name, linearized_dir=DATA):
     measured = MeasuredGains.load(DATA / f"gains_{name}.csv")
     t = SimpleNamespace(
         name=name,
@@ -268,7 +273,7 @@ def load(name):
     t.aff = {k: raw[k] for k in raw.files if not k.endswith("_seconds")}
     n = t.aff["etap"].shape[0]
     t.aff["flat"] = (~np.eye(n, dtype=bool)).astype(float)
-    lin = DATA / f"linearized_{name}.npz"
+    lin = Path(linearized_dir) / f"linearized_{name}.npz"
     t.linearized = None
     if lin.exists():
         t.linearized = load_linearized(lin, t)
@@ -283,9 +288,7 @@ def load_linearized(path, table):
     """Per-row linearized gain estimates, aligned with the table's rows."""
     raw = np.load(path)
     est = np.asarray(raw["gain"], dtype=float)
-    same = len(est) == len(table.X) and np.array_equal(
-        raw["row_task"], table.row_task
-    )
+    same = len(est) == len(table.X) and np.array_equal(raw["row_task"], table.row_task)
     if not same:
         raise ValueError(f"{path} is not aligned with the rows of {table.name}")
     return est
@@ -328,9 +331,9 @@ def draw_seed(split, size, draw):
     return base + 1000 * size + draw
 
 
-def run_draw(name, split, size, draw, methods, with_regret):
+def run_draw(name, split, size, draw, methods, with_regret, linearized_dir=DATA):
     warnings.filterwarnings("ignore")
-    table = load(name)
+    table = load(name, linearized_dir)
     rng = np.random.RandomState(draw_seed(split, size, draw))
     chosen = rng.choice(len(table.groups), size, replace=False)
     train = np.isin(table.row_group, chosen)
@@ -355,9 +358,7 @@ def run_draw(name, split, size, draw, methods, with_regret):
         }
         # Noisy: fit on seed a's gains, score on seed b's.
         seed_preds = [
-            np.asarray(
-                fit(X[train], table.seeds[train, a], g[train], table)(X), float
-            )
+            np.asarray(fit(X[train], table.seeds[train, a], g[train], table)(X), float)
             for a in range(n_seeds)
         ]
         entry["noisy_within"] = float(
@@ -371,7 +372,9 @@ def run_draw(name, split, size, draw, methods, with_regret):
         if with_regret:
             entry["regret"] = regret(table, pred, table.y)
             entry["noisy_regret"] = float(
-                np.mean([regret(table, seed_preds[a], table.seeds[:, b]) for a, b in pairs])
+                np.mean(
+                    [regret(table, seed_preds[a], table.seeds[:, b]) for a, b in pairs]
+                )
             )
         entry["cpu_seconds"] = time.process_time() - start
         out[method] = entry
@@ -390,7 +393,11 @@ def noise_ceiling(table):
         )
     )
     sb = k * r / (1 + (k - 1) * r)
-    return {"n_seeds": k, "seed_r_within": r, "max_r_within": float(np.sqrt(max(sb, 0)))}
+    return {
+        "n_seeds": k,
+        "seed_r_within": r,
+        "max_r_within": float(np.sqrt(max(sb, 0))),
+    }
 
 
 def paired(draws, a, b, key="within"):
@@ -428,7 +435,10 @@ def summarize(draws):
         ("etap", "etap_paper_scaling"),
         ("etap", "official"),
         ("official", "official_flat"),
+        ("col_linear_spline", "etap_flat"),
         ("etap_linearized", "etap_flat"),
+        ("etap_linearized_within", "etap_flat"),
+        ("etap_linearized", "size_rule"),
         ("etap_linearized", "etap"),
         ("linearized", "size_rule"),
     ]:
@@ -470,6 +480,11 @@ def main(argv=None):
     parser.add_argument("--regret", action="store_true")
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--out", default=None)
+    parser.add_argument(
+        "--linearized-dir",
+        default=str(DATA),
+        help="where linearized_<table>.npz are (default: benchmarks/data)",
+    )
     args = parser.parse_args(argv)
     names = args.tables or sorted(
         p.stem.removeprefix("affinity_") for p in DATA.glob("affinity_*.npz")
@@ -496,7 +511,10 @@ def main(argv=None):
     start = time.perf_counter()
     jobs = [(n, s, d) for n in names for s in sizes for d in range(args.draws)]
     results = Parallel(n_jobs=args.n_jobs)(
-        delayed(run_draw)(n, args.split, s, d, methods, args.regret) for n, s, d in jobs
+        delayed(run_draw)(
+            n, args.split, s, d, methods, args.regret, args.linearized_dir
+        )
+        for n, s, d in jobs
     )
     command = " ".join(["python benchmarks/bench_within_task.py", *sys.argv[1:]])
     report = {
@@ -524,7 +542,9 @@ def main(argv=None):
         args.out or HERE / "results" / f"within_task_{args.split}_{args.methods}.json"
     )
     out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\n{seconds:.0f} s (load average {report['load_average']}); written to {out}")
+    print(
+        f"\n{seconds:.0f} s (load average {report['load_average']}); written to {out}"
+    )
 
 
 if __name__ == "__main__":

@@ -137,7 +137,9 @@ class OfficialPredictor:
         for alpha in alphas:
             total = 0.0
             for train, test in folds:
-                models = fit_stage2(membership[train], target[train], residual[train], alpha)
+                models = fit_stage2(
+                    membership[train], target[train], residual[train], alpha
+                )
                 pred = stage2_predict(models, membership[test], target[test])
                 total += float(np.sum((residual[test] - pred) ** 2))
             errors.append(total)

@@ -131,18 +131,23 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
         group are refused. (With ``affinity=None`` and an encoding that is not
         group rows, each distinct row counts as a group.) Stage 1 used for
         prediction is always refitted on all rows.
-    affinity_scaling : {"within_task"} or None, default="within_task"
-        How the affinity feature is scaled before stage 1. ``"within_task"``:
-        for each target task, the group affinity minus that task's mean over
-        the training rows, divided by its standard deviation there (both
-        computed in ``fit`` and stored), so stage 1 sees only how a group's
-        affinity towards a task ranks among that task's groups. Most of an
-        affinity matrix's spread is per-target column levels (the momentum
-        term, the same for every source task), which say nothing about which
-        group helps a task most; scaled within task, the ranking is what is
-        left for stage 1 to use, with a sign and slope it learns. ``None``:
-        the raw group affinity (the paper's). Needs group rows ``[u_G |
-        e_t]``; otherwise it has no effect.
+    affinity_scaling : {"column", "within_task"} or None, default=None
+        How the affinity feature is scaled before stage 1. ``None``: the raw
+        group affinity (the paper's). Most of an affinity matrix's spread is
+        per-target column levels (the momentum term, the same for every
+        source task), which say nothing about which group helps a task most;
+        the two scalings remove them, so stage 1 sees only how a group's
+        affinity towards a task ranks among that task's groups, with a sign
+        and slope it learns. ``"column"``: each column ``affinity[:, t]``
+        minus the mean of its off-diagonal entries, divided by their standard
+        deviation (needs ``affinity``). ``"within_task"``: the group affinity
+        minus each target task's mean over the training rows, divided by its
+        standard deviation there (also with ``affinity=None``). Needs group
+        rows ``[u_G | e_t]``; otherwise it has no effect. Not the default:
+        on the tuning draws of ``benchmarks/bench_within_task.py`` neither
+        scaling, with any stage 1 tried, beat the constant-affinity ablation
+        on the real tables, and both lost to the raw feature on the planted
+        one (``docs/benchmark_results.md``).
     center_stage1 : bool, default=True
         Fit stage 1 on each task's gains minus that task's mean over the
         training rows, leaving the tasks' levels to stage 2 (whose default has
@@ -173,13 +178,15 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
     affinity_ : ndarray of shape (n_tasks, n_tasks) or None
         The validated affinity matrix.
     affinity_center_ : ndarray of shape (n_tasks,) or None
-        Per target task, the mean group affinity over the training rows
-        (``affinity_scaling="within_task"`` with group rows; else ``None``).
-        A task without training rows gets the mean over all training rows.
+        Per target task, what is subtracted from the group affinity: the
+        column's off-diagonal mean (``"column"``) or the mean over the task's
+        training rows (``"within_task"``; for a task without training rows,
+        the mean over all of them). ``None`` without scaling.
     affinity_scale_ : ndarray of shape (n_tasks,) or None
-        Per target task, the standard deviation of the group affinity over
-        its training rows (1 where it is 0; the pooled one for a task with
-        fewer than two training rows).
+        Per target task, what the centred group affinity is divided by: the
+        matching standard deviation (1 where it is 0; for
+        ``"within_task"``, the pooled one for a task with fewer than two
+        training rows).
     affinity_estimator_ : regressor
         Fitted clone of the stage-1 estimator.
     residual_estimator_ : regressor
@@ -237,7 +244,7 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
         affinity_estimator=None,
         residual_estimator=None,
         cv=None,
-        affinity_scaling="within_task",
+        affinity_scaling=None,
         center_stage1=True,
         n_subsamples=1,
         subsample=0.8,
