@@ -125,10 +125,12 @@ class TorchAffinityExtractor(
         control variate, far closer to every-step recording than sampling
         alone (``docs/affinity.md``). For ETAP on the shared weights. Off by
         default: the shared step's score is the same for every source task,
-        so it corrects only each target task's column level, which
-        ``ETAPRegressor``'s within-task scaling removes; its predictions are
-        the same with or without it, and it costs about 1.6x plain training
-        against about 1.06x for sampling alone (``docs/affinity.md``).
+        so it corrects only each target task's column level, not how a task's
+        groups rank (after removing column means its agreement with
+        every-step recording equals sampling alone's on every benchmark
+        table), and ETAP's within-task r on the tuning draws was the same
+        with and without it; it costs about 1.5x to 1.8x plain training
+        against 1.1x to 1.3x for sampling alone (``docs/affinity.md``).
     affinity_gradient : {"parameters", "representation"}, default="parameters"
         ``"parameters"``: gradients with respect to the shared weights (the
         paper's score). ``"representation"``: a cheaper approximation using
