@@ -119,18 +119,11 @@ class TorchAffinityExtractor(
         at a random place in every block of this many steps (seeded by
         ``random_state``), weighted by its block's length; 1: every step.
     affinity_control_variate : bool, default=False
-        At every step, score the part of the step all tasks share (momentum
-        and weight decay; Adam's step for a zero gradient) by one extra
-        forward pass, and correct it on the sampled steps: an unbiased
-        control variate, far closer to every-step recording than sampling
-        alone (``docs/affinity.md``). For ETAP on the shared weights. Off by
-        default: the shared step's score is the same for every source task,
-        so it corrects only each target task's column level, not how a task's
-        groups rank (after removing column means its agreement with
-        every-step recording equals sampling alone's on every benchmark
-        table), and ETAP's within-task r on the tuning draws was the same
-        with and without it; it costs about 1.5x to 1.8x plain training
-        against 1.1x to 1.3x for sampling alone (``docs/affinity.md``).
+        Score at every step the part all tasks share (momentum, weight
+        decay) by one extra forward pass, and correct it on the sampled
+        steps: an unbiased control variate. It fixes only each target task's
+        column level, so ETAP's within-task r was the same without it, at
+        about 1.6x plain training against 1.1x to 1.3x (``docs/affinity.md``).
     affinity_gradient : {"parameters", "representation"}, default="parameters"
         ``"parameters"``: gradients with respect to the shared weights (the
         paper's score). ``"representation"``: a cheaper approximation using

@@ -1,15 +1,16 @@
 """ETAPRegressor: affinity stage + residual stage, stacked."""
 
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context, clone
-from sklearn.model_selection import GroupKFold, cross_val_predict
+from sklearn.model_selection import cross_val_predict
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .affinity_scaling import fit_scaling, scale_feature
 from .group_affinity import group_affinity
+from .group_splits import group_splits
 from .residual_ridge import ResidualRidge
 from .spline_affinity import SplineAffinityRegressor
 from .subsample import average_seen, draw_group_subsets
@@ -40,17 +41,6 @@ def _group_ids(encoding):
     return ids.ravel()
 
 
-def _column_moments(affinity):
-    """Mean and sd of every column's off-diagonal entries (sd 0 -> 1)."""
-    n_tasks = affinity.shape[0]
-    if n_tasks < 2:
-        return np.zeros(n_tasks), np.ones(n_tasks)
-    off = ~np.eye(n_tasks, dtype=bool)
-    columns = affinity.T[off.T].reshape(n_tasks, n_tasks - 1)  # row t: A[s, t], s != t
-    center, scale = columns.mean(axis=1), columns.std(axis=1)
-    return center, np.where(scale > 0, scale, 1.0)
-
-
 def _within_task(y, encoding):
     """``y`` minus each target task's mean (``y`` itself without group rows)."""
     decoded = _decoded(encoding)
@@ -59,39 +49,6 @@ def _within_task(y, encoding):
     target = decoded[0]
     means = np.bincount(target, weights=y) / np.maximum(np.bincount(target), 1)
     return y - means[target]
-
-
-def group_splits(cv, groups):
-    """Train/test row indices of ``cv`` that never split a group's rows.
-
-    An integer ``k`` means ``GroupKFold(k)``. A splitter (``KFold(5,
-    shuffle=True)``, ``LeaveOneGroupOut()``, ...) splits the distinct groups,
-    and each group brings all its rows. An iterable of index pairs is used as
-    given, but refused if a split puts rows of one group on both sides.
-    """
-    if isinstance(cv, Integral):
-        return list(GroupKFold(n_splits=cv).split(groups, groups=groups))
-    if hasattr(cv, "split"):
-        unique = np.unique(groups)
-        with warnings.catch_warnings():  # KFold & co. ignore groups, and say so
-            warnings.filterwarnings("ignore", "The groups parameter is ignored")
-            parts = list(cv.split(unique.reshape(-1, 1), groups=unique))
-        return [
-            (
-                np.flatnonzero(np.isin(groups, unique[train])),
-                np.flatnonzero(np.isin(groups, unique[test])),
-            )
-            for train, test in parts
-        ]
-    splits = [(np.asarray(train), np.asarray(test)) for train, test in cv]
-    for k, (train, test) in enumerate(splits):
-        if np.intersect1d(groups[train], groups[test]).size:
-            raise ValueError(
-                f"cv split {k} puts rows of one group in both its training and "
-                "its test part; the out-of-fold residuals would leak. Pass an "
-                "integer or a splitter: ETAPRegressor splits by group itself."
-            )
-    return splits
 
 
 class ETAPRegressor(RegressorMixin, BaseEstimator):
@@ -132,22 +89,14 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
         group rows, each distinct row counts as a group.) Stage 1 used for
         prediction is always refitted on all rows.
     affinity_scaling : {"column", "within_task"} or None, default=None
-        How the affinity feature is scaled before stage 1. ``None``: the raw
-        group affinity (the paper's). Most of an affinity matrix's spread is
-        per-target column levels (the momentum term, the same for every
-        source task), which say nothing about which group helps a task most;
-        the two scalings remove them, so stage 1 sees only how a group's
-        affinity towards a task ranks among that task's groups, with a sign
-        and slope it learns. ``"column"``: each column ``affinity[:, t]``
-        minus the mean of its off-diagonal entries, divided by their standard
-        deviation (needs ``affinity``). ``"within_task"``: the group affinity
-        minus each target task's mean over the training rows, divided by its
-        standard deviation there (also with ``affinity=None``). Needs group
-        rows ``[u_G | e_t]``; otherwise it has no effect. Not the default:
-        on the tuning draws of ``benchmarks/bench_within_task.py`` neither
-        scaling, with any stage 1 tried, beat the constant-affinity ablation
-        on the real tables, and both lost to the raw feature on the planted
-        one (``docs/benchmark_results.md``).
+        Stage 1 on the group affinity standardized per target task, so it sees
+        only how a task's groups rank, not the column levels (the momentum
+        term, the same for every source task): ``"column"`` scales each column
+        of ``affinity`` by its off-diagonal mean and sd; ``"within_task"``
+        the feature by its mean and sd over each task's training rows (also
+        with ``affinity=None``). ``None``: the raw feature (the paper's); the
+        scalings won on no real table's tuning draws
+        (``docs/benchmark_results.md``). Needs group rows ``[u_G | e_t]``.
     center_stage1 : bool, default=True
         Fit stage 1 on each task's gains minus that task's mean over the
         training rows, leaving the tasks' levels to stage 2 (whose default has
@@ -177,16 +126,9 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
     ----------
     affinity_ : ndarray of shape (n_tasks, n_tasks) or None
         The validated affinity matrix.
-    affinity_center_ : ndarray of shape (n_tasks,) or None
-        Per target task, what is subtracted from the group affinity: the
-        column's off-diagonal mean (``"column"``) or the mean over the task's
-        training rows (``"within_task"``; for a task without training rows,
-        the mean over all of them). ``None`` without scaling.
-    affinity_scale_ : ndarray of shape (n_tasks,) or None
-        Per target task, what the centred group affinity is divided by: the
-        matching standard deviation (1 where it is 0; for
-        ``"within_task"``, the pooled one for a task with fewer than two
-        training rows).
+    affinity_center_, affinity_scale_ : ndarray of shape (n_tasks,) or None
+        Per target task, what ``affinity_scaling`` subtracts from the feature
+        and divides it by (``None`` without scaling).
     affinity_estimator_ : regressor
         Fitted clone of the stage-1 estimator.
     residual_estimator_ : regressor
@@ -296,41 +238,26 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
         return super().set_params(**params)
 
     def _split_features(self, X):
-        """The stage-1 column and the stage-2 encoding of ``X``."""
+        """The (scaled) stage-1 column and the stage-2 encoding of ``X``."""
         z, encoding = self._raw_features(X)
         if self.affinity_center_ is None:
             return z, encoding
         target = _decoded(encoding)[0]
-        scaled = (z[:, 0] - self.affinity_center_[target]) / self.affinity_scale_[
-            target
-        ]
-        return scaled.reshape(-1, 1), encoding
+        return scale_feature(
+            z, target, self.affinity_center_, self.affinity_scale_
+        ), encoding
 
     def _fit_scaling(self, X):
-        """Per-task centre and scale of the affinity feature."""
-        self.affinity_center_ = self.affinity_scale_ = None
-        if self.affinity_scaling is None:
-            return
         z, encoding = self._raw_features(X)
         decoded = _decoded(encoding)
-        if decoded is None:
-            return
-        if self.affinity_scaling == "column" and self.affinity_ is not None:
-            self.affinity_center_, self.affinity_scale_ = _column_moments(
-                self.affinity_
-            )
-            return
-        z, target = z[:, 0], decoded[0]
-        n_tasks = encoding.shape[1] // 2
-        pooled_sd = np.std(z) if np.std(z) > 0 else 1.0
-        center = np.full(n_tasks, np.mean(z))
-        scale = np.full(n_tasks, pooled_sd)
-        for t in np.unique(target):
-            zt = z[target == t]
-            center[t] = zt.mean()
-            if len(zt) > 1:
-                scale[t] = zt.std() if zt.std() > 0 else 1.0
-        self.affinity_center_, self.affinity_scale_ = center, scale
+        target = None if decoded is None else decoded[0]
+        self.affinity_center_, self.affinity_scale_ = fit_scaling(
+            self.affinity_scaling,
+            self.affinity_,
+            z[:, 0],
+            target,
+            encoding.shape[1] // 2,
+        )
 
     def _raw_features(self, X):
         """The unscaled stage-1 column and the stage-2 encoding of ``X``."""
