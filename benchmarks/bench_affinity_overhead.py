@@ -12,11 +12,11 @@ thread:
 Every configuration trains the same model from the same seed on the same
 batches; only the recording differs (``plain`` is ``affinity=None``;
 ``etap_every_<k>`` records one random step per block of k, sampling alone;
-``etap_default`` the extractor's default (the control variate: a shared-step
-score at every step, the exact one on one step per block of 20);
-``sampled_only_default_every`` the default interval without the control
-variate (the previous default); ``control_variate_every_50`` the control
-variate with exact steps once per 50; the tiny model also runs the published
+``etap_default`` the extractor's default (sampling alone: the exact score on
+one step per block of 20); ``control_variate_default_every`` the default
+interval with the control variate (a shared-step score at every step, the
+default before issue 21); ``control_variate_every_50`` / ``etap_every_50``
+exact steps once per 50 with / without it; the tiny model also runs the published
 baselines: one backward pass per task, TAG's lookahead as published, the
 representation-gradient approximation).
 
@@ -25,7 +25,9 @@ Timing: all (model, configuration) fits run interleaved in a shuffled order,
 (the machine is shared: CPU time is steadier than wall time). ``x plain`` is
 the ratio of the medians; ``paired`` the median over repeats of the ratio to
 the same repeat's plain fit. Agreement: Pearson r over the 90 off-diagonal
-entries against ``etap_every_step`` of the same model.
+entries against ``etap_every_step`` of the same model; *centred*: the same
+after removing each target task's column mean (what ``ETAPRegressor``'s
+within-task scaling keeps).
 
 Estimators (from the per-step scores of one every-step fit per model, see
 ``affinity_estimators.py``): the split-half r of the every-step score (even
@@ -74,10 +76,11 @@ COMMON = {
     "plain": dict(affinity=None),
     "etap_every_step": dict(affinity_every=1),
     "etap_default": dict(affinity_every=DEFAULT_AFFINITY_EVERY),
-    "sampled_only_default_every": dict(
-        affinity_every=DEFAULT_AFFINITY_EVERY, affinity_control_variate=False
+    "control_variate_default_every": dict(
+        affinity_every=DEFAULT_AFFINITY_EVERY, affinity_control_variate=True
     ),
-    "control_variate_every_50": dict(affinity_every=50),
+    "control_variate_every_50": dict(affinity_every=50, affinity_control_variate=True),
+    "etap_every_50": dict(affinity_every=50, affinity_control_variate=False),
     "etap_every_2": dict(affinity_every=2, affinity_control_variate=False),
 }
 TINY_ONLY = {
@@ -105,6 +108,13 @@ def time_fit(X, Y, params):
     wall, cpu = time.perf_counter(), time.process_time()
     ext.fit(X, Y)
     return time.process_time() - cpu, time.perf_counter() - wall, ext
+
+
+def column_centred(A):
+    """``A`` minus each column's off-diagonal mean, diagonal 0."""
+    off = ~np.eye(len(A), dtype=bool)
+    means = np.where(off, A, 0).sum(axis=0) / (len(A) - 1)
+    return np.where(off, A - means, 0.0)
 
 
 def machine():
@@ -165,6 +175,11 @@ def run_timings(X, Y, max_epochs, repeats):
                 "n_recorded_steps": recorded[model, config][1],
                 "r_offdiag_vs_etap_every_step": (
                     None if A is None else pearson(A, reference)
+                ),
+                "centred_r_vs_etap_every_step": (
+                    None
+                    if A is None
+                    else pearson(column_centred(A), column_centred(reference))
                 ),
             }
     return rows
@@ -274,14 +289,16 @@ def print_report(report):
         print(f"\n{model} model {report['models'][model]}, {steps} steps")
         print(
             f"{'configuration':28s} {'cpu s':>7s} {'x plain':>8s} {'paired':>7s} "
-            f"{'r(every)':>9s} {'recorded':>9s}"
+            f"{'r(every)':>9s} {'centred':>8s} {'recorded':>9s}"
         )
         for name, row in rows.items():
             r = row["r_offdiag_vs_etap_every_step"]
+            rc = row.get("centred_r_vs_etap_every_step")
             print(
                 f"{name:28s} {row['cpu_seconds_median']:7.3f} "
                 f"{row['ratio_to_plain']:8.3f} {row['paired_ratio_to_plain']:7.3f} "
-                f"{'' if r is None else f'{r:.3f}':>9s} {row['n_recorded_steps']:9d}"
+                f"{'' if r is None else f'{r:.3f}':>9s} "
+                f"{'' if rc is None else f'{rc:.3f}':>8s} {row['n_recorded_steps']:9d}"
             )
         for label, check in report["targets"][model].items():
             print(

@@ -5,11 +5,12 @@ For each ``benchmarks/data/gains_<table>.csv`` this fits one
 from its ``.json`` sidecar; ``random_state=0``) on the table's training data,
 once per recording variant, and writes ``benchmarks/data/affinity_<table>.npz``:
 
-- ``etap``: ETAP's score as the extractor records it by default (the control
-  variate: the shared step's score at every step, the exact score on one
-  step in 20);
-- ``etap_sampled``: the exact score on one step in 20 alone (the previous
-  default, ``affinity_control_variate=False``);
+- ``etap``: ETAP's score as the extractor records it by default (the exact
+  score on one step in 20, ``affinity_control_variate=False``);
+- ``etap_control_variate``: the same plus the control variate (the shared
+  step's score at every step, corrected on the sampled steps; the default
+  before issue 21);
+- ``etap_every50``: sampling alone, one step in 50 (cheaper on a wide model);
 - ``etap_every1``: ETAP's score at every step;
 - ``etap_nomomentum``: every step, ``affinity_gradient="representation"``
   (``eta g_i . g_j / L_j``, no momentum or optimizer-state term);
@@ -40,10 +41,19 @@ from sklearn_etap import TorchAffinityExtractor, datasets
 DATA = Path(__file__).resolve().parent / "data"
 EVERY = TorchAffinityExtractor().affinity_every
 VARIANTS = {
-    "etap": {"affinity": "etap", "affinity_every": EVERY},
-    "etap_sampled": {
+    "etap": {
         "affinity": "etap",
         "affinity_every": EVERY,
+        "affinity_control_variate": False,
+    },
+    "etap_control_variate": {
+        "affinity": "etap",
+        "affinity_every": EVERY,
+        "affinity_control_variate": True,
+    },
+    "etap_every50": {
+        "affinity": "etap",
+        "affinity_every": 50,
         "affinity_control_variate": False,
     },
     "etap_every1": {"affinity": "etap", "affinity_every": 1},

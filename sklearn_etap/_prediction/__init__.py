@@ -1,7 +1,9 @@
 """Stage 3: predict the gain of every group from affinity and a few measured gains.
 
-``group_affinity`` (the feature), ``spline_affinity`` and ``residual_ridge`` (the two
-stages), ``etap`` (the stacked regressor), ``search`` (its tuned grid search).
+``group_affinity`` (the feature), ``affinity_scaling`` (its optional per-task
+standardization), ``spline_affinity`` and ``residual_ridge`` (the two stages), ``etap``
+(the stacked regressor), ``group_splits`` (its grouped cross-validation), ``search``
+(its tuned grid search).
 """
 
 from .etap import ETAPRegressor

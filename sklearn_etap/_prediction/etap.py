@@ -1,15 +1,16 @@
 """ETAPRegressor: affinity stage + residual stage, stacked."""
 
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context, clone
-from sklearn.model_selection import GroupKFold, cross_val_predict
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.model_selection import cross_val_predict
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .affinity_scaling import fit_scaling, scale_feature
 from .group_affinity import group_affinity
+from .group_splits import group_splits
 from .residual_ridge import ResidualRidge
 from .spline_affinity import SplineAffinityRegressor
 from .subsample import average_seen, draw_group_subsets
@@ -50,39 +51,6 @@ def _within_task(y, encoding):
     return y - means[target]
 
 
-def group_splits(cv, groups):
-    """Train/test row indices of ``cv`` that never split a group's rows.
-
-    An integer ``k`` means ``GroupKFold(k)``. A splitter (``KFold(5,
-    shuffle=True)``, ``LeaveOneGroupOut()``, ...) splits the distinct groups,
-    and each group brings all its rows. An iterable of index pairs is used as
-    given, but refused if a split puts rows of one group on both sides.
-    """
-    if isinstance(cv, Integral):
-        return list(GroupKFold(n_splits=cv).split(groups, groups=groups))
-    if hasattr(cv, "split"):
-        unique = np.unique(groups)
-        with warnings.catch_warnings():  # KFold & co. ignore groups, and say so
-            warnings.filterwarnings("ignore", "The groups parameter is ignored")
-            parts = list(cv.split(unique.reshape(-1, 1), groups=unique))
-        return [
-            (
-                np.flatnonzero(np.isin(groups, unique[train])),
-                np.flatnonzero(np.isin(groups, unique[test])),
-            )
-            for train, test in parts
-        ]
-    splits = [(np.asarray(train), np.asarray(test)) for train, test in cv]
-    for k, (train, test) in enumerate(splits):
-        if np.intersect1d(groups[train], groups[test]).size:
-            raise ValueError(
-                f"cv split {k} puts rows of one group in both its training and "
-                "its test part; the out-of-fold residuals would leak. Pass an "
-                "integer or a splitter: ETAPRegressor splits by group itself."
-            )
-    return splits
-
-
 class ETAPRegressor(RegressorMixin, BaseEstimator):
     """Ensemble Task-Affinity Predictor: predicts the multi-task gain of groups.
 
@@ -120,6 +88,15 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
         group are refused. (With ``affinity=None`` and an encoding that is not
         group rows, each distinct row counts as a group.) Stage 1 used for
         prediction is always refitted on all rows.
+    affinity_scaling : {"column", "within_task"} or None, default=None
+        Stage 1 on the group affinity standardized per target task, so it sees
+        only how a task's groups rank, not the column levels (the momentum
+        term, the same for every source task): ``"column"`` scales each column
+        of ``affinity`` by its off-diagonal mean and sd; ``"within_task"``
+        the feature by its mean and sd over each task's training rows (also
+        with ``affinity=None``). ``None``: the raw feature (the paper's); the
+        scalings won on no real table's tuning draws
+        (``docs/benchmark_results.md``). Needs group rows ``[u_G | e_t]``.
     center_stage1 : bool, default=True
         Fit stage 1 on each task's gains minus that task's mean over the
         training rows, leaving the tasks' levels to stage 2 (whose default has
@@ -149,6 +126,9 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
     ----------
     affinity_ : ndarray of shape (n_tasks, n_tasks) or None
         The validated affinity matrix.
+    affinity_center_, affinity_scale_ : ndarray of shape (n_tasks,) or None
+        Per target task, what ``affinity_scaling`` subtracts from the feature
+        and divides it by (``None`` without scaling).
     affinity_estimator_ : regressor
         Fitted clone of the stage-1 estimator.
     residual_estimator_ : regressor
@@ -193,6 +173,7 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
         "affinity_estimator": [HasMethods(["fit", "predict"]), None],
         "residual_estimator": [HasMethods(["fit", "predict"]), None],
         "cv": ["cv_object", None],
+        "affinity_scaling": [StrOptions({"column", "within_task"}), None],
         "center_stage1": ["boolean"],
         "n_subsamples": [Interval(Integral, 1, None, closed="left")],
         "subsample": [Interval(Real, 0, 1, closed="neither")],
@@ -205,6 +186,7 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
         affinity_estimator=None,
         residual_estimator=None,
         cv=None,
+        affinity_scaling=None,
         center_stage1=True,
         n_subsamples=1,
         subsample=0.8,
@@ -214,6 +196,7 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
         self.affinity_estimator = affinity_estimator
         self.residual_estimator = residual_estimator
         self.cv = cv
+        self.affinity_scaling = affinity_scaling
         self.center_stage1 = center_stage1
         self.n_subsamples = n_subsamples
         self.subsample = subsample
@@ -255,7 +238,29 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
         return super().set_params(**params)
 
     def _split_features(self, X):
-        """The stage-1 column and the stage-2 encoding of ``X``."""
+        """The (scaled) stage-1 column and the stage-2 encoding of ``X``."""
+        z, encoding = self._raw_features(X)
+        if self.affinity_center_ is None:
+            return z, encoding
+        target = _decoded(encoding)[0]
+        return scale_feature(
+            z, target, self.affinity_center_, self.affinity_scale_
+        ), encoding
+
+    def _fit_scaling(self, X):
+        z, encoding = self._raw_features(X)
+        decoded = _decoded(encoding)
+        target = None if decoded is None else decoded[0]
+        self.affinity_center_, self.affinity_scale_ = fit_scaling(
+            self.affinity_scaling,
+            self.affinity_,
+            z[:, 0],
+            target,
+            encoding.shape[1] // 2,
+        )
+
+    def _raw_features(self, X):
+        """The unscaled stage-1 column and the stage-2 encoding of ``X``."""
         if self.affinity_ is None:
             return X[:, :1], X[:, 1:]
         n_tasks = self.affinity_.shape[0]
@@ -295,6 +300,7 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
                 f"group encoding, so it needs at least 2 columns; got "
                 f"{X.shape[1]} feature(s). Pass affinity= to use group-task rows."
             )
+        self._fit_scaling(X)
         z, encoding = self._split_features(X)
         self.affinity_estimator_, self.residual_estimator_ = self._fit_stages(
             z, encoding, y

@@ -123,7 +123,7 @@ def test_the_cheap_score_leaves_training_unchanged(make_task_data, optimizer):
     X, Y = make_task_data()
     params = dict(encoder=bn_dropout_encoder, optimizer=optimizer, affinity_every=3)
     torch.manual_seed(5)
-    with_cv = small(**params).fit(X, Y)
+    with_cv = small(affinity_control_variate=True, **params).fit(X, Y)
     after_cv = torch.rand(3)
     torch.manual_seed(5)
     without = small(affinity_control_variate=False, **params).fit(X, Y)
@@ -158,7 +158,7 @@ def test_extractor_estimate_is_the_formula_on_its_own_steps(
 
     monkeypatch.setattr(ControlVariateRecorder, "add_cheap", keep_cheap)
     monkeypatch.setattr(ControlVariateRecorder, "add_exact", keep_exact)
-    ext = small(affinity_every=3).fit(X, Y)
+    ext = small(affinity_every=3, affinity_control_variate=True).fit(X, Y)
     assert len(cheap_scores) == ext.n_steps_ == 16
     C = np.array([c for c, _ in cheap_scores])
     sampled = [k for k, (_, w) in enumerate(cheap_scores) if w is not None]
@@ -194,7 +194,7 @@ def test_without_a_shared_step_the_estimate_is_the_sampled_one(make_task_data):
     """SGD without momentum or weight decay: c = 0, no extra forward pass."""
     X, Y = make_task_data()
     params = dict(momentum=0.0, affinity_every=3)
-    with_cv = small(**params).fit(X, Y)
+    with_cv = small(affinity_control_variate=True, **params).fit(X, Y)
     without = small(affinity_control_variate=False, **params).fit(X, Y)
     assert_allclose(with_cv.affinity_, without.affinity_, rtol=1e-12)
 
@@ -210,7 +210,16 @@ def test_control_variate_agrees_with_every_step_recording(make_task_data):
         return np.corrcoef(A[off], every_step[off])[0, 1]
 
     rs_cv = [
-        r(small(affinity_every=10, random_state=s, **params).fit(X, Y).affinity_)
+        r(
+            small(
+                affinity_every=10,
+                affinity_control_variate=True,
+                random_state=s,
+                **params,
+            )
+            .fit(X, Y)
+            .affinity_
+        )
         for s in range(3)
     ]
     rs_sampled = [
