@@ -15,7 +15,12 @@ from .._prediction import make_etap_search
 from .adaptive import measure_adaptively
 from .data import UsageError
 from .learned import advice, trivial_summary
-from .references import all_tasks, reference_answers, subset_gains
+from .references import (
+    all_tasks,
+    qualify_unlearned,
+    reference_answers,
+    subset_gains,
+)
 from .resume import fit_affinity_model
 from .scaling import (
     MeasuredGainsTable,
@@ -211,6 +216,7 @@ def _run_job(data, options, say):
         extractor.task_losses(data.X_test, data.Y_test),
         advice(extractor.get_params(), options.standardize_targets),
     )
+    qualify_unlearned(references, summary["trivial"]["stl_flagged"])
     summary["target_scale"] = target_scale
     summary["prediction"]["out_of_fold_pearson_r"] = (
         None if out_of_fold is None else _pearson(y, out_of_fold)

@@ -301,3 +301,18 @@ def verdict(references):
             "the interval"
         )
     return "; ".join(parts) + ". Verdict: " + conclusion + "."
+
+
+def qualify_unlearned(references, stl_flagged):
+    """Say in the verdict when gains rest on single-task models that learned
+    nothing: a gain over a model worse than the trivial predictor only says
+    the shared model is less bad, so no verdict on it is worth acting on."""
+    references["stl_no_better_than_trivial"] = list(stl_flagged)
+    if stl_flagged:
+        references["verdict"] += (
+            f" BUT the single-task models of {len(stl_flagged)} task(s) "
+            f"({', '.join(stl_flagged)}) are no better than the trivial predictor: "
+            "their gains compare with models that did not learn, so do not act on "
+            "this before they do (see the warning below)."
+        )
+    return references

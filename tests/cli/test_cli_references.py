@@ -12,6 +12,7 @@ from sklearn_etap._cli import main
 from sklearn_etap._cli.references import (
     GroupSizeRule,
     grouping_total,
+    qualify_unlearned,
     reference_answers,
     subset_gains,
 )
@@ -219,3 +220,14 @@ def test_targets_on_a_large_scale_train_once_standardized(tmp_path):
     assert summary["target_scale"]["load"]["mean"] == pytest.approx(5e5, rel=0.01)
     assert main(["run", *QUICK, *args, "--no-standardize-targets", "--out",
                  str(tmp_path / "raw")]) == 2  # fmt: skip
+
+
+def test_the_verdict_warns_when_single_task_models_learned_nothing():
+    refs = references_for(make_gains([-0.5, -0.5, -0.5, -0.5]))
+    clean = refs["verdict"]
+    qualify_unlearned(refs, [])
+    assert refs["verdict"] == clean and refs["stl_no_better_than_trivial"] == []
+    qualify_unlearned(refs, ["b", "d"])
+    assert refs["verdict"].startswith(clean)
+    assert "BUT the single-task models of 2 task(s) (b, d)" in refs["verdict"]
+    assert refs["stl_no_better_than_trivial"] == ["b", "d"]
