@@ -79,6 +79,7 @@ from bench_adaptive import load_truth, run_method
 from joblib import Parallel, delayed
 from planted_clusters import planted_groups, planted_recovery, print_recovery
 from scipy import stats
+from scoring import true_total, within_task_r
 from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.model_selection import GridSearchCV, GroupKFold
 
@@ -272,16 +273,6 @@ def variants():
 # Scoring
 
 
-def within_task_r(pred, y, task):
-    """Mean over tasks of Pearson r across the task's rows (0 if constant)."""
-    rs = []
-    for t in np.unique(task):
-        m = task == t
-        ok = m.sum() > 2 and np.std(pred[m]) > 0 and np.std(y[m]) > 0
-        rs.append(float(np.corrcoef(pred[m], y[m])[0, 1]) if ok else 0.0)
-    return float(np.mean(rs))
-
-
 def per_seed_scores(pred, table, test):
     """Pooled and within-task r against each seed's held-out gains alone."""
     task = table.row_task[test]
@@ -290,16 +281,6 @@ def per_seed_scores(pred, table, test):
         "pooled_r": [float(np.corrcoef(pred[test], s)[0, 1]) for s in seeds.T],
         "within_task_r": [within_task_r(pred[test], s, task) for s in seeds.T],
     }
-
-
-def true_total(gain_of, chosen):
-    """True total gain of chosen groups: each task by its best chosen group."""
-    best = {}
-    for group in chosen:
-        for task in group:
-            gain = 0.0 if len(group) == 1 else gain_of[(tuple(group), task)]
-            best[task] = max(best.get(task, -np.inf), gain)
-    return float(sum(best.values()))
 
 
 def selection_regret(table, pred):

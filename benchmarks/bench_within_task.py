@@ -68,6 +68,7 @@ import numpy as np
 from joblib import Parallel, delayed
 from official_predictor import OfficialPredictor
 from scipy import stats
+from scoring import true_total, within_task_r
 from sklearn.linear_model import LinearRegression, Ridge, RidgeCV
 from sklearn.model_selection import GridSearchCV, GroupKFold
 
@@ -294,24 +295,6 @@ def load_linearized(path, table):
     return est
 
 
-def within_r(pred, y, task):
-    rs = []
-    for t in np.unique(task):
-        m = task == t
-        ok = m.sum() > 2 and np.std(pred[m]) > 0 and np.std(y[m]) > 0
-        rs.append(float(np.corrcoef(pred[m], y[m])[0, 1]) if ok else 0.0)
-    return float(np.mean(rs))
-
-
-def true_total(gain_of, chosen):
-    best = {}
-    for group in chosen:
-        for task in group:
-            gain = 0.0 if len(group) == 1 else gain_of[(tuple(group), task)]
-            best[task] = max(best.get(task, -np.inf), gain)
-    return float(sum(best.values()))
-
-
 def gains_and_optimum(table, y):
     gain_of = {
         (table.groups[g], int(t)): float(v)
@@ -353,7 +336,7 @@ def run_draw(name, split, size, draw, methods, with_regret, linearized_dir=DATA)
         start = time.process_time()
         pred = np.asarray(fit(X[train], table.y[train], g[train], table)(X), float)
         entry = {
-            "within": within_r(pred[test], table.y[test], task[test]),
+            "within": within_task_r(pred[test], table.y[test], task[test]),
             "pooled": float(np.corrcoef(pred[test], table.y[test])[0, 1]),
         }
         # Noisy: fit on seed a's gains, score on seed b's.
@@ -364,7 +347,7 @@ def run_draw(name, split, size, draw, methods, with_regret, linearized_dir=DATA)
         entry["noisy_within"] = float(
             np.mean(
                 [
-                    within_r(seed_preds[a][test], table.seeds[test, b], task[test])
+                    within_task_r(seed_preds[a][test], table.seeds[test, b], task[test])
                     for a, b in pairs
                 ]
             )
@@ -387,7 +370,7 @@ def noise_ceiling(table):
     r = float(
         np.mean(
             [
-                within_r(table.seeds[:, a], table.seeds[:, b], table.row_task)
+                within_task_r(table.seeds[:, a], table.seeds[:, b], table.row_task)
                 for a, b in pairs
             ]
         )
