@@ -2,6 +2,7 @@
 
 import argparse
 import contextlib
+import os
 import signal
 import sys
 import time
@@ -268,6 +269,12 @@ def _main(options):
     except UsageError as exc:
         print(f"etap: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader of stdout left (`etap run | head -1`), after the report
+        # was written: end quietly, as a shell tool killed by SIGPIPE does,
+        # and keep Python from reporting the pipe again at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except (ValueError, TypeError, ImportError, OSError) as exc:
         # The library's own checks say what is wrong with the input.
         print(f"etap: error: {_one_line(exc)}", file=sys.stderr)

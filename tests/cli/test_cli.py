@@ -157,3 +157,26 @@ def test_adaptive_measurement_measures_the_budget_and_says_what_it_selected_from
         was_measured = tuple(group["tasks"]) in measured
         assert (group["measured_gain"] is not None) == was_measured
     assert "measured where known" in capsys.readouterr().out
+
+
+def test_a_reader_that_leaves_ends_the_run_quietly(monkeypatch, capfd):
+    # `etap run | head -1`: stdout's reader exits before the result is printed.
+    import importlib
+    import signal
+
+    cli_main = importlib.import_module("sklearn_etap._cli.main")
+
+    def closed_pipe(options):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(cli_main, "run", closed_pipe)
+    # The run points stdout's descriptor at /dev/null; give it back afterwards.
+    stdout_fd = sys.stdout.fileno()
+    saved = os.dup(stdout_fd)
+    try:
+        status = cli_main.main(["run", "--quiet"])
+    finally:
+        os.dup2(saved, stdout_fd)
+        os.close(saved)
+    assert status == 128 + signal.SIGPIPE
+    assert "error" not in capfd.readouterr().err
