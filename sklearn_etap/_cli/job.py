@@ -209,7 +209,9 @@ def _run_job(data, options, say):
     )
     timings["references"] = time.perf_counter() - start
 
-    summary = _summary(data, options, extractor, gains, search, selection, timings)
+    summary = _summary(
+        data, options, extractor, gains, search, selection, timings, all_gains
+    )
     summary["references"] = references
     summary["trivial"] = trivial_summary(
         all_gains,
@@ -247,10 +249,12 @@ def _number(value):
     return value if np.isfinite(value) else None
 
 
-def _summary(data, options, extractor, gains, search, selection, timings):
+def _summary(data, options, extractor, gains, search, selection, timings, known):
+    """``known``: every measured group, all tasks together included, so a chosen
+    group that was trained shows its measured gain."""
     names = list(data.task_names)
     n_tasks = len(names)
-    measured = {g: i for i, g in enumerate(gains.groups)}
+    measured = {g: i for i, g in enumerate(known.groups)}
     model = getattr(search, "best_estimator_", search)
     chosen = []
     for index, group in enumerate(selection.groups):
@@ -259,8 +263,8 @@ def _summary(data, options, extractor, gains, search, selection, timings):
             predicted = np.zeros(1)  # a task trained alone gains nothing
         true = None
         if group in measured:
-            rows = gains.row_group == measured[group]
-            true = [_number(v) for v in gains.y[rows]]
+            rows = known.row_group == measured[group]
+            true = [_number(v) for v in known.y[rows]]
         chosen.append(
             {
                 "tasks": [names[t] for t in group],

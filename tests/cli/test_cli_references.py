@@ -231,3 +231,15 @@ def test_the_verdict_warns_when_single_task_models_learned_nothing():
     assert refs["verdict"].startswith(clean)
     assert "BUT the single-task models of 2 task(s) (b, d)" in refs["verdict"]
     assert refs["stl_no_better_than_trivial"] == ["b", "d"]
+
+
+def test_a_chosen_all_tasks_group_shows_its_measured_gain(tmp_path):
+    # Budget 1 leaves one cover, all tasks together: it was measured as the
+    # reference answer, so the grouping must show that measurement.
+    summary, _ = run_cli(tmp_path, "--max-samples", "300", "--budget", "1")
+    (chosen,) = summary["selection"]["groups"]
+    assert len(chosen["tasks"]) == len(summary["task_names"])
+    together = summary["references"]["all_together"]["measured_gain"]
+    assert chosen["measured_gain"] == pytest.approx(
+        [together[name] for name in chosen["tasks"]]
+    )
