@@ -274,7 +274,18 @@ def verdict(references):
         f"group-size rule {_signed(rule['predicted_total_gain'])} predicted"
         + (" (same grouping)" if rule["same_as_chosen"] else ""),
     ]
-    if chosen["interval"] is None:
+    if chosen["interval"] is None and measured is not None:
+        # Every chosen group was trained (2 or 3 tasks: every group is): the
+        # comparison rests on measurements, whose only spread is the seeds'.
+        better = measured > together["measured_total_gain"]
+        conclusion = (
+            f"measured, it is {'above' if better else 'not above'} all tasks in "
+            f"one model ({_signed(measured)} against "
+            f"{_signed(together['measured_total_gain'])}), but one seed gives NO "
+            "INTERVAL: rerun with --n-seeds 2 or more to see whether the "
+            "difference exceeds the seed spread"
+        )
+    elif chosen["interval"] is None:
         conclusion = (
             "NO INTERVAL (fewer than 3 measured groups), so it cannot be told "
             "apart from all tasks in one model; measure more groups (--groups)"

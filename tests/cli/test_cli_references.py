@@ -15,6 +15,7 @@ from sklearn_etap._cli.references import (
     qualify_unlearned,
     reference_answers,
     subset_gains,
+    verdict,
 )
 from sklearn_etap._gains import runner as _runner
 
@@ -243,3 +244,27 @@ def test_a_chosen_all_tasks_group_shows_its_measured_gain(tmp_path):
     assert chosen["measured_gain"] == pytest.approx(
         [together[name] for name in chosen["tasks"]]
     )
+
+
+@pytest.mark.parametrize("measured", [None, 0.0])
+def test_without_an_interval_the_verdict_says_what_would_give_one(measured):
+    # Two tasks: one group, measured; fewer than 3 groups give no jackknife.
+    refs = {
+        "chosen": {
+            "predicted_total_gain": 0.0,
+            "interval": None,
+            "measured_total_gain": measured,
+        },
+        "all_together": {"measured_total_gain": -0.131, "interval": None},
+        "group_size_rule": {"predicted_total_gain": 0.0, "same_as_chosen": True},
+        "beats_all_together": False,
+        "beats_each_alone": False,
+    }
+    text = verdict(refs)
+    assert "NO INTERVAL" in text
+    if measured is None:
+        assert "measure more groups (--groups)" in text
+    else:  # every group was measured: only more seeds can give an interval
+        assert "--groups" not in text
+        assert "above all tasks in one model (+0.000 against -0.131)" in text
+        assert "--n-seeds 2" in text
