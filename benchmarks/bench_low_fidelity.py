@@ -58,6 +58,9 @@ from sklearn_etap.datasets import load_appliances, load_digits_tasks, load_rider
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 N_FULL = 10
+# Successive halving within the same budget: 24 groups at 1/4 of the epochs
+# (6 full trainings) and 4 of them again at full fidelity (4 trainings).
+SH_LOW, SH_FULL = 24, 4
 # The exhaustive tables' settings (benchmarks/exhaustive_gains.py, Usage).
 TABLES = {
     "digits_8tasks": (
@@ -212,7 +215,31 @@ def run_draw(name, split, draw, fractions):
             entry = _score(table, pred, y_low[lowfi], lowfi, test, range(n_seeds))
             entry["cpu_seconds"] = time.process_time() - start
             out[f"{method}_lowfi{N_FULL * fraction}"] = entry
+        if 4 in fractions:
+            start = time.process_time()
+            entries = [_halving(table, fit, order, test, a) for a in range(n_seeds)]
+            entry = {k: float(np.mean([e[k] for e in entries])) for k in entries[0]}
+            entry["cpu_seconds"] = time.process_time() - start
+            out[f"{method}_halving{SH_LOW}to{SH_FULL}"] = entry
     return name, draw, out
+
+
+def _halving(table, fit, order, test, a):
+    """Successive halving at the same epoch budget: SH_LOW groups at 1/4 of
+    the epochs, then the SH_FULL with the largest summed low-fi gain trained
+    fully (seed a of the table). The predictor is fitted on the low-fi gains;
+    selection sees the full gains where measured, else the low-fi ones."""
+    X, g = table.X, table.row_group
+    y_low, _ = load_lowfi(table, 4)
+    low = np.isin(g, order[:SH_LOW])
+    totals = {grp: y_low[low & (g == grp)].sum() for grp in order[:SH_LOW]}
+    best = sorted(totals, key=totals.get, reverse=True)[:SH_FULL]
+    pred = np.asarray(fit(X[low], y_low[low], g[low], table)(X), float)
+    measured = y_low.copy()
+    full = np.isin(g, best)
+    measured[full] = table.seeds[full, a]
+    others = [b for b in range(table.seeds.shape[1]) if b != a]
+    return _score(table, pred, measured[low], low, test, others)
 
 
 def lowfi_agreement(table, fraction):
@@ -257,6 +284,11 @@ def summarize(draws, fractions):
             (low, "size_rule_full10"),
             (low, f"etap_flat_lowfi{N_FULL * f}"),
             (low, f"size_rule_lowfi{N_FULL * f}"),
+        ]
+    if 4 in fractions:
+        pairs += [
+            (f"etap_halving{SH_LOW}to{SH_FULL}", "etap_full10"),
+            (f"etap_halving{SH_LOW}to{SH_FULL}", "etap_lowfi40"),
         ]
     for a, b in pairs:
         for key in ("within", "regret"):
