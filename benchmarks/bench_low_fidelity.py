@@ -22,12 +22,13 @@ Usage (the figures in docs/benchmark_results.md)::
     for t in digits_8tasks ridership_8tasks appliances_10tasks; do for f in 4 2; do
         nice -n 5 python benchmarks/bench_low_fidelity.py measure $t --fraction $f
     done; done
-    cd benchmarks
     T=digits_8tasks,ridership_8tasks,appliances_10tasks
-    nice -n 5 python bench_low_fidelity.py score --split tuning --draws 15 \\
-        --fractions 4,2 --tables $T     # results/low_fidelity_tuning.json
-    nice -n 5 python bench_low_fidelity.py score --split report --draws 30 \\
-        --fractions 4 --tables $T       # results/low_fidelity.json
+    PYTHONPATH=. nice -n 5 python benchmarks/bench_low_fidelity.py score \\
+        --split tuning --draws 15 --fractions 4,2 --tables $T
+    PYTHONPATH=. nice -n 5 python benchmarks/bench_low_fidelity.py score \\
+        --split report --draws 30 --fractions 4 --tables $T
+
+(from the repository root; results/low_fidelity_tuning.json, results/low_fidelity.json).
 """
 
 import argparse
