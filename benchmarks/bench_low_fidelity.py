@@ -43,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from joblib import Parallel, delayed
 from bench_within_task import (
     _size,
     draw_seed,
@@ -303,8 +304,6 @@ def summarize(draws, fractions):
 
 
 def score(split, n_draws, fractions, tables, n_jobs):
-    from joblib import Parallel, delayed
-
     start = time.perf_counter()
     results = Parallel(n_jobs=n_jobs)(
         delayed(run_draw)(name, split, d, fractions)
