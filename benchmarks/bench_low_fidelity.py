@@ -43,7 +43,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from joblib import Parallel, delayed
 from bench_within_task import (
     _size,
     draw_seed,
@@ -54,6 +53,7 @@ from bench_within_task import (
     paired,
     regret,
 )
+from joblib import Parallel, delayed
 from scoring import within_task_r
 
 from sklearn_etap import MeasuredGains, TorchAffinityExtractor, measure_gains
