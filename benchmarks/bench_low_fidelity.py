@@ -54,11 +54,11 @@ from bench_within_task import (
     regret,
 )
 from joblib import Parallel, delayed
+from record_affinities import table_data, table_extractor, table_metadata
 from scoring import within_task_r
 
-from sklearn_etap import MeasuredGains, TorchAffinityExtractor, measure_gains
+from sklearn_etap import MeasuredGains, measure_gains
 from sklearn_etap._groups import all_groups
-from sklearn_etap.datasets import load_appliances, load_digits_tasks, load_ridership
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
@@ -66,23 +66,9 @@ N_FULL = 10
 # Successive halving within the same budget: 24 groups at 1/4 of the epochs
 # (6 full trainings) and 4 of them again at full fidelity (4 trainings).
 SH_LOW, SH_FULL = 24, 4
-# The exhaustive tables' settings (benchmarks/exhaustive_gains.py, Usage).
-TABLES = {
-    "digits_8tasks": (
-        lambda: load_digits_tasks(n_tasks=8, max_samples=800),
-        dict(hidden_layer_sizes=(8,), learning_rate=0.01, batch_size=64, max_epochs=40),
-    ),
-    "ridership_8tasks": (
-        lambda: load_ridership(n_tasks=8, max_samples=2500),
-        dict(hidden_layer_sizes=(4,), learning_rate=0.01, batch_size=64, max_epochs=30),
-    ),
-    "appliances_10tasks": (
-        lambda: load_appliances(n_tasks=10, stride=4, target="change"),
-        dict(
-            hidden_layer_sizes=(8,), learning_rate=0.01, batch_size=256, max_epochs=20
-        ),
-    ),
-}
+# The tables this script lowers the epochs of; their data and settings are
+# read from each table's JSON sidecar, as record_affinities.py reads them.
+TABLES = ("appliances_10tasks", "digits_8tasks", "ridership_8tasks")
 # Not the exhaustive tables' random_state (0): the low-fidelity seed must
 # differ from the seeds of the truth it is scored on.
 LOWFI_RANDOM_STATE = 1
@@ -94,12 +80,11 @@ def lowfi_path(table, fraction):
 
 def measure(table, fraction, n_jobs, cache_dir):
     torch.set_num_threads(1)
-    loader, settings = TABLES[table]
-    data = loader()
-    epochs = max(1, settings["max_epochs"] // fraction)
-    extractor = TorchAffinityExtractor(
-        **{**settings, "max_epochs": epochs}, optimizer="adam", device="cpu"
-    )
+    table_settings = table_metadata(table)
+    data = table_data(table_settings)
+    full_epochs = table_extractor(table_settings).max_epochs
+    epochs = max(1, full_epochs // fraction)
+    extractor = table_extractor(table_settings, max_epochs=epochs)
     groups = all_groups(data.Y_train.shape[1])
     wall, cpu = time.perf_counter(), time.process_time()
     children = os.times()
@@ -129,7 +114,7 @@ def measure(table, fraction, n_jobs, cache_dir):
         table=table,
         fraction=fraction,
         max_epochs=epochs,
-        full_max_epochs=settings["max_epochs"],
+        full_max_epochs=full_epochs,
         n_trainings=len(groups) + data.Y_train.shape[1],
         wall_seconds=time.perf_counter() - wall,
         cpu_seconds=cpu_seconds,
@@ -140,7 +125,7 @@ def measure(table, fraction, n_jobs, cache_dir):
     gains = dataclasses.replace(gains, metadata=metadata)
     gains.save(lowfi_path(table, fraction))
     print(
-        f"{table} at {epochs}/{settings['max_epochs']} epochs: "
+        f"{table} at {epochs}/{full_epochs} epochs: "
         f"{metadata['n_trainings']} trainings, {metadata['wall_seconds']:.0f} s "
         f"wall, {cpu_seconds:.0f} s CPU -> {lowfi_path(table, fraction)}"
     )
