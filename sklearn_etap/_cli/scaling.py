@@ -17,7 +17,11 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import Bunch
 
 from .._groups import all_groups, encode_groups
-from .._selection.from_gains import as_bunch
+from .._selection.from_gains import (
+    as_bunch,
+    check_finite_gains,
+    check_summable_gains,
+)
 from .._selection.problem import (
     InfeasibleSelectionError,
     SelectionProblem,
@@ -177,6 +181,10 @@ def choose_groups(
     upper bound on the total and the gap to it (bound minus total, in gain
     units: no grouping can beat the choice by more).
     """
+    # The checks GroupSelector and select_groups make: a NaN, an infinity or a
+    # total that would overflow is refused by name, not handed to HiGHS.
+    check_finite_gains(candidates, member_gains, "the predicted or measured gain")
+    check_summable_gains(member_gains, n_tasks, "the predicted or measured gains")
     singletons = [(t,) for t in range(n_tasks)]
     problem = SelectionProblem.from_lists(
         list(candidates) + singletons,

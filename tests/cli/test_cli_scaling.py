@@ -220,3 +220,15 @@ def test_all_tasks_together_stays_a_candidate_beyond_the_size_limit():
         say=lambda line: None, basis="test",
     )  # fmt: skip
     assert got.groups == [tuple(range(40))] and got.total == 40 * 40
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, 1e308])
+def test_choose_groups_refuses_gains_it_cannot_sum(bad):
+    groups, gains = random_problem(n_tasks=6)
+    gains = [np.array(g, dtype=float) for g in gains]
+    gains[2][0] = bad
+    with pytest.raises(ValueError, match="gain"):
+        choose_groups(
+            groups, gains, 6, budget=3, mode="overlap", time_limit=60,
+            say=lambda line: None, basis="test",
+        )  # fmt: skip
