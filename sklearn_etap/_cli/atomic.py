@@ -3,8 +3,9 @@
 ``etap run`` writes its report into a staging folder beside ``--out``
 (``.NAME.etap-partial-PID``) and renames it to ``--out`` when every file is
 written; a previous report there is swapped out and deleted. A killed run
-leaves at most the staging folder, named as unfinished, which the next run
-with the same ``--out`` deletes (once its process is gone). Without
+leaves at most the staging folder, named as unfinished (and, if killed while
+swapping, the earlier report being swapped out), which the next run with the
+same ``--out`` deletes (once its process is gone). Without
 ``--cache-dir``, adaptive mode keeps its trainings in the staging folder, not
 in ``/tmp``, so a kill leaves nothing elsewhere.
 
@@ -22,6 +23,8 @@ from .data import UsageError
 #: Files whose presence marks a folder as an earlier ``etap run`` report.
 REPORT_MARKERS = ("summary.json", "report.html")
 PARTIAL = ".etap-partial-"
+#: An earlier report being swapped out by ``publish``.
+OLD = ".etap-old-"
 
 
 def check_out(out):
@@ -60,13 +63,15 @@ def _alive(pid):
 
 
 def stale_partials(out):
-    """Staging folders beside ``out`` left by runs that no longer exist."""
+    """Staging folders, and reports being swapped out, that runs which no
+    longer exist left beside ``out``."""
     out = Path(out)
     stale = []
-    for path in out.parent.glob(f".{out.name}{PARTIAL}*"):
-        pid = path.name.rsplit("-", 1)[-1]
-        if path.is_dir() and pid.isdigit() and not _alive(int(pid)):
-            stale.append(path)
+    for kind in (PARTIAL, OLD):
+        for path in out.parent.glob(f".{out.name}{kind}*"):
+            pid = path.name.rsplit("-", 1)[-1]
+            if path.is_dir() and pid.isdigit() and not _alive(int(pid)):
+                stale.append(path)
     return stale
 
 
@@ -95,7 +100,7 @@ def publish(staging, out):
     """Put the finished ``staging`` folder in place of ``out``."""
     old = None
     if out.exists():
-        old = out.parent / f".{out.name}.etap-old-{os.getpid()}"
+        old = out.parent / f".{out.name}{OLD}{os.getpid()}"
         shutil.rmtree(old, ignore_errors=True)
         os.replace(out, old)
     os.replace(staging, out)

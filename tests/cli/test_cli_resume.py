@@ -147,3 +147,18 @@ def test_adaptive_mode_killed_leaves_nothing_in_tmp(tmp_path):
     assert main(args) == 0
     assert (out / "summary.json").is_file()
     assert not list(tmp_path.glob(".out.etap-partial-*"))
+
+
+def test_leftovers_of_a_run_killed_while_publishing_are_found(tmp_path):
+    # A kill between publish's two renames leaves the earlier report swapped
+    # out beside --out; the next run must clean it up like a staging folder.
+    from sklearn_etap._cli.atomic import stale_partials
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # a pid that no longer runs
+    dead = child.pid
+    for kind in ("etap-partial", "etap-old"):
+        (tmp_path / f".out.{kind}-{dead}").mkdir()
+    (tmp_path / f".out.etap-old-{os.getpid()}").mkdir()  # a live run's: kept
+    names = sorted(p.name for p in stale_partials(tmp_path / "out"))
+    assert names == sorted([f".out.etap-old-{dead}", f".out.etap-partial-{dead}"])
