@@ -260,9 +260,16 @@ class TrainingStore:
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, self._path(key))
-        except OSError:
-            # e.g. a directory at the entry's path: not ours to delete
+        except OSError as exc:
+            # e.g. a directory at the entry's path (not ours to delete) or a
+            # full disk: the training stands, but a resume would redo it.
             Path(tmp).unlink(missing_ok=True)
+            warnings.warn(
+                f"could not store a finished training in the gain cache at "
+                f"{self._path(key)} ({exc}); a rerun will train it again.",
+                UserWarning,
+                stacklevel=2,
+            )
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise

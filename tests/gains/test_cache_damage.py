@@ -116,6 +116,12 @@ def test_a_damaged_entry_of_any_kind_is_trained_again(
         f"cache entry {target}" in m and reason in m and "training it again" in m
         for m in messages
     ), messages
+    if damage is replace_with_directory:
+        # the retrained entry cannot take the directory's place: said, not hidden
+        assert any(
+            f"could not store a finished training in the gain cache at {target}" in m
+            for m in messages
+        ), messages
 
 
 @pytest.mark.parametrize(
