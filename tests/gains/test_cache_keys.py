@@ -9,6 +9,7 @@ change is another key; what cannot be observed is refused by name.
 import functools
 import importlib
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -120,16 +121,24 @@ def encoder(n_features):
 
 def test_an_edited_helper_function_body_is_in_the_key(tmp_path, monkeypatch):
     path = tmp_path / "user_factories_for_keys.py"
-    path.write_text(HELPER_MODULE.format(activation="ReLU"))
+    # The edits keep the file's size and may keep its modification second, so
+    # a cached .pyc would be reloaded as fresh: write none, keep none.
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+
+    def edit(activation):
+        path.write_text(HELPER_MODULE.format(activation=activation))
+        shutil.rmtree(tmp_path / "__pycache__", ignore_errors=True)
+
+    edit("ReLU")
     monkeypatch.syspath_prepend(str(tmp_path))
     module = importlib.import_module("user_factories_for_keys")
     try:
         before = key(encoder=module.encoder)
         # only the helper's body changes; the factory's source is the same
-        path.write_text(HELPER_MODULE.format(activation="Tanh"))
+        edit("Tanh")
         module = importlib.reload(module)
         assert key(encoder=module.encoder) != before
-        path.write_text(HELPER_MODULE.format(activation="ReLU"))
+        edit("ReLU")
         module = importlib.reload(module)
         assert key(encoder=module.encoder) == before
     finally:
