@@ -109,6 +109,12 @@ def test_several_seeds_widen_the_interval_by_their_spread():
     assert one["chosen"]["seed_se"] is None
     assert three["chosen"]["seed_se"] > 0
     assert three["all_together"]["interval"] is not None
+    # the half-width combines the refit spread and the seed spread
+    chosen = three["chosen"]
+    low, high = chosen["interval"]
+    spread = np.hypot(chosen["predictor_se"] or 0.0, chosen["seed_se"])
+    assert (high - low) / 2 == pytest.approx(1.96 * spread)
+    assert (high - low) / 2 > 1.96 * (chosen["predictor_se"] or 0.0)
 
 
 def run_cli(tmp_path, *args):
