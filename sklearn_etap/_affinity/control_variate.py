@@ -29,37 +29,31 @@ from contextlib import contextmanager
 
 import torch
 
-from .recording import (
-    _AffinityAccumulator,
-    _optimizer_settings,
-    descent_matrix,
-    get_rng_state,
-    replaying_step_randomness,
-    shared_task_gradients,
-    task_updates,
-)
+from .recording import AffinityAccumulator, SampledRecorder
+from .scores import etap_scores, optimizer_settings, task_updates
 from .training import masked_task_losses
 
 
 def has_shared_step(optimizer):
     """Whether the optimizer moves the weights for a zero batch gradient."""
     if isinstance(optimizer, torch.optim.SGD):
-        settings = _optimizer_settings(optimizer)
+        settings = optimizer_settings(optimizer)
         return bool(settings["momentum"] or settings["weight_decay"])
     return True
 
 
 def moved_weights(optimizer, params):
     """The weights after the optimizer's step for a zero batch gradient."""
-    settings = _optimizer_settings(optimizer)
+    settings = optimizer_settings(optimizer)
     values = [p.detach() for p in params]
     if isinstance(optimizer, torch.optim.SGD):
-        # theta - lr (beta buf + wd theta), in two fused ops at most
+        # theta - lr (beta buf + wd theta)
         lr, decay = settings["lr"], settings["weight_decay"]
-        moved = torch._foreach_mul(values, 1.0 - lr * decay) if decay else values
+        moved = [v * (1.0 - lr * decay) for v in values] if decay else values
         bufs = [optimizer.state.get(p, {}).get("momentum_buffer") for p in params]
         if settings["momentum"] and bufs[0] is not None:
-            return torch._foreach_add(moved, bufs, alpha=-lr * settings["momentum"])
+            alpha = -lr * settings["momentum"]
+            return [torch.add(m, b, alpha=alpha) for m, b in zip(moved, bufs)]
         return moved if decay else [v.clone() for v in values]
     size = sum(v.numel() for v in values)
     zero = torch.zeros((1, size), dtype=values[0].dtype, device=values[0].device)
@@ -68,18 +62,26 @@ def moved_weights(optimizer, params):
 
 
 @contextmanager
-def swapped_weights(params, values):
-    """Run with ``params`` holding ``values`` (no copy, no rounding), then restore."""
-    for p, v in zip(params, values):
-        p.data, v.data = v.data, p.data
+def weights_set_to(params, values):
+    """Run with ``params`` holding ``values`` (exact copies), then restore them.
+
+    In-place copies under ``no_grad``: the callers run after the step's
+    backward pass, so no graph needs the weights; the module keeps its own
+    parameter objects (the optimizer's state is keyed by them).
+    """
+    with torch.no_grad():
+        saved = [p.detach().clone() for p in params]
+        for p, v in zip(params, values):
+            p.copy_(v)
     try:
         yield
     finally:
-        for p, v in zip(params, values):
-            p.data, v.data = v.data, p.data
+        with torch.no_grad():
+            for p, v in zip(params, saved):
+                p.copy_(v)
 
 
-def shared_step_score(data, buffers):
+def shared_step_score(step, buffers):
     """c[j] = 1 - L_j(theta + s) / L_j(theta) on the step's batch, for every task j.
 
     The forward pass replays the step's random state (the same dropout masks),
@@ -88,21 +90,21 @@ def shared_step_score(data, buffers):
     unchanged. ``buffers`` lists the module's buffers (looked up once per fit:
     walking the module costs as much as a small model's forward pass).
     """
-    before = data.losses.detach()
+    before = step.losses.detach()
     saved = [b.clone() for b in buffers]
-    moved = moved_weights(data.optimizer, data.shared_params)
+    moved = moved_weights(step.optimizer, step.shared_params)
     # Not lookahead_losses (TAG's): its functional_call walks the module at
     # every call, which doubled this score's cost on a small model.
     try:
         with (
             torch.no_grad(),
-            replaying_step_randomness(data) as replay,
-            swapped_weights(data.shared_params, moved),
+            step.replaying_randomness() as replay,
+            weights_set_to(step.shared_params, moved),
         ):
             replay()
-            outputs, _ = data.module(data.batch.X)
+            outputs, _ = step.module(step.batch.X)
             after, _ = masked_task_losses(
-                outputs, data.batch.targets, data.batch.present, data.is_binary
+                outputs, step.batch.targets, step.batch.present, step.is_binary
             )
     finally:
         for buffer, value in zip(buffers, saved):
@@ -110,7 +112,7 @@ def shared_step_score(data, buffers):
     return 1 - after / before
 
 
-class _TargetScoreMean(_AffinityAccumulator):
+class TargetScoreMean(AffinityAccumulator):
     """Pairwise means of a score that depends on the target task only.
 
     ``affinity()[i, j]``: the mean of ``c[j]`` over the steps that score the
@@ -143,49 +145,40 @@ class _TargetScoreMean(_AffinityAccumulator):
         return super().affinity()
 
 
-class ControlVariateRecorder:
+class ControlVariateRecorder(SampledRecorder):
     """ETAP's affinity: a shared-step score at every step, the exact one on some.
 
-    ``observe`` (every step that is not sampled) adds the cheap score c (one
-    value per target task) to a plain mean; ``step`` (the sampled steps)
-    computes the exact score z as :class:`~.recording.ETAPRecorder` does, and
-    c, and adds c to the plain mean and z - c to a mean weighted by the
-    step's block length. ``affinity`` is their sum.
+    On every step that is not sampled, the cheap score c (one value per
+    target task) goes to a plain mean; on the sampled steps the exact score
+    z (as :class:`~.recording.ETAPRecorder` computes it) and c are computed,
+    c goes to the plain mean and z - c to a mean weighted by the step's
+    block length (``self.scores``). ``affinity`` is their sum.
     """
 
-    observes_every_step = True
-    replays_forward = True  # the training loop passes every step's random state
-    get_rng_state = staticmethod(get_rng_state)
+    replays_forward = True  # the cheap score replays every step's forward pass
 
-    def __init__(self, n_tasks, device, method="batched"):
-        self.method = method
-        self.cheap = _TargetScoreMean(n_tasks, device)
-        self.correction = _AffinityAccumulator(n_tasks, device)
+    def __init__(self, n_tasks, device, *, every=1, seed=0):
+        super().__init__(n_tasks, device, every=every, seed=seed)
+        self.cheap = TargetScoreMean(n_tasks, device)
         self._buffers = None
 
-    @property
-    def n_recorded_steps(self):
-        """Steps with the exact score (the cheap one is on every step)."""
-        return self.correction.n_recorded_steps
-
-    def _cheap_scores(self, data):
-        if not has_shared_step(data.optimizer):  # c = 0: spare the forward pass
-            return torch.zeros_like(data.losses.detach())
+    def _cheap_scores(self, step):
+        if not has_shared_step(step.optimizer):  # c = 0: spare the forward pass
+            return torch.zeros_like(step.losses.detach())
         if self._buffers is None:
-            self._buffers = list(data.module.buffers())
-        return shared_step_score(data, self._buffers)
+            self._buffers = list(step.module.buffers())
+        return shared_step_score(step, self._buffers)
 
-    def observe(self, data):
-        self.add_cheap(self._cheap_scores(data), data.losses.detach(), data.has_label)
-
-    def step(self, data):
-        G = shared_task_gradients(data, self.method)
-        # after the backward pass: the cheap score's forward pass restores the
-        # BatchNorm buffers in place, which the backward pass may still need
-        cheap = self._cheap_scores(data)
-        losses = data.losses.detach()
-        exact = descent_matrix(G, data.optimizer, data.shared_params) / losses[None, :]
-        self.add_exact(exact, cheap, losses, data.has_label, data.weight)
+    def on_grads_computed(self, loop, step):
+        cheap = self._cheap_scores(step)
+        losses = step.losses.detach()
+        if self._sampled:
+            exact = etap_scores(
+                step.task_gradients, losses, step.optimizer, step.shared_params
+            )
+            self.add_exact(exact, cheap, losses, step.has_label, self.schedule.weight)
+        else:
+            self.add_cheap(cheap, losses, step.has_label)
 
     def add_cheap(self, cheap, losses, has_label):
         """A step with the cheap score only: ``cheap[j]`` for every target j."""
@@ -194,7 +187,7 @@ class ControlVariateRecorder:
     def add_exact(self, exact, cheap, losses, has_label, weight):
         """A sampled step: both scores; ``weight`` steps stand behind it."""
         self.cheap.add(cheap, losses, has_label)
-        self.correction.add(exact - cheap[None, :], losses, has_label, weight)
+        self.scores.add(exact - cheap[None, :], losses, has_label, weight)
 
     def affinity(self):
-        return self.cheap.affinity() + self.correction.affinity()
+        return self.cheap.affinity() + self.scores.affinity()

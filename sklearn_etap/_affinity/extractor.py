@@ -1,5 +1,6 @@
 """TorchAffinityExtractor: one multi-task torch model on all tasks, and affinities."""
 
+import copy
 from numbers import Integral, Real
 
 import numpy as np
@@ -21,17 +22,17 @@ from .checks import (
     resolve_device,
     resolve_task_types,
 )
+from .fit_callbacks import builtin_callbacks, make_recorder
 from .fit_warnings import warn_after_fit
 from .inference import TrainedModelMixin
 from .modules import build_module
-from .recorders import make_recorder
-from .safeguards import EarlyStopping, torch_threads
+from .randomness import seeded_torch
+from .safeguards import torch_threads
 from .training import (
     BINARY,
     REGRESSION,
     fit_loop,
     make_optimizer,
-    seeded_torch,
     split_task_data,
 )
 
@@ -115,25 +116,16 @@ class TorchAffinityExtractor(
         al. 2021), ``1 - L_j(after) / L_j(before)`` after task i's step alone,
         as a baseline. ``None``: plain training, ``affinity_`` is None.
     affinity_every : int, default=20
-        The exact score (2 to 7.5 plain steps' cost) is computed on one step
-        at a random place in every block of this many steps (seeded by
-        ``random_state``), weighted by its block's length; 1: every step.
+        The exact score (a batched backward pass: a few plain steps' cost) is
+        computed on one step at a random place in every block of this many
+        steps (seeded by ``random_state``), weighted by its block's length;
+        1: every step.
     affinity_control_variate : bool, default=False
         Score at every step the part all tasks share (momentum, weight
         decay) by one extra forward pass, and correct it on the sampled
         steps: an unbiased control variate. It fixes only each target task's
-        column level, so ETAP's within-task r was the same without it, at
-        about 1.6x plain training against 1.1x to 1.3x (``docs/affinity.md``).
-    affinity_gradient : {"parameters", "representation"}, default="parameters"
-        ``"parameters"``: gradients with respect to the shared weights (the
-        paper's score). ``"representation"``: a cheaper approximation using
-        gradients with respect to the encoder's output on the batch,
-        ``z = eta g_i . g_j / L_j``: it drops the momentum term, which
-        dominates, and tracks the exact score poorly (``docs/affinity.md``).
-    gradient_method : {"batched", "loop"}, default="batched"
-        ``"batched"``: all per-task gradients from one vectorized backward
-        pass. ``"loop"``: one backward pass per task (the reference, and how
-        the published research code does it); same result, slower.
+        column level; the user guide's affinity page compares its cost and
+        agreement with sampling alone.
     device : str, default="auto"
         ``"auto"``: CUDA when available, else CPU; or any torch device string.
     n_threads : int or None, default=1
@@ -141,9 +133,14 @@ class TorchAffinityExtractor(
         use; the process's setting is restored when they return. Small
         models gain nothing from more threads, and torch's default of one
         per core oversubscribes cores that joblib workers or other fits
-        share (``benchmarks/bench_threads.py``: 0.5 s against 9.6 s under
-        load). Raise it for large encoders on an idle machine; ``None``
-        leaves torch's setting as it is.
+        share (the benchmark results page times both). Raise it for large
+        encoders on an idle machine; ``None`` leaves torch's setting as it
+        is.
+    callbacks : list of TrainingCallback or None, default=None
+        The user's own :class:`sklearn_etap.callbacks.TrainingCallback`
+        objects, notified by the training loop after the built-in ones
+        (divergence check, early stopping, progress bar, affinity recorder).
+        ``fit`` trains with copies of them, kept in ``callbacks_``.
     random_state : int, RandomState instance or None, default=None
         Seeds the weight initialization, the shuffling and the validation
         split. Two CPU fits with the same integer seed are bit-identical.
@@ -174,6 +171,9 @@ class TorchAffinityExtractor(
         Optimizer steps taken.
     n_recorded_steps_ : int
         Steps at which the exact score was computed.
+    callbacks_ : list of TrainingCallback
+        The copies of ``callbacks`` the training notified (empty without
+        ``callbacks``): what they recorded.
     module_ : torch.nn.Module
         The trained model (``module_.encoder``, ``module_.heads``); its
         ``forward`` returns ``(outputs, representation)``.
@@ -226,10 +226,9 @@ class TorchAffinityExtractor(
         "affinity": [StrOptions({"etap", "tag"}), None],
         "affinity_every": [Interval(Integral, 1, None, closed="left")],
         "affinity_control_variate": ["boolean"],
-        "affinity_gradient": [StrOptions({"parameters", "representation"})],
-        "gradient_method": [StrOptions({"batched", "loop"})],
         "device": [str, torch.device],
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "callbacks": [list, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -254,10 +253,9 @@ class TorchAffinityExtractor(
         affinity="etap",
         affinity_every=DEFAULT_AFFINITY_EVERY,
         affinity_control_variate=False,
-        affinity_gradient="parameters",
-        gradient_method="batched",
         device="auto",
         n_threads=1,
+        callbacks=None,
         random_state=None,
         verbose=False,
     ):
@@ -278,10 +276,9 @@ class TorchAffinityExtractor(
         self.affinity = affinity
         self.affinity_every = affinity_every
         self.affinity_control_variate = affinity_control_variate
-        self.affinity_gradient = affinity_gradient
-        self.gradient_method = gradient_method
         self.device = device
         self.n_threads = n_threads
+        self.callbacks = callbacks
         self.random_state = random_state
         self.verbose = verbose
 
@@ -339,11 +336,12 @@ class TorchAffinityExtractor(
             self.affinity,
             self.n_tasks_,
             self.device_,
-            gradient=self.affinity_gradient,
-            method=self.gradient_method,
-            control_variate=self.affinity_control_variate,
             every=self.affinity_every,
+            seed=seed,
+            control_variate=self.affinity_control_variate,
         )
+        builtin = builtin_callbacks(self, validation, is_binary, recorder)
+        self.callbacks_ = [copy.deepcopy(cb) for cb in self.callbacks or []]
         with torch_threads(self.n_threads), seeded_torch(seed, self.device_):
             module = build_module(
                 self.encoder,
@@ -368,16 +366,7 @@ class TorchAffinityExtractor(
                 batch_size=self.batch_size,
                 max_epochs=self.max_epochs,
                 generator=torch.Generator().manual_seed(seed),
-                validation=validation,
-                early_stopping=(
-                    EarlyStopping(self.n_iter_no_change, self.tol)
-                    if self.early_stopping
-                    else None
-                ),
-                recorder=recorder,
-                record_every=self.affinity_every,
-                record_seed=seed,
-                verbose=bool(self.verbose),
+                callbacks=builtin + self.callbacks_,
             )
         self.module_ = module
         self.loss_curve_ = history.loss_curve
@@ -388,7 +377,13 @@ class TorchAffinityExtractor(
         self.n_steps_ = history.n_steps
         self.affinity_ = None if recorder is None else recorder.affinity()
         self.n_recorded_steps_ = 0 if recorder is None else recorder.n_recorded_steps
-        warn_after_fit(self, history)
+        warn_after_fit(
+            history,
+            affinity=self.affinity_,
+            n_recorded_steps=self.n_recorded_steps_,
+            affinity_every=self.affinity_every,
+            max_epochs=self.max_epochs if self.early_stopping else None,
+        )
         return self
 
     def __sklearn_tags__(self):

@@ -38,12 +38,20 @@ def warn_nan_affinity(affinity):
     )
 
 
-def warn_after_fit(extractor, history):
-    """Every warning a finished fit deserves, from its ``history`` and attributes."""
-    if extractor.affinity is not None and not extractor.n_recorded_steps_:
+def warn_after_fit(
+    history, *, affinity, n_recorded_steps, affinity_every, max_epochs=None
+):
+    """Every warning a finished fit deserves.
+
+    ``history``: the loop's :class:`~.training.TrainingHistory`;
+    ``affinity``: the recorded matrix (None: no recording) from
+    ``n_recorded_steps`` steps sampled one in ``affinity_every``;
+    ``max_epochs``: the epoch limit when early stopping was on, else None.
+    """
+    if affinity is not None and not n_recorded_steps:
         warnings.warn(
-            f"Training stopped after {extractor.n_steps_} steps, before the first "
-            f"recorded step (affinity_every={extractor.affinity_every}), so "
+            f"Training stopped after {history.n_steps} steps, before the first "
+            f"recorded step (affinity_every={affinity_every}), so "
             "affinity_ is all NaN; lower affinity_every.",
             UserWarning,
             stacklevel=3,
@@ -58,11 +66,11 @@ def warn_after_fit(extractor, history):
             ),
             stacklevel=3,
         )
-    if extractor.affinity_ is not None and extractor.n_recorded_steps_:
-        warn_nan_affinity(extractor.affinity_)
-    if extractor.early_stopping and not history.stopped_early:
+    if affinity is not None and n_recorded_steps:
+        warn_nan_affinity(affinity)
+    if max_epochs is not None and not history.stopped_early:
         warnings.warn(
-            f"Stopped at max_epochs={extractor.max_epochs} before the validation loss "
+            f"Stopped at max_epochs={max_epochs} before the validation loss "
             "stopped improving; increase max_epochs.",
             ConvergenceWarning,
             stacklevel=3,

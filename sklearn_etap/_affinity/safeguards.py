@@ -1,16 +1,17 @@
-"""What guards a training: non-finite and blown-up losses, early stopping, threads.
+"""What guards a training: non-finite and blown-up losses, threads.
 
-:func:`~.training.fit_loop` calls these after every epoch (the loss checks,
-:class:`EarlyStopping`); the extractor wraps its fit and inference in
-:func:`torch_threads`.
+:class:`DivergenceCheck` is the training loop's callback that stops a
+diverged training; the extractor warns about blown-up tasks after fit and
+wraps its fit and inference in :func:`torch_threads`.
 """
 
-import math
 from contextlib import contextmanager
 
 import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
+
+from .callback import TrainingCallback
 
 
 class NonFiniteLossError(ValueError):
@@ -45,6 +46,13 @@ def check_finite_task_losses(epoch_losses, epoch):
     bad = np.flatnonzero(~np.isfinite(epoch_losses))
     if bad.size:
         raise NonFiniteLossError(bad, epoch_losses[bad], epoch)
+
+
+class DivergenceCheck(TrainingCallback):
+    """Raise :class:`NonFiniteLossError` after an epoch with a non-finite task loss."""
+
+    def on_epoch_end(self, loop, epoch, task_losses):
+        check_finite_task_losses(task_losses, epoch)
 
 
 # A task whose training loss ends this many times above its loss before the
@@ -87,44 +95,6 @@ def blown_up_tasks(start, end, factor=BLOW_UP_FACTOR):
     """Tasks whose loss ``end`` is ``factor`` times their loss ``start``."""
     with np.errstate(invalid="ignore"):
         return np.flatnonzero(end > factor * np.maximum(start, 1e-12))
-
-
-class EarlyStopping:
-    """Stop once the validation score has not improved by ``tol`` for
-    ``n_iter_no_change`` epochs; keep the weights of the best epoch.
-
-    Parameters
-    ----------
-    n_iter_no_change : int
-        Epochs without improvement before stopping.
-    tol : float
-        The least decrease of the score that counts as an improvement.
-    """
-
-    def __init__(self, n_iter_no_change, tol):
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.best_score = math.inf
-        self.best_epoch = None
-        self._best_state = None
-        self._epochs_without_improvement = 0
-
-    def update(self, score, module, epoch):
-        """Record the epoch's ``score`` (lower is better); return whether to stop."""
-        if score < self.best_score - self.tol:
-            self.best_score, self.best_epoch = score, epoch
-            self._epochs_without_improvement = 0
-            self._best_state = {
-                k: v.detach().clone() for k, v in module.state_dict().items()
-            }
-        else:
-            self._epochs_without_improvement += 1
-        return self._epochs_without_improvement >= self.n_iter_no_change
-
-    def restore(self, module):
-        """Load the best epoch's weights into ``module`` (if an epoch was scored)."""
-        if self._best_state is not None:
-            module.load_state_dict(self._best_state)
 
 
 @contextmanager

@@ -1,25 +1,27 @@
-"""The one multi-task training loop.
+"""The one multi-task training loop, with hooks.
 
 Every model of the package trains here: the extractor's run on all tasks (with
 or without affinity recording), the models the gain runner fits (clones of the
-extractor) and the TAG baseline (a recorder plugged into this loop).
+extractor) and the TAG baseline (a recorder callback).
 
 The total loss is the sum over tasks of each task's mean loss over the labels
 present in the batch (a missing label, NaN in ``Y``, simply does not count).
-At a recording step the recorder computes the per-task gradients and sets
-``.grad`` to their sum; at any other step one ordinary backward pass does.
+On a step where a callback asks for the per-task gradients the loop computes
+them in one batched backward pass and sets ``.grad`` to their sum; on any
+other step one ordinary backward pass does. Callbacks
+(:class:`~.callback.TrainingCallback`) observe; the loop owns the step.
 """
 
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
-from .safeguards import check_finite_task_losses
+from .callback import TrainingCallback, TrainingStep
+from .randomness import get_rng_state
+from .task_gradients import backward_with_task_gradients
 
 REGRESSION = "regression"
 BINARY = "binary"
@@ -95,41 +97,23 @@ class TaskData:
 
 
 @dataclass
-class StepData:
-    """What a recorder sees at a recording step (before ``optimizer.step()``)."""
-
-    losses: torch.Tensor
-    has_label: torch.Tensor
-    representation: torch.Tensor
-    shared_params: list
-    shared_names: list  # of shared_params in module.named_parameters()
-    head_params: list
-    optimizer: torch.optim.Optimizer
-    module: torch.nn.Module
-    batch: TaskData
-    is_binary: torch.Tensor
-    # the steps this recorded step stands for (its block's length), so the
-    # recorder's weighted mean is unbiased for the every-step mean
-    weight: float = 1.0
-    # torch's random state before the step's forward pass, for recorders that
-    # repeat that pass (TAG's lookaheads: the same dropout masks)
-    rng_state: object = None
-
-
-@dataclass
 class TrainingHistory:
     """What a run of :func:`fit_loop` leaves behind.
 
     ``initial_task_losses`` are the per-task losses of the model before the
-    first step, ``final_task_losses`` the per-task mean training losses of the
-    epoch whose weights are kept (the best one with early stopping).
+    first step, ``task_curve`` the per-task mean training losses of every
+    epoch, ``kept_epoch`` the epoch whose weights are kept (None: the last;
+    early stopping sets the best one) and ``final_task_losses`` its entry of
+    ``task_curve``.
     """
 
     loss_curve: list = field(default_factory=list)
     validation_curve: list = field(default_factory=list)
+    task_curve: list = field(default_factory=list)
     n_epochs: int = 0
     n_steps: int = 0
     stopped_early: bool = False
+    kept_epoch: int = None
     initial_task_losses: np.ndarray = None
     final_task_losses: np.ndarray = None
 
@@ -163,42 +147,6 @@ def evaluate_task_losses(module, data, is_binary, batch_size=4096):
     return losses.cpu().numpy()  # NaN (0/0) where a task has no label
 
 
-class RecordingSchedule:
-    """One recorded step in every block of ``every`` steps, at a random place.
-
-    A fixed stride can fall into step with periodic training dynamics (epoch
-    boundaries, momentum oscillations) and then averages one phase of them:
-    on MHC-I, the affinity recorded at every 5th step from step 0 correlated
-    -0.91 with every-step recording. A random place in each block keeps the
-    average unbiased at the same cost. ``every=1`` records every step.
-
-    With ``n_steps`` (the steps training will take), the place in the last,
-    partial block is drawn within that block, so it is recorded too: a fit
-    shorter than ``every`` steps still records one step instead of none.
-    """
-
-    def __init__(self, every, seed, n_steps=None):
-        self.every = int(every)
-        self.n_steps = n_steps
-        self._rng = np.random.RandomState(seed)
-        self._chosen = -1
-        self.weight = self.every
-
-    def records(self, step):
-        """Whether ``step`` (counted from 0) is recorded; call it once per step.
-
-        ``weight`` is then the length of the step's block: the number of
-        steps the recorded one stands for.
-        """
-        if step % self.every == 0:
-            block = self.every
-            if self.n_steps is not None:
-                block = max(1, min(block, self.n_steps - step))
-            self._chosen = step + int(self._rng.randint(block))
-            self.weight = block
-        return step == self._chosen
-
-
 def _parameter_groups(module):
     """Trainable shared (encoder) parameters with their names, and head parameters."""
     shared = [
@@ -210,68 +158,145 @@ def _parameter_groups(module):
     return [name for name, _ in shared], [p for _, p in shared], head_params
 
 
-def run_single_epoch(
-    module,
-    optimizer,
-    data,
-    is_binary,
-    *,
-    batch_size,
-    generator,
-    history,
-    recorder=None,
-    schedule=None,
-):
-    """One pass over ``data`` in a random order; return the per-task mean losses.
+def _overridden(callbacks, hook):
+    """The bound ``hook`` of every callback that overrides the no-op default."""
+    default = getattr(TrainingCallback, hook)
+    return [
+        getattr(cb, hook) for cb in callbacks if getattr(type(cb), hook) is not default
+    ]
 
-    A step that ``schedule`` picks goes through ``recorder.step``, which must
-    set the parameters' ``.grad``; any other step is one backward pass of the
-    summed loss, after which a recorder with ``observes_every_step`` sees it
-    through ``recorder.observe``. ``history.n_steps`` counts the steps.
+
+class TrainingLoop:
+    """One training of ``module`` on ``data``, notifying ``callbacks``.
+
+    The object the hooks receive as ``loop``: ``module``, ``optimizer``,
+    ``history``, ``max_epochs``, ``n_batches`` (steps per epoch) and
+    ``stop_training`` (a callback sets it to end training after the epoch).
     """
-    module.train()
-    shared_names, shared_params, head_params = _parameter_groups(module)
-    n_samples = len(data)
-    order = torch.randperm(n_samples, generator=generator).to(data.X.device)
-    epoch_losses = torch.zeros(data.targets.shape[1], device=data.X.device)
-    observing = getattr(recorder, "observes_every_step", False)
-    for start in range(0, n_samples, batch_size):
-        batch = data.rows(order[start : start + batch_size])
-        recording = recorder is not None and schedule.records(history.n_steps)
-        seen = recording or observing
-        rng_state = None
-        if seen and getattr(recorder, "replays_forward", False):
-            rng_state = recorder.get_rng_state(data.X.device)
-        outputs, representation = module(batch.X)
-        losses, has_label = masked_task_losses(
-            outputs, batch.targets, batch.present, is_binary
-        )
-        optimizer.zero_grad(set_to_none=True)
-        if seen:
-            step = StepData(
-                losses=losses,
-                has_label=has_label,
-                representation=representation,
-                shared_params=shared_params,
-                shared_names=shared_names,
-                head_params=head_params,
-                optimizer=optimizer,
-                module=module,
-                batch=batch,
-                is_binary=is_binary,
-                weight=schedule.weight,
-                rng_state=rng_state,
+
+    def __init__(
+        self,
+        module,
+        optimizer,
+        data,
+        is_binary,
+        *,
+        batch_size,
+        max_epochs,
+        generator,
+        callbacks=(),
+    ):
+        for cb in callbacks:
+            if not isinstance(cb, TrainingCallback):
+                raise TypeError(
+                    f"callbacks holds {cb!r}, a {type(cb).__name__}; every callback "
+                    "must be an instance of a subclass of "
+                    "sklearn_etap.callbacks.TrainingCallback."
+                )
+        self.module = module
+        self.optimizer = optimizer
+        self.data = data
+        self.is_binary = is_binary
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.generator = generator
+        self.callbacks = list(callbacks)
+        self.n_batches = math.ceil(len(data) / batch_size)
+        self.history = TrainingHistory()
+        self.stop_training = False
+        # looked up once: a no-op hook costs nothing per step
+        self._hooks = {
+            hook: _overridden(self.callbacks, hook)
+            for hook in (
+                "needs_task_gradients",
+                "on_step_begin",
+                "on_grads_computed",
+                "on_step_end",
             )
-        if recording:
-            recorder.step(step)
-        else:
-            losses.sum().backward()
-            if observing:
-                recorder.observe(step)
-        optimizer.step()
-        epoch_losses += losses.detach()
-        history.n_steps += 1
-    return (epoch_losses / math.ceil(n_samples / batch_size)).cpu().numpy()
+        }
+        self._replays = any(cb.replays_forward for cb in self.callbacks)
+
+    def run(self):
+        """Train for up to ``max_epochs`` epochs; return the history."""
+        history = self.history
+        self.module.eval()  # no dropout draw, no BatchNorm update: RNG untouched
+        history.initial_task_losses = evaluate_task_losses(
+            self.module, self.data, self.is_binary
+        )
+        for cb in self.callbacks:
+            cb.on_train_begin(self)
+        for epoch in range(self.max_epochs):
+            epoch_losses = self.run_epoch()
+            history.task_curve.append(epoch_losses)
+            history.loss_curve.append(float(epoch_losses.sum()))
+            history.n_epochs = epoch + 1
+            for cb in self.callbacks:
+                cb.on_epoch_end(self, epoch, epoch_losses)
+            if self.stop_training:
+                history.stopped_early = True
+                break
+        for cb in self.callbacks:
+            cb.on_train_end(self)
+        kept = -1 if history.kept_epoch is None else history.kept_epoch
+        history.final_task_losses = history.task_curve[kept]
+        self.module.eval()
+        return history
+
+    def run_epoch(self):
+        """One pass over the data in a random order; the per-task mean losses."""
+        module, optimizer, data = self.module, self.optimizer, self.data
+        hooks = self._hooks
+        module.train()
+        shared_names, shared_params, head_params = _parameter_groups(module)
+        device = data.X.device
+        n_samples = len(data)
+        order = torch.randperm(n_samples, generator=self.generator).to(device)
+        epoch_losses = torch.zeros(data.targets.shape[1], device=device)
+        for start in range(0, n_samples, self.batch_size):
+            index = self.history.n_steps
+            batch = data.rows(order[start : start + self.batch_size])
+            for hook in hooks["on_step_begin"]:
+                hook(self, index)
+            # every callback is asked (a sampling schedule draws at each call)
+            wanted = [ask(index) for ask in hooks["needs_task_gradients"]]
+            rng_state = get_rng_state(device) if self._replays else None
+            outputs, representation = module(batch.X)
+            losses, has_label = masked_task_losses(
+                outputs, batch.targets, batch.present, self.is_binary
+            )
+            optimizer.zero_grad(set_to_none=True)
+            task_gradients = None
+            if any(wanted):
+                task_gradients = backward_with_task_gradients(
+                    losses, shared_params, head_params
+                )
+            else:
+                losses.sum().backward()
+            step = None
+            if hooks["on_grads_computed"] or hooks["on_step_end"]:
+                step = TrainingStep(
+                    index=index,
+                    batch=batch,
+                    losses=losses,
+                    has_label=has_label,
+                    representation=representation,
+                    task_gradients=task_gradients,
+                    module=module,
+                    optimizer=optimizer,
+                    shared_params=shared_params,
+                    shared_names=shared_names,
+                    head_params=head_params,
+                    is_binary=self.is_binary,
+                    rng_state=rng_state,
+                )
+            for hook in hooks["on_grads_computed"]:
+                hook(self, step)
+            optimizer.step()
+            for hook in hooks["on_step_end"]:
+                hook(self, step)
+            epoch_losses += losses.detach()
+            self.history.n_steps += 1
+        return (epoch_losses / self.n_batches).cpu().numpy()
 
 
 def fit_loop(
@@ -283,89 +308,28 @@ def fit_loop(
     batch_size,
     max_epochs,
     generator,
-    validation=None,
-    early_stopping=None,
-    recorder=None,
-    record_every=1,
-    record_seed=0,
-    verbose=False,
+    callbacks=(),
 ):
-    """Train ``module`` on ``data`` for up to ``max_epochs`` epochs.
+    """Train ``module`` on ``data`` (a :class:`TaskData`) for up to ``max_epochs``.
 
-    Every model of the package trains here. Each epoch is one
-    :func:`run_single_epoch`; a non-finite task loss raises
-    :class:`~.safeguards.NonFiniteLossError`. With ``validation`` (a
-    :class:`TaskData`) and ``early_stopping`` (an
-    :class:`~.safeguards.EarlyStopping`), the summed
-    validation loss of every epoch goes to ``early_stopping.update``, which
-    says when to stop, and the best epoch's weights are restored at the
-    end. With a ``recorder``, one step at a random place in every block of
-    ``record_every`` steps (:class:`RecordingSchedule`, seeded by
-    ``record_seed``) goes through ``recorder.step``; a recorder with
-    ``observes_every_step`` sees the others through ``recorder.observe``.
+    Every model of the package trains here; ``callbacks``
+    (:class:`~.callback.TrainingCallback` instances, notified in order) record
+    affinities, stop early, check for divergence and show progress.
 
     Returns
     -------
     history : TrainingHistory
     """
-    history = TrainingHistory()
-    n_batches = math.ceil(len(data) / batch_size)
-    schedule = RecordingSchedule(record_every, record_seed, max_epochs * n_batches)
-    module.eval()  # no dropout draw, no BatchNorm update: the RNG is untouched
-    history.initial_task_losses = evaluate_task_losses(module, data, is_binary)
-    task_curve = []
-
-    progress = tqdm(range(max_epochs), desc="epochs", disable=not verbose, leave=False)
-    for epoch in progress:
-        epoch_losses = run_single_epoch(
-            module,
-            optimizer,
-            data,
-            is_binary,
-            batch_size=batch_size,
-            generator=generator,
-            history=history,
-            recorder=recorder,
-            schedule=schedule,
-        )
-        check_finite_task_losses(epoch_losses, epoch)
-        task_curve.append(epoch_losses)
-        history.loss_curve.append(float(epoch_losses.sum()))
-        history.n_epochs = epoch + 1
-        postfix = {"loss": f"{history.loss_curve[-1]:.4g}"}
-        if validation is not None and early_stopping is not None:
-            module.eval()
-            score = float(
-                np.nansum(evaluate_task_losses(module, validation, is_binary))
-            )
-            history.validation_curve.append(score)
-            postfix["val_loss"] = f"{score:.4g}"
-            history.stopped_early = early_stopping.update(score, module, epoch)
-        progress.set_postfix(postfix)
-        if history.stopped_early:
-            break
-    progress.close()
-    kept = len(task_curve) - 1
-    if early_stopping is not None:
-        early_stopping.restore(module)
-        if early_stopping.best_epoch is not None:
-            kept = early_stopping.best_epoch
-    history.final_task_losses = task_curve[kept]
-    module.eval()
-    return history
-
-
-@contextmanager
-def seeded_torch(seed, device):
-    """Torch's global RNG seeded for a fit on ``device`` and restored after it."""
-    devices = []
-    if device.type == "cuda":
-        devices = [
-            torch.cuda.current_device() if device.index is None else device.index
-        ]
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
+    return TrainingLoop(
+        module,
+        optimizer,
+        data,
+        is_binary,
+        batch_size=batch_size,
+        max_epochs=max_epochs,
+        generator=generator,
+        callbacks=callbacks,
+    ).run()
 
 
 def split_task_data(X, Y, device, validation_fraction, rng):
