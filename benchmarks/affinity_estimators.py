@@ -24,19 +24,15 @@ the momentum term of all layers by one forward-mode product (``torch.func.jvp``)
 """
 
 import time
-from unittest import mock
 
 import numpy as np
 import torch
 
 from sklearn_etap import TorchAffinityExtractor
-from sklearn_etap._affinity.recording import (
-    ETAPRecorder,
-    per_task_gradients,
-    scored_pairs,
-    shared_task_gradients,
-)
+from sklearn_etap._affinity.scores import scored_pairs
+from sklearn_etap._affinity.task_gradients import per_task_gradients
 from sklearn_etap._affinity.training import masked_task_losses
+from sklearn_etap.callbacks import TrainingCallback
 
 SEEDS = 20
 
@@ -49,25 +45,27 @@ def pearson(a, b):
     return float(np.corrcoef(off_diagonal(a), off_diagonal(b))[0, 1])
 
 
-class DecomposingRecorder(ETAPRecorder):
+class DecomposingRecorder(TrainingCallback):
     """Every step's score, split by shared parameter tensor into Gram and drift."""
 
-    def __init__(self, n_tasks, device):
-        super().__init__(n_tasks, device)
+    def __init__(self):
         self.parts = []
         self.valid = []
         self.losses = []
 
-    def step(self, data):
-        G = shared_task_gradients(data, "batched")
-        settings = data.optimizer.param_groups[0]
+    def needs_task_gradients(self, step_index):
+        return True
+
+    def on_grads_computed(self, loop, step):
+        G = step.task_gradients
+        settings = step.optimizer.param_groups[0]
         lr, beta, wd = settings["lr"], settings["momentum"], settings["weight_decay"]
-        losses = data.losses.detach()
+        losses = step.losses.detach()
         parts, offset = [], 0
-        for p in data.shared_params:
+        for p in step.shared_params:
             Gp = G[:, offset : offset + p.numel()]
             offset += p.numel()
-            buf = data.optimizer.state.get(p, {}).get("momentum_buffer")
+            buf = step.optimizer.state.get(p, {}).get("momentum_buffer")
             drift = wd * p.detach().reshape(-1)
             if buf is not None:
                 drift = drift + beta * buf.reshape(-1)
@@ -75,22 +73,21 @@ class DecomposingRecorder(ETAPRecorder):
             shift = (lr * (Gp @ drift) / losses)[None, :].expand_as(gram)
             parts.append(torch.stack([gram, shift]))
         parts = torch.stack(parts)  # (n_params, 2, n, n)
-        valid = scored_pairs(losses, data.has_label)
+        valid = scored_pairs(losses, step.has_label)
         self.parts.append(torch.where(valid, parts, 0.0).double().numpy())
         self.valid.append(valid.numpy())
         self.losses.append(losses.double().numpy())
-        self.add(parts.sum(dim=(0, 1)), losses, data.has_label, data.weight)
 
 
 def fit_with_recorder(recorder, X, Y, params):
-    """An every-step fit whose affinity recording goes through ``recorder``."""
-    with mock.patch(
-        "sklearn_etap._affinity.extractor.make_recorder",
-        lambda *args, **kwargs: recorder,
-    ):
-        TorchAffinityExtractor(affinity_every=1, device="cpu", **params).fit(X, Y)
-    if recorder.n_recorded_steps == 0:
-        raise RuntimeError("the extractor did not record through the given recorder")
+    """A plain fit notifying ``recorder``; returns the fit's copy of it.
+
+    (The extractor trains with a copy of each callback, kept in ``callbacks_``.)
+    """
+    ext = TorchAffinityExtractor(
+        affinity=None, device="cpu", callbacks=[recorder], **params
+    ).fit(X, Y)
+    return ext.callbacks_[0]
 
 
 def record_parts(X, Y, params):
@@ -100,8 +97,9 @@ def record_parts(X, Y, params):
     where a pair has no score (a task without labels in the batch, or a zero
     loss) are dropped, so every kept step scores every pair.
     """
-    recorder = DecomposingRecorder(Y.shape[1], torch.device("cpu"))
-    fit_with_recorder(recorder, X, Y, params)
+    recorder = fit_with_recorder(DecomposingRecorder(), X, Y, params)
+    if not recorder.parts:
+        raise RuntimeError("the extractor did not record through the given recorder")
     keep = np.array([valid.all() for valid in recorder.valid])
     return np.array(recorder.parts)[keep], np.array(recorder.losses)[keep]
 
@@ -246,9 +244,11 @@ def per_step_costs(X, Y, params, n_calls=30, rounds=7):
         L.sum().backward()  # before the shift: it needs the weights unchanged
         with torch.no_grad():
             bufs = [optimizer.state[p]["momentum_buffer"] for p in shared]
-            torch._foreach_add_(shared, bufs, alpha=-1e-3)
+            for p, b in zip(shared, bufs):
+                p.add_(b, alpha=-1e-3)
             ((losses() - L.detach()) / L.detach()).sum()
-            torch._foreach_add_(shared, bufs, alpha=1e-3)
+            for p, b in zip(shared, bufs):
+                p.add_(b, alpha=1e-3)
         optimizer.step()
 
     for _ in range(3):

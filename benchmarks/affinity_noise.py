@@ -31,24 +31,20 @@ import numpy as np
 import torch
 from affinity_estimators import fit_with_recorder, off_diagonal, pearson
 
-from sklearn_etap._affinity.recording import (
-    ETAPRecorder,
-    _flat_tasks,
-    per_task_gradients,
-)
+from sklearn_etap._affinity.task_gradients import flatten_tasks, per_task_gradients
 from sklearn_etap._affinity.training import masked_task_losses
+from sklearn_etap.callbacks import TrainingCallback
 
 SEEDS = 20
 
 
-class HalfBatchRecorder(ETAPRecorder):
+class HalfBatchRecorder(TrainingCallback):
     """Every step: the momentum part of the score on each half of the batch."""
 
-    def __init__(self, n_tasks, device):
-        super().__init__(n_tasks, device)
+    def __init__(self):
         self.halves = []
 
-    def step(self, data):
+    def on_grads_computed(self, loop, data):
         optimizer = data.optimizer
         beta = optimizer.param_groups[0]["momentum"]
         bufs = [
@@ -64,16 +60,14 @@ class HalfBatchRecorder(ETAPRecorder):
                 losses, _ = masked_task_losses(
                     outputs, batch.targets[half], batch.present[half], data.is_binary
                 )
-                G = _flat_tasks(per_task_gradients(losses, data.shared_params))
+                G = flatten_tasks(per_task_gradients(losses, data.shared_params))
                 parts.append(beta * (G @ buf) / losses.detach())
             self.halves.append(torch.stack(parts).detach().double().numpy())
-        super().step(data)
 
 
 def half_batch_agreement(X, Y, params):
     """Per task, r across steps of the momentum part on the two batch halves."""
-    recorder = HalfBatchRecorder(Y.shape[1], torch.device("cpu"))
-    fit_with_recorder(recorder, X, Y, params)
+    recorder = fit_with_recorder(HalfBatchRecorder(), X, Y, params)
     halves = np.array(recorder.halves)  # (n_steps, 2, n_tasks)
     halves = halves[np.isfinite(halves).all(axis=(1, 2))]
     per_task = [

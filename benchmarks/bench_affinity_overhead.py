@@ -17,8 +17,10 @@ one step per block of 20); ``control_variate_default_every`` the default
 interval with the control variate (a shared-step score at every step, the
 default before issue 21); ``control_variate_every_50`` / ``etap_every_50``
 exact steps once per 50 with / without it; the tiny model also runs the published
-baselines: one backward pass per task, TAG's lookahead as published, the
-representation-gradient approximation).
+baselines: TAG's lookahead at every step, and the representation-gradient
+approximation, a callback of ``research_recorders.py``. Before issue 24 the
+table also had a task-by-task backward loop (``gradient_method="loop"``, gone
+from the extractor) and ran TAG through that loop).
 
 Timing: all (model, configuration) fits run interleaved in a shuffled order,
 ``--repeats`` times; figures are medians of the process CPU time of ``fit``
@@ -63,6 +65,7 @@ from affinity_estimators import (  # noqa: E402
     record_parts,
 )
 from affinity_noise import evaluate_noise, half_batch_agreement  # noqa: E402
+from research_recorders import RepresentationScoreRecorder  # noqa: E402
 
 from sklearn_etap import TorchAffinityExtractor  # noqa: E402
 from sklearn_etap._affinity.extractor import DEFAULT_AFFINITY_EVERY  # noqa: E402
@@ -85,10 +88,9 @@ COMMON = {
 }
 TINY_ONLY = {
     "etap_every_5": dict(affinity_every=5, affinity_control_variate=False),
-    "task_loop_every_step": dict(affinity_every=1, gradient_method="loop"),
-    "tag_every_step": dict(affinity="tag", affinity_every=1, gradient_method="loop"),
+    "tag_every_step": dict(affinity="tag", affinity_every=1),
     "representation_every_step": dict(
-        affinity_every=1, affinity_gradient="representation"
+        affinity=None, callbacks=[RepresentationScoreRecorder()]
     ),
 }
 CONFIGS = {"tiny": {**COMMON, **TINY_ONLY}, "wide": dict(COMMON)}
@@ -154,7 +156,9 @@ def run_timings(X, Y, max_epochs, repeats):
             c, w, ext = time_fit(X, Y, params)
             cpu[model, config].append(c)
             wall[model, config].append(w)
-            affinity[model, config] = ext.affinity_
+            affinity[model, config] = (
+                ext.callbacks_[0].affinity() if ext.callbacks_ else ext.affinity_
+            )
             recorded[model, config] = (ext.n_steps_, ext.n_recorded_steps_)
         print(f"repeat {repeat + 1}/{repeats} done", file=sys.stderr)
     rows = {}

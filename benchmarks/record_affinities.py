@@ -12,8 +12,12 @@ once per recording variant, and writes ``benchmarks/data/affinity_<table>.npz``:
   before issue 21);
 - ``etap_every50``: sampling alone, one step in 50 (cheaper on a wide model);
 - ``etap_every1``: ETAP's score at every step;
-- ``etap_nomomentum``: every step, ``affinity_gradient="representation"``
-  (``eta g_i . g_j / L_j``, no momentum or optimizer-state term);
+- ``etap_nomomentum``: every step, ``eta g_i . g_j / L_j`` with the
+  representation's gradients, no momentum or optimizer-state term
+  (``research_recorders.RepresentationScoreRecorder``; the extractor's
+  ``affinity_gradient="representation"`` before issue 24, which trained
+  through its own backward pass: a re-recording differs from the stored
+  arrays by float rounding);
 - ``tag``: TAG's lookahead score at the default interval;
 
 plus ``<variant>_seconds`` (wall time of the fit, on a shared machine). The
@@ -35,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from joblib import Parallel, delayed
+from research_recorders import representation_affinity
 
 from sklearn_etap import TorchAffinityExtractor, datasets
 
@@ -57,11 +62,7 @@ VARIANTS = {
         "affinity_control_variate": False,
     },
     "etap_every1": {"affinity": "etap", "affinity_every": 1},
-    "etap_nomomentum": {
-        "affinity": "etap",
-        "affinity_every": 1,
-        "affinity_gradient": "representation",
-    },
+    "etap_nomomentum": {"affinity_every": 1},  # recorded by a callback: record()
     "tag": {"affinity": "tag", "affinity_every": EVERY},
 }
 
@@ -103,8 +104,13 @@ def record(name, variant):
     data = table_data(metadata)
     start = time.perf_counter()
     ext = table_extractor(metadata, **VARIANTS[variant])
-    ext.fit(data.X_train, data.Y_train)
-    return name, variant, ext.affinity_, time.perf_counter() - start
+    if variant == "etap_nomomentum":
+        affinity, _ = representation_affinity(
+            data.X_train, data.Y_train, **ext.get_params()
+        )
+    else:
+        affinity = ext.fit(data.X_train, data.Y_train).affinity_
+    return name, variant, affinity, time.perf_counter() - start
 
 
 def main(argv=None):

@@ -17,7 +17,7 @@ from torch import nn
 
 from sklearn_etap import TorchAffinityExtractor
 from sklearn_etap._affinity.modules import build_module
-from sklearn_etap._affinity.training import RecordingSchedule
+from sklearn_etap._affinity.recording import RecordingSchedule
 
 
 def test_fit_outputs_and_attributes(make_task_data):
@@ -233,7 +233,6 @@ def test_user_encoder_and_heads(make_task_data):
     [
         dict(optimizer="adam"),
         dict(affinity="tag"),
-        dict(affinity_gradient="representation"),
     ],
 )
 def test_other_settings_record_finite_affinity(params, make_task_data):

@@ -17,8 +17,7 @@ from small_extractor import small
 from torch import nn
 
 from sklearn_etap._affinity import recording
-from sklearn_etap._affinity.recording import _AffinityAccumulator
-from sklearn_etap._affinity.training import RecordingSchedule
+from sklearn_etap._affinity.recording import AffinityAccumulator, RecordingSchedule
 
 
 @pytest.mark.parametrize("every, n_steps", [(20, 47), (3, 16), (5, 5), (4, 1)])
@@ -49,8 +48,8 @@ def test_weighted_schedule_mean_is_unbiased_for_the_every_step_mean():
     placements = list(itertools.product(*blocks))
     for chosen in placements:
         acc, plain = (
-            _AffinityAccumulator(n_tasks, "cpu"),
-            _AffinityAccumulator(n_tasks, "cpu"),
+            AffinityAccumulator(n_tasks, "cpu"),
+            AffinityAccumulator(n_tasks, "cpu"),
         )
         for block, step in zip(blocks, chosen):
             z = torch.as_tensor(Z[step])
@@ -72,7 +71,7 @@ def test_schedule_and_accumulator_average_to_the_every_step_mean():
     estimates = []
     for seed in range(4000):
         schedule = RecordingSchedule(every, seed, n_steps=n_steps)
-        acc = _AffinityAccumulator(n_tasks, "cpu")
+        acc = AffinityAccumulator(n_tasks, "cpu")
         for step in range(n_steps):
             if schedule.records(step):
                 acc.add(torch.as_tensor(Z[step]), losses, has_label, schedule.weight)
@@ -86,15 +85,15 @@ def test_extractor_weights_each_recorded_step_by_its_block(monkeypatch, make_tas
     """16 steps in blocks of 3: the last block has one step and weight 1."""
     X, Y = make_task_data()
     scores = []
-    add = _AffinityAccumulator.add
+    add = AffinityAccumulator.add
 
     def keep(self, z, losses, has_label, weight=1.0):
         scores.append(z.detach().double().numpy().copy())
         add(self, z, losses, has_label, weight)
 
-    monkeypatch.setattr(_AffinityAccumulator, "add", keep)
+    monkeypatch.setattr(AffinityAccumulator, "add", keep)
     every_step = small(affinity_every=1).fit(X, Y)
-    monkeypatch.setattr(_AffinityAccumulator, "add", add)
+    monkeypatch.setattr(AffinityAccumulator, "add", add)
     Z = np.array(scores)
     assert len(Z) == every_step.n_steps_ == 16
     sparse = small(affinity_every=3, affinity_control_variate=False).fit(X, Y)

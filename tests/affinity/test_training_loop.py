@@ -9,7 +9,8 @@ from sklearn.exceptions import ConvergenceWarning
 from small_extractor import small
 from torch import nn
 
-from sklearn_etap._affinity.safeguards import EarlyStopping, torch_threads
+from sklearn_etap._affinity.early_stopping import EarlyStopping
+from sklearn_etap._affinity.safeguards import torch_threads
 
 
 def test_early_stopping_stops_after_patience_and_restores_the_best_weights():
