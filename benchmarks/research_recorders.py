@@ -14,7 +14,6 @@ benchmarks still measure them, so they live here:
   is exactly plain training.
 """
 
-
 from sklearn_etap import TorchAffinityExtractor
 from sklearn_etap._affinity.recording import AffinityAccumulator
 from sklearn_etap._affinity.task_gradients import flatten_tasks, per_task_gradients
