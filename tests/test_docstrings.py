@@ -16,6 +16,7 @@ from numpydoc.docscrape import ClassDoc
 from numpydoc.validate import validate
 
 import sklearn_etap
+import sklearn_etap.callbacks
 import sklearn_etap.datasets
 
 # Error codes not enforced; scikit-learn's sklearn/tests/test_docstrings.py
@@ -51,8 +52,9 @@ def _named_object(path):
     """The object a dotted public path names."""
     _, _, rest = path.partition(".")
     obj = sklearn_etap
-    if rest.startswith("datasets."):
-        obj, rest = sklearn_etap.datasets, rest[len("datasets.") :]
+    for submodule in ("datasets", "callbacks"):
+        if rest.startswith(f"{submodule}."):
+            obj, rest = getattr(sklearn_etap, submodule), rest[len(submodule) + 1 :]
     for part in rest.split("."):
         obj = getattr(obj, part)
     return obj
@@ -63,7 +65,7 @@ def _documented_attributes(cls):
 
 
 def _public_api():
-    for module in (sklearn_etap, sklearn_etap.datasets):
+    for module in (sklearn_etap, sklearn_etap.datasets, sklearn_etap.callbacks):
         for name in module.__all__:
             obj = getattr(module, name)
             path = f"{module.__name__}.{name}"

@@ -8,43 +8,46 @@ early stopping, the progress bar and the divergence check are such
 callbacks, and so is any callback a user passes to the extractor.
 """
 
-from dataclasses import dataclass
-
-import torch
-
 from .randomness import replaying_randomness
 
 
 class TrainingCallback:
-    """Base class of the objects the training loop notifies.
+    """Base class of the objects the extractor's training loop notifies.
 
-    Every hook does nothing here; a callback overrides the hooks it needs.
-    Each hook receives ``loop``, the running training, which exposes
-    ``module``, ``optimizer``, ``history`` (the loss curves so far, the
-    number of steps taken), ``max_epochs``, ``n_batches`` (steps per epoch)
-    and ``stop_training`` (set it to True to end the training after the
-    current epoch).
+    Every hook does nothing here; a callback overrides the hooks it needs and
+    is passed as ``TorchAffinityExtractor(callbacks=[...])``. Each hook
+    receives ``loop``, the running training, which exposes ``module``,
+    ``optimizer``, ``history`` (``loss_curve`` so far, ``n_steps`` taken),
+    ``max_epochs``, ``n_batches`` (steps per epoch) and ``stop_training``
+    (set it to True to end the training after the current epoch).
 
-    Two declarations tell the loop what a step must provide, so it computes
-    it once for every callback:
+    The loop calls, in this order: ``on_train_begin``; for every step
+    ``on_step_begin``, ``needs_task_gradients``, (the forward and backward
+    pass), ``on_grads_computed``, (the optimizer step), ``on_step_end``;
+    after every epoch ``on_epoch_end``; at the end ``on_train_end``.
+
+    Two declarations tell the loop what a step must provide; it computes it
+    once for all callbacks:
 
     - :meth:`needs_task_gradients` returns True for a step whose per-task
-      gradients the callback wants; the loop then computes every task's
+      gradients the callback wants. The loop then takes every task's
       gradient in one batched backward pass (their sum is the training
-      gradient, so no second pass) and hands them over as
-      :attr:`TrainingStep.task_gradients`.
+      gradient, so there is no second pass) and passes them as
+      ``step.task_gradients``. Another callback may ask for other steps:
+      test ``step.index``, not ``task_gradients is None``, to keep to yours.
     - ``replays_forward = True`` declares that the callback repeats the
-      step's forward pass (a lookahead at moved weights, say); the loop then
-      keeps the random state of that pass, and
-      :meth:`TrainingStep.replaying_randomness` replays it.
+      step's forward pass (a lookahead at moved weights, say). The loop then
+      keeps the random state of that pass, which
+      :meth:`TrainingStep.replaying_randomness` replays.
 
-    The hooks, in the order the loop calls them:
+    Attributes
+    ----------
+    replays_forward : bool
+        Class attribute, False here; see above.
 
-    ``on_train_begin(loop)``, then for every step ``on_step_begin(loop,
-    step_index)``, ``needs_task_gradients(step_index)``, (forward and
-    backward pass), ``on_grads_computed(loop, step)``, (optimizer step),
-    ``on_step_end(loop, step)``; after every epoch ``on_epoch_end(loop,
-    epoch, task_losses)``; finally ``on_train_end(loop)``.
+    See Also
+    --------
+    TrainingStep : What the step hooks receive.
 
     Examples
     --------
@@ -68,46 +71,101 @@ class TrainingCallback:
     def needs_task_gradients(self, step_index):
         """Whether the callback wants the per-task gradients of this step.
 
-        Called once per step, before its forward pass, with the step's index
-        (from 0, counted over the whole training).
+        Called once per step, before its forward pass.
+
+        Parameters
+        ----------
+        step_index : int
+            The step's index, from 0, counted over the whole training.
+
+        Returns
+        -------
+        needed : bool
+            True to receive ``step.task_gradients`` in ``on_grads_computed``.
         """
         return False
 
     def on_train_begin(self, loop):
-        """Before the first step (the model is built, the optimizer is fresh)."""
+        """Before the first step (the model is built, the optimizer is fresh).
+
+        Parameters
+        ----------
+        loop : TrainingLoop
+            The running training.
+        """
 
     def on_step_begin(self, loop, step_index):
-        """Before the step's forward pass."""
+        """Before the step's forward pass.
+
+        Parameters
+        ----------
+        loop : TrainingLoop
+            The running training.
+        step_index : int
+            The step's index, from 0, counted over the whole training.
+        """
 
     def on_grads_computed(self, loop, step):
         """After the backward pass, before the optimizer step.
 
-        ``step`` is a :class:`TrainingStep`: the gradients exist and the
-        optimizer's state (momentum, Adam's moments) is still the one the
-        step will update.
+        The gradients exist and the optimizer's state (momentum, Adam's
+        moments) is still the one the step will update.
+
+        Parameters
+        ----------
+        loop : TrainingLoop
+            The running training.
+        step : TrainingStep
+            The step's batch, losses and, when asked for, per-task gradients.
         """
 
     def on_step_end(self, loop, step):
-        """After the optimizer step."""
+        """After the optimizer step.
+
+        Parameters
+        ----------
+        loop : TrainingLoop
+            The running training.
+        step : TrainingStep
+            The step just taken.
+        """
 
     def on_epoch_end(self, loop, epoch, task_losses):
-        """After every epoch; ``task_losses`` are its per-task mean losses."""
+        """After every epoch.
+
+        Parameters
+        ----------
+        loop : TrainingLoop
+            The running training.
+        epoch : int
+            The epoch's index, from 0.
+        task_losses : ndarray of shape (n_tasks,)
+            Every task's mean training loss over the epoch's batches.
+        """
 
     def on_train_end(self, loop):
-        """After the last epoch (also after early stopping)."""
+        """After the last epoch (also after early stopping).
+
+        Parameters
+        ----------
+        loop : TrainingLoop
+            The finished training.
+        """
 
 
-@dataclass(eq=False)
 class TrainingStep:
-    """What the hooks of a step see.
+    """What the hooks of one training step see.
 
-    Attributes
+    Built by the training loop; a callback reads it.
+
+    Parameters
     ----------
     index : int
         The step's index over the whole training, from 0.
     batch : TaskData
-        The batch's inputs ``X``, ``targets`` (0 where a label is missing)
-        and ``present`` (1.0 where a label is present).
+        The batch: ``X``, ``targets`` (0 where a label is missing) and
+        ``present`` (1.0 where a label is present), tensors on the model's
+        device.
     losses : torch.Tensor of shape (n_tasks,)
         Every task's mean loss on the batch (0 for a task without labels).
     has_label : torch.Tensor of bool, shape (n_tasks,)
@@ -118,30 +176,90 @@ class TrainingStep:
         Row ``t``: the gradient of task ``t``'s loss with respect to the
         shared (encoder) parameters, flattened in the order of
         ``shared_params``. None unless a callback asked for them.
-    module, optimizer :
-        The model and its optimizer.
-    shared_params, shared_names, head_params : list
-        The trainable encoder parameters, their names in
-        ``module.named_parameters()``, and the trainable head parameters.
+    module : torch.nn.Module
+        The model: ``module.encoder`` and ``module.heads``.
+    optimizer : torch.optim.Optimizer
+        The model's optimizer.
+    shared_params : list of torch.nn.Parameter
+        The trainable encoder parameters.
+    shared_names : list of str
+        Their names in ``module.named_parameters()``.
+    head_params : list of torch.nn.Parameter
+        The trainable head parameters.
     is_binary : torch.Tensor of bool, shape (n_tasks,)
         Which tasks are binary (their outputs are logits).
+    rng_state : dict or None, default=None
+        Torch's random state before the forward pass; the loop keeps it when
+        a callback declares ``replays_forward``.
+
+    See Also
+    --------
+    TrainingCallback : The hooks that receive it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_etap import TorchAffinityExtractor
+    >>> from sklearn_etap.callbacks import TrainingCallback
+    >>> class GradientShape(TrainingCallback):
+    ...     def needs_task_gradients(self, step_index):
+    ...         return step_index == 0
+    ...     def on_grads_computed(self, loop, step):
+    ...         if step.index == 0:
+    ...             self.shape = tuple(step.task_gradients.shape)
+    >>> X, Y = np.random.RandomState(0).normal(size=(32, 3)), np.ones((32, 2))
+    >>> ext = TorchAffinityExtractor(hidden_layer_sizes=(4,), max_epochs=1,
+    ...                              device="cpu", callbacks=[GradientShape()])
+    >>> ext.fit(X, Y).callbacks_[0].shape  # 2 tasks, 3 * 4 + 4 encoder weights
+    (2, 16)
     """
 
-    index: int
-    batch: object
-    losses: torch.Tensor
-    has_label: torch.Tensor
-    representation: torch.Tensor
-    task_gradients: torch.Tensor
-    module: torch.nn.Module
-    optimizer: torch.optim.Optimizer
-    shared_params: list
-    shared_names: list
-    head_params: list
-    is_binary: torch.Tensor
-    # torch's random state before the forward pass, kept by the loop when a
-    # callback declares replays_forward (see replaying_randomness)
-    rng_state: object = None
+    __slots__ = (
+        "index",
+        "batch",
+        "losses",
+        "has_label",
+        "representation",
+        "task_gradients",
+        "module",
+        "optimizer",
+        "shared_params",
+        "shared_names",
+        "head_params",
+        "is_binary",
+        "rng_state",
+    )
+
+    def __init__(
+        self,
+        *,
+        index,
+        batch,
+        losses,
+        has_label,
+        representation,
+        task_gradients,
+        module,
+        optimizer,
+        shared_params,
+        shared_names,
+        head_params,
+        is_binary,
+        rng_state=None,
+    ):
+        self.index = index
+        self.batch = batch
+        self.losses = losses
+        self.has_label = has_label
+        self.representation = representation
+        self.task_gradients = task_gradients
+        self.module = module
+        self.optimizer = optimizer
+        self.shared_params = shared_params
+        self.shared_names = shared_names
+        self.head_params = head_params
+        self.is_binary = is_binary
+        self.rng_state = rng_state
 
     def replaying_randomness(self):
         """Context manager yielding ``replay()`` for extra forward passes.
@@ -151,6 +269,11 @@ class TrainingStep:
         after that pass is restored, so the extra passes take nothing from
         the random stream training uses. Only for callbacks that declare
         ``replays_forward = True``.
+
+        Returns
+        -------
+        context : context manager
+            Yields the ``replay`` function.
         """
         if self.rng_state is None:
             raise RuntimeError(
