@@ -245,7 +245,10 @@ class TrainingLoop:
     def run_epoch(self):
         """One pass over the data in a random order; the per-task mean losses."""
         module, optimizer, data = self.module, self.optimizer, self.data
-        hooks = self._hooks
+        step_begin = self._hooks["on_step_begin"]
+        asks = self._hooks["needs_task_gradients"]
+        grads_computed = self._hooks["on_grads_computed"]
+        step_end = self._hooks["on_step_end"]
         module.train()
         shared_names, shared_params, head_params = _parameter_groups(module)
         device = data.X.device
@@ -255,10 +258,10 @@ class TrainingLoop:
         for start in range(0, n_samples, self.batch_size):
             index = self.history.n_steps
             batch = data.rows(order[start : start + self.batch_size])
-            for hook in hooks["on_step_begin"]:
+            for hook in step_begin:
                 hook(self, index)
             # every callback is asked (a sampling schedule draws at each call)
-            wanted = [ask(index) for ask in hooks["needs_task_gradients"]]
+            wanted = [ask(index) for ask in asks]
             rng_state = get_rng_state(device) if self._replays else None
             outputs, representation = module(batch.X)
             losses, has_label = masked_task_losses(
@@ -273,7 +276,7 @@ class TrainingLoop:
             else:
                 losses.sum().backward()
             step = None
-            if hooks["on_grads_computed"] or hooks["on_step_end"]:
+            if grads_computed or step_end:
                 step = TrainingStep(
                     index=index,
                     batch=batch,
@@ -289,10 +292,10 @@ class TrainingLoop:
                     is_binary=self.is_binary,
                     rng_state=rng_state,
                 )
-            for hook in hooks["on_grads_computed"]:
+            for hook in grads_computed:
                 hook(self, step)
             optimizer.step()
-            for hook in hooks["on_step_end"]:
+            for hook in step_end:
                 hook(self, step)
             epoch_losses += losses.detach()
             self.history.n_steps += 1
