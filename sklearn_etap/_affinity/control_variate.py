@@ -7,8 +7,8 @@ dtheta_i = -eta g_i + s with s = -eta (beta buf + wd theta), so
     z_k[i -> j] = eta g_i . g_j / L_j  -  g_j . s / L_j.
 
 The second part, the same for every source task i, carries most of the
-affinity (``docs/affinity.md``: r 0.92 and 0.995 with the full score), and its
-value for every target j at once is one forward pass away:
+affinity (the user guide's affinity page measures how much), and its value
+for every target j at once is one forward pass away:
 
     c_k[j] = 1 - L_j(theta + s) / L_j(theta),
 

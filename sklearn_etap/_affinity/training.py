@@ -57,9 +57,9 @@ def elementwise_losses(outputs, targets, is_binary):
 
     Written as masked sums rather than ``torch.where``: in the batched
     (vmapped) backward pass of affinity recording, ``where`` and ``softplus``
-    have no batching rule and fall back to a loop over tasks (measured: 15%
-    slower per recorded step). Each column only ever sees its own loss, so no
-    0 * inf arises from the other formula.
+    have no batching rule and fall back to a slower loop over tasks. Each
+    column only ever sees its own loss, so no 0 * inf arises from the other
+    formula.
     """
     binary = is_binary.to(outputs.dtype)
     logits = outputs * binary
