@@ -340,7 +340,10 @@ class TorchAffinityExtractor(
             seed=seed,
             control_variate=self.affinity_control_variate,
         )
-        builtin = builtin_callbacks(self, validation, is_binary, recorder)
+        patience = (self.n_iter_no_change, self.tol) if self.early_stopping else None
+        builtin = builtin_callbacks(
+            recorder, patience, validation, is_binary, verbose=self.verbose
+        )
         self.callbacks_ = [copy.deepcopy(cb) for cb in self.callbacks or []]
         with torch_threads(self.n_threads), seeded_torch(seed, self.device_):
             module = build_module(

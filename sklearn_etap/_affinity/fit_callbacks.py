@@ -24,19 +24,18 @@ def make_recorder(affinity, n_tasks, device, *, every, seed, control_variate):
     return ETAPRecorder(n_tasks, device, every=every, seed=seed)
 
 
-def builtin_callbacks(params, validation, is_binary, recorder):
+def builtin_callbacks(recorder, patience, validation, is_binary, *, verbose):
     """Divergence check, early stopping, progress bar and recorder, in that order.
 
-    ``params``: the extractor (its ``early_stopping``, ``n_iter_no_change``,
-    ``tol`` and ``verbose``); ``validation``: the held-out :class:`TaskData`
-    for early stopping; ``recorder``: from :func:`make_recorder`, or None.
+    ``recorder``: from :func:`make_recorder`, or None; ``patience``:
+    ``(n_iter_no_change, tol)`` of early stopping on ``validation`` (the
+    held-out :class:`TaskData`), or None without early stopping;
+    ``verbose``: show the progress bar.
     """
     callbacks = [DivergenceCheck()]
-    if params.early_stopping:
-        callbacks.append(
-            EarlyStopping(params.n_iter_no_change, params.tol, validation, is_binary)
-        )
-    if params.verbose:
+    if patience is not None:
+        callbacks.append(EarlyStopping(*patience, validation, is_binary))
+    if verbose:  # an int or bool, as scikit-learn's verbose
         callbacks.append(ProgressBar())
     if recorder is not None:
         callbacks.append(recorder)
