@@ -5,9 +5,9 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context, clone
 from sklearn.model_selection import cross_val_predict
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._validation import HasMethods, Interval, StrOptions
 from .affinity_scaling import fit_scaling, scale_feature
 from .group_affinity import group_affinity
 from .group_splits import group_splits
