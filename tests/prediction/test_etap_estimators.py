@@ -168,9 +168,12 @@ def test_residual_stage_recovers_planted_per_task_offset():
     P = encode_groups(all_groups(n_tasks), n_tasks)
     offset = np.array([0.4, -0.1, 0.2, -0.3, 0.0])
     y = P[:, n_tasks:] @ offset
-    for encoding in ("per_task", "pooled", "membership+task"):
+    for encoding in ("per_task", "membership+task"):
         reg = ResidualRidge(alpha=1e-8, encoding=encoding, group_size=None).fit(P, y)
         np.testing.assert_allclose(reg.predict(P), y, atol=1e-6)
+    with pytest.warns(FutureWarning, match="'pooled'.* deprecated"):  # until 0.2
+        pooled = ResidualRidge(alpha=1e-8, encoding="pooled", group_size=None)
+        np.testing.assert_allclose(pooled.fit(P, y).predict(P), y, atol=1e-6)
     membership_only = ResidualRidge(
         alpha=1e-8, encoding="membership", group_size=None
     ).fit(P, y)
