@@ -275,6 +275,11 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
                 f"got {rows.shape[1]}. For columns of your own, pass "
                 "residual_estimator=ResidualRidge(encoding='passthrough')."
             )
+        if np.any(rows < 0):
+            raise ValueError(
+                "Negative values in data passed to ETAPRegressor: group-task rows "
+                "[u_G | e_t] built with encode_groups hold 0/1 values."
+            )
         _, target, group_ids = check_group_rows(rows, "ETAPRegressor")
         if z is None:
             z = group_affinity(self.affinity_, rows).reshape(-1, 1)
@@ -423,3 +428,10 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
         return tuple(
             np.where(np.isnan(m), predictions[0, k], m) for k, m in enumerate(mean)
         )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # With an affinity matrix, X is 0/1 group-task rows; without, its
+        # first column is an affinity feature, which may be negative.
+        tags.input_tags.positive_only = self.affinity is not None
+        return tags

@@ -233,7 +233,22 @@ class ResidualRidge(RegressorMixin, BaseEstimator):
         if self.encoding == "passthrough":
             _, ids = np.unique(X, axis=0, return_inverse=True)
             return ids.ravel()
-        return check_group_rows(X, f"ResidualRidge(encoding={self.encoding!r})")[2]
+        return self._check_rows(X)[2]
+
+    def _check_rows(self, X):
+        """Membership, target and group id of group-task rows, or a clear error."""
+        who = f"ResidualRidge(encoding={self.encoding!r})"
+        if np.any(X < 0):
+            raise ValueError(
+                f"Negative values in data passed to {who}: it expects group-task "
+                "rows [u_G | e_t] built with encode_groups (0/1 values)."
+            )
+        if X.shape[1] % 2:
+            raise ValueError(
+                f"{who} expects group-task rows [u_G | e_t] built with encode_groups, "
+                f"2 * n_tasks columns; got {X.shape[1]} feature(s)."
+            )
+        return check_group_rows(X, who)
 
     def _candidates(self):
         """The group-size terms and pooling penalties to choose among."""
@@ -352,5 +367,11 @@ class ResidualRidge(RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False)
         if self.encoding != "passthrough":
-            check_group_rows(X, f"ResidualRidge(encoding={self.encoding!r})")
+            self._check_rows(X)
         return self.ridge_.predict(self._encode(X))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # Group-task rows are 0/1: negative values are refused, saying so.
+        tags.input_tags.positive_only = self.encoding != "passthrough"
+        return tags

@@ -17,6 +17,7 @@ ALPHAS = tuple(10.0**k for k in range(-3, 5))
 # The intercept column's scale in the penalty search: its penalty is then
 # alpha * 1e-6, negligible, while the closed form stays exact and stable.
 INTERCEPT_SCALE = 1e3
+TIE_TOLERANCE = 1e-8
 
 
 def repeated_row_ids(X, y):
@@ -38,7 +39,12 @@ def choose_alpha(basis, y, sample_weight, alphas=ALPHAS):
     errors = group_loo_errors(
         features * root[:, None], y * root, repeated_row_ids(basis, y), alphas
     )
-    return float(alphas[int(np.argmin(errors))]), errors
+    # Ties to rounding (flat errors at large penalties) go to the largest
+    # penalty, so that a weight of 2 and a repeated row, whose errors differ
+    # in the last bits, cannot choose differently.
+    near_best = errors <= errors.min() * (1 + TIE_TOLERANCE) + np.finfo(float).tiny
+    alphas = np.asarray(alphas, dtype=float)
+    return float(alphas[near_best].max()), errors
 
 
 class SplineAffinityRegressor(RegressorMixin, BaseEstimator):
