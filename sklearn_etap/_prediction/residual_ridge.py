@@ -271,7 +271,7 @@ class ResidualRidge(RegressorMixin, BaseEstimator):
             warnings.warn(
                 f"ResidualRidge(encoding={self.encoding!r}) is deprecated in 0.1 and "
                 "will be removed in 0.2: it lost within-task accuracy to the default "
-                "'per_task' on the benchmark tables. Use encoding='per_task'.",
+                "'per_task' on most benchmark tables. Use encoding='per_task'.",
                 FutureWarning,
                 stacklevel=4,
             )
