@@ -1,4 +1,4 @@
-"""Stage 2 of ETAP: ridge regression on the group encoding."""
+"""Stage 2 of ETAP: ridge regression on features of the group-task rows."""
 
 import warnings
 from numbers import Real
@@ -105,7 +105,7 @@ def residual_features(P, encoding, task_penalty=10.0, group_size=None):
 
 
 class ResidualRidge(RegressorMixin, BaseEstimator):
-    """Ridge regression of (stage-1 residual) gains on the group encoding.
+    """Ridge regression of (stage-1 residual) gains on the group-task rows.
 
     ETAP's second stage. The affinity stage cannot tell two groups with the
     same affinity apart; this stage learns what the membership of particular
