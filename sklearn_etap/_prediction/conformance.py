@@ -16,6 +16,7 @@ defaults and passes.
 
 from .etap import ETAPRegressor
 from .residual_ridge import ResidualRidge
+from .stages import reads_group_rows
 
 GROUP_ROWS_REASON = (
     "fits on random continuous X, which is not group-task rows [u_G | e_t]; "
@@ -86,7 +87,9 @@ def expected_failed_checks(estimator):
     """
     if isinstance(estimator, ResidualRidge) and estimator.encoding != "passthrough":
         names = FIT_ON_RANDOM_X + FIT_ON_RANDOM_X_WEIGHTED
-    elif isinstance(estimator, ETAPRegressor) and estimator._group_rows():
+    elif isinstance(estimator, ETAPRegressor) and reads_group_rows(
+        estimator.affinity, estimator.residual_estimator
+    ):
         names = FIT_ON_RANDOM_X + ETAP_NOT_POSITIVE_ONLY
     else:
         names = ()

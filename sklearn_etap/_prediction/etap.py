@@ -11,45 +11,9 @@ from .._validation import HasMethods, Interval, StrOptions
 from .affinity_scaling import fit_scaling, scale_feature
 from .group_affinity import group_affinity
 from .group_splits import group_splits
-from .residual_ridge import ResidualRidge
-from .spline_affinity import SplineAffinityRegressor
+from .stages import default_stages, distinct_row_ids, reads_group_rows, within_task
 from .subsample import average_seen, draw_group_subsets
 from .validation import check_affinity, check_group_rows
-
-
-def _distinct_row_ids(rows):
-    """One id per distinct row: the groups of columns that are not group rows."""
-    _, ids = np.unique(rows, axis=0, return_inverse=True)
-    return ids.ravel()
-
-
-def _within_task(y, target):
-    """``y`` minus each target task's mean over the rows."""
-    means = np.bincount(target, weights=y) / np.maximum(np.bincount(target), 1)
-    return y - means[target]
-
-
-def _reads_group_rows(residual_estimator):
-    """Whether a residual stage reads group-task rows ``[u_G | e_t]``.
-
-    ``None`` is ``ResidualRidge()``; a ``ResidualRidge`` reads them with every
-    encoding but ``"passthrough"``; any other regressor takes columns as given.
-    """
-    if residual_estimator is None:
-        return True
-    return (
-        isinstance(residual_estimator, ResidualRidge)
-        and residual_estimator.encoding != "passthrough"
-    )
-
-
-def default_stages():
-    """The stages ``None`` stands for: ``(SplineAffinityRegressor(), ResidualRidge())``.
-
-    The one place that says what ETAP's defaults are; ``make_etap_search``
-    builds its estimator from it, so the two cannot disagree.
-    """
-    return SplineAffinityRegressor(), ResidualRidge()
 
 
 class ETAPRegressor(RegressorMixin, BaseEstimator):
@@ -241,13 +205,8 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
         return super().set_params(**params)
 
     def _group_rows(self):
-        """Whether the stage-2 columns of ``X`` are group-task rows.
-
-        Decided from the parameters alone, never from the data: with
-        ``affinity``, ``X`` is group rows; with ``affinity=None``, the columns
-        after the first are group rows when the residual stage reads them.
-        """
-        return self.affinity is not None or _reads_group_rows(self.residual_estimator)
+        """Whether the stage-2 columns are group rows (see ``reads_group_rows``)."""
+        return reads_group_rows(self.affinity, self.residual_estimator)
 
     def _stage_inputs(self, X):
         """The raw stage-1 column, the stage-2 columns, and their target tasks.
@@ -267,7 +226,7 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
                 )
             z, rows = None, X
         if not self._group_rows():
-            return z, rows, None, _distinct_row_ids(rows)
+            return z, rows, None, distinct_row_ids(rows)
         if rows.shape[1] % 2:
             raise ValueError(
                 f"ETAPRegressor expects group-task rows [u_G | e_t] built with "
@@ -369,7 +328,7 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
 
         # Centring needs each row's target task: without group rows, none.
         centre = self.center_stage1 and target is not None
-        y1 = _within_task(y, target) if centre else y
+        y1 = within_task(y, target) if centre else y
         fitted1 = clone(stage1).fit(z, y1)
         if self.cv is None:
             stage1_pred = fitted1.predict(z)

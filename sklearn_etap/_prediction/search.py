@@ -11,7 +11,8 @@ from numbers import Integral
 
 from sklearn.model_selection import GridSearchCV, GroupKFold
 
-from .etap import ETAPRegressor, default_stages
+from .etap import ETAPRegressor
+from .stages import default_stages
 from .validation import check_affinity
 
 
