@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from pooled_residual import PooledResidualRidge  # noqa: E402
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", [0])
 def test_copy_predicts_what_the_deprecated_encoding_predicts(seed):
     rng = np.random.RandomState(seed)
     P = encode_groups(sample_groups(6, 14, random_state=seed), 6)
