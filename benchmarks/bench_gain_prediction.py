@@ -78,6 +78,7 @@ import numpy as np
 from bench_adaptive import load_truth, run_method
 from joblib import Parallel, delayed
 from planted_clusters import planted_groups, planted_recovery, print_recovery
+from pooled_residual import PooledResidualRidge
 from scipy import stats
 from scoring import true_total, within_task_r
 from sklearn.linear_model import LinearRegression, Ridge
@@ -252,7 +253,7 @@ def variants():
             *a, affinity_estimator=SplineAffinityRegressor(alpha=1.0)
         ),
         "residual_pooled": lambda *a: fit_etap(
-            *a, residual_estimator=ResidualRidge(encoding="pooled")
+            *a, residual_estimator=PooledResidualRidge()
         ),
         "residual_no_size": lambda *a: fit_etap(
             *a, residual_estimator=ResidualRidge(group_size=None)

@@ -20,11 +20,14 @@ class AffinityMatrixDisplay:
     ----------
     affinity : array-like of shape (n_tasks, n_tasks)
         ``affinity[i, j]``, e.g. ``TorchAffinityExtractor().affinity_``.
-    task_names : list of str, default=None
-        One name per task, for the tick labels; ``None`` labels them 0, 1, ...
+    task_names : list, default=None
+        One distinct name per task, for the tick labels; ``None`` names the
+        tasks by their indices 0, 1, ..., as every other stage does.
 
     Attributes
     ----------
+    task_names_ : list
+        The names the ticks show: ``task_names``, or the integer indices.
     im_ : matplotlib.image.AxesImage
         The heatmap.
     text_ : ndarray of shape (n_tasks, n_tasks) of matplotlib.text.Text or None
@@ -106,7 +109,7 @@ class AffinityMatrixDisplay:
                 f"affinity must be a square (n_tasks, n_tasks) matrix; got shape "
                 f"{affinity.shape}."
             )
-        names = resolve_task_names(self.task_names, n_tasks)
+        self.task_names_ = resolve_task_names(self.task_names, n_tasks)
         if not show_diagonal:
             affinity = affinity.copy()
             np.fill_diagonal(affinity, np.nan)
@@ -144,8 +147,8 @@ class AffinityMatrixDisplay:
         ax.set(
             xticks=np.arange(n_tasks),
             yticks=np.arange(n_tasks),
-            xticklabels=names,
-            yticklabels=names,
+            xticklabels=[str(name) for name in self.task_names_],
+            yticklabels=[str(name) for name in self.task_names_],
             xlabel="task helped (j)",
             ylabel="task whose update is scored (i)",
             title="task affinity A[i, j]",

@@ -2,8 +2,9 @@
 
 ``group_affinity`` (the feature), ``affinity_scaling`` (its optional per-task
 standardization), ``spline_affinity`` and ``residual_ridge`` (the two stages), ``etap``
-(the stacked regressor), ``group_splits`` (its grouped cross-validation), ``search``
-(its tuned grid search).
+(the stacked regressor, whose defaults are the documented path), ``group_splits`` (its
+grouped cross-validation), ``search`` (a thin grid-search helper over those defaults),
+``conformance`` (the estimator checks the defaults cannot pass, with the reason).
 """
 
 from .etap import ETAPRegressor

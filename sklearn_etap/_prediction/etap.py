@@ -5,50 +5,15 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context, clone
 from sklearn.model_selection import cross_val_predict
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._validation import HasMethods, Interval, StrOptions
 from .affinity_scaling import fit_scaling, scale_feature
 from .group_affinity import group_affinity
 from .group_splits import group_splits
-from .residual_ridge import ResidualRidge
-from .spline_affinity import SplineAffinityRegressor
+from .stages import default_stages, distinct_row_ids, reads_group_rows, within_task
 from .subsample import average_seen, draw_group_subsets
 from .validation import check_affinity, check_group_rows
-
-
-def _decoded(encoding):
-    """``(target, group_ids)`` of rows whose encoding is ``[u_G | e_t]``, else None."""
-    if encoding.shape[1] % 2 == 0 and encoding.shape[1] > 0:
-        try:
-            _, target, ids = check_group_rows(encoding, "ETAPRegressor")
-            return target, ids
-        except ValueError:
-            pass
-    return None
-
-
-def _group_ids(encoding):
-    """Group id of every row, read from its group encoding ``[u_G | e_t]``.
-
-    When the encoding is not group rows (an encoding of the user's own, with
-    ``affinity=None``), every distinct row is its own group.
-    """
-    decoded = _decoded(encoding)
-    if decoded is not None:
-        return decoded[1]
-    _, ids = np.unique(encoding, axis=0, return_inverse=True)
-    return ids.ravel()
-
-
-def _within_task(y, encoding):
-    """``y`` minus each target task's mean (``y`` itself without group rows)."""
-    decoded = _decoded(encoding)
-    if decoded is None:
-        return y
-    target = decoded[0]
-    means = np.bincount(target, weights=y) / np.maximum(np.bincount(target), 1)
-    return y - means[target]
 
 
 class ETAPRegressor(RegressorMixin, BaseEstimator):
@@ -58,7 +23,7 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
     stages: ``affinity_estimator`` maps the group affinity ``z[G -> t]``
     (the mean affinity of the other members of ``G`` towards ``t``) to a gain;
     ``residual_estimator``, fitted on what the first stage leaves unexplained,
-    corrects it from the group encoding.
+    corrects it from the group-task rows (which tasks are in the group).
 
     Parameters
     ----------
@@ -69,13 +34,17 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
         :func:`encode_groups` and the affinity feature is computed with
         :func:`group_affinity`. When ``None``, the first column of ``X`` is
         taken as a precomputed affinity feature and the remaining columns as
-        the group encoding.
+        the stage-2 columns: group-task rows ``[u_G | e_t]`` (validated) when
+        the residual stage reads them (the default ``ResidualRidge()``, any
+        ``ResidualRidge`` encoding but ``"passthrough"``), else columns of
+        your own, passed as given. This is decided from the parameters,
+        never guessed from the data.
     affinity_estimator : regressor, default=None
         Stage 1, fitted on the affinity feature (one column). ``None`` means
         ``SplineAffinityRegressor()``.
     residual_estimator : regressor, default=None
-        Stage 2, fitted on the group encoding against the stage-1 residuals.
-        ``None`` means ``ResidualRidge()``.
+        Stage 2, fitted on the stage-2 columns (the group-task rows) against
+        the stage-1 residuals. ``None`` means ``ResidualRidge()``.
     cv : int, cross-validation generator or iterable, default=None
         How the stage-1 predictions that define the residuals are made.
         ``None``: in-sample predictions of the fitted stage 1 (the paper's).
@@ -85,27 +54,26 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
         ``k`` means ``GroupKFold(k)`` over the groups read from ``u_G``; a
         splitter such as ``KFold(5, shuffle=True)`` splits the distinct
         groups, each taking all its rows; explicit index pairs that split a
-        group are refused. (With ``affinity=None`` and an encoding that is not
-        group rows, each distinct row counts as a group.) Stage 1 used for
-        prediction is always refitted on all rows.
+        group are refused. (With stage-2 columns of your own, each distinct
+        row counts as a group.) Stage 1 used for prediction is always
+        refitted on all rows.
     affinity_scaling : {"column", "within_task"} or None, default=None
         Stage 1 on the group affinity standardized per target task, so it sees
         only how a task's groups rank, not the column levels (the momentum
         term, the same for every source task): ``"column"`` scales each column
         of ``affinity`` by its off-diagonal mean and sd; ``"within_task"``
         the feature by its mean and sd over each task's training rows (also
-        with ``affinity=None``). ``None``: the raw feature (the paper's); the
-        scalings won on no real table's tuning draws
-        (``docs/benchmark_results.md``). Needs group rows ``[u_G | e_t]``.
+        with ``affinity=None``). ``None``: the raw feature (the paper's and
+        the benchmark's choice). Needs group rows ``[u_G | e_t]``; refused
+        with columns of your own.
     center_stage1 : bool, default=True
         Fit stage 1 on each task's gains minus that task's mean over the
         training rows, leaving the tasks' levels to stage 2 (whose default has
         a level per task). The group affinity then only has to explain which
         groups help a task more than its other groups; fitted on the raw gains
         (``False``, the paper's), it also absorbs differences between the
-        tasks' levels, which cost within-task accuracy on every measured table
-        (``docs/benchmark_results.md``). Needs group rows ``[u_G | e_t]`` as
-        the encoding; otherwise it has no effect.
+        tasks' levels. Needs group rows ``[u_G | e_t]``; with columns of
+        your own there is no target task and it has no effect.
     n_subsamples : int, default=1
         ``1``: both stages fitted once, on all training rows. More: also
         fitted ``n_subsamples`` times on random subsets of the training
@@ -113,9 +81,7 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
         is the mean over the subset fits that saw the row's target task.
         With few groups, the penalties and the group-size term the stages
         choose jump as single groups come and go, and the mean smooths those
-        jumps; ``benchmarks/bench_gain_prediction.py`` measures it
-        (``etap_subsampled``, ``docs/benchmark_results.md``). Costs
-        ``n_subsamples`` more fits and predictions.
+        jumps. Costs ``n_subsamples`` more fits and predictions.
     subsample : float, default=0.8
         Share of the training groups in each subset (rounded; at least 2
         groups, at most all but one).
@@ -149,7 +115,8 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
     --------
     SplineAffinityRegressor : The default stage 1.
     ResidualRidge : The default stage 2.
-    make_etap_search : The paper's hyper-parameter grid as a ``GridSearchCV``.
+    make_etap_search : A ``GridSearchCV`` over the spline's degree and knots
+        around these defaults.
 
     Examples
     --------
@@ -237,41 +204,51 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
                     )
         return super().set_params(**params)
 
-    def _split_features(self, X):
-        """The (scaled) stage-1 column and the stage-2 encoding of ``X``."""
-        z, encoding = self._raw_features(X)
-        if self.affinity_center_ is None:
-            return z, encoding
-        target = _decoded(encoding)[0]
-        return scale_feature(
-            z, target, self.affinity_center_, self.affinity_scale_
-        ), encoding
+    def _group_rows(self):
+        """Whether the stage-2 columns are group rows (see ``reads_group_rows``)."""
+        return reads_group_rows(self.affinity, self.residual_estimator)
 
-    def _fit_scaling(self, X):
-        z, encoding = self._raw_features(X)
-        decoded = _decoded(encoding)
-        target = None if decoded is None else decoded[0]
-        self.affinity_center_, self.affinity_scale_ = fit_scaling(
-            self.affinity_scaling,
-            self.affinity_,
-            z[:, 0],
-            target,
-            encoding.shape[1] // 2,
-        )
+    def _stage_inputs(self, X):
+        """The raw stage-1 column, the stage-2 columns, and their target tasks.
 
-    def _raw_features(self, X):
-        """The unscaled stage-1 column and the stage-2 encoding of ``X``."""
+        The target task of every row (``None`` when the stage-2 columns are
+        the user's own) is read from validated group rows.
+        """
         if self.affinity_ is None:
-            return X[:, :1], X[:, 1:]
-        n_tasks = self.affinity_.shape[0]
-        if X.shape[1] != 2 * n_tasks:
+            z, rows = X[:, :1], X[:, 1:]
+        else:
+            n_tasks = self.affinity_.shape[0]
+            if X.shape[1] != 2 * n_tasks:
+                raise ValueError(
+                    f"X has {X.shape[1]} columns but affinity has {n_tasks} tasks; "
+                    f"group-task rows [u_G | e_t] for {n_tasks} tasks have "
+                    f"{2 * n_tasks} columns (see encode_groups)."
+                )
+            z, rows = None, X
+        if not self._group_rows():
+            return z, rows, None, distinct_row_ids(rows)
+        if rows.shape[1] % 2:
             raise ValueError(
-                f"X has {X.shape[1]} columns but affinity has {n_tasks} tasks; "
-                f"group-task rows [u_G | e_t] for {n_tasks} tasks have "
-                f"{2 * n_tasks} columns (see encode_groups)."
+                f"ETAPRegressor expects group-task rows [u_G | e_t] built with "
+                f"encode_groups after the affinity column: 2 * n_tasks columns, "
+                f"got {rows.shape[1]}. For columns of your own, pass "
+                "residual_estimator=ResidualRidge(encoding='passthrough')."
             )
-        check_group_rows(X, "ETAPRegressor")
-        return group_affinity(self.affinity_, X).reshape(-1, 1), X
+        if np.any(rows < 0):
+            raise ValueError(
+                "Negative values in data passed to ETAPRegressor: group-task rows "
+                "[u_G | e_t] built with encode_groups hold 0/1 values."
+            )
+        _, target, group_ids = check_group_rows(rows, "ETAPRegressor")
+        if z is None:
+            z = group_affinity(self.affinity_, rows).reshape(-1, 1)
+        return z, rows, target, group_ids
+
+    def _scaled(self, z, target):
+        """The stage-1 column, scaled per target task when ``affinity_scaling``."""
+        if self.affinity_center_ is None:
+            return z
+        return scale_feature(z, target, self.affinity_center_, self.affinity_scale_)
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y):
@@ -279,9 +256,9 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_rows, 2 * n_tasks) or (n_rows, 1 + n_encoding)
+        X : array-like of shape (n_rows, 2 * n_tasks) or (n_rows, 1 + n_columns)
             Group-task rows ``[u_G | e_t]`` when ``affinity`` is set;
-            otherwise the affinity feature followed by the group encoding.
+            otherwise the affinity feature followed by the stage-2 columns.
         y : array-like of shape (n_rows,)
             Measured gains of the rows.
 
@@ -297,48 +274,68 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
         if self.affinity_ is None and X.shape[1] < 2:
             raise ValueError(
                 f"With affinity=None, X holds the affinity feature followed by the "
-                f"group encoding, so it needs at least 2 columns; got "
+                f"stage-2 columns, so it needs at least 2 columns; got "
                 f"{X.shape[1]} feature(s). Pass affinity= to use group-task rows."
             )
-        self._fit_scaling(X)
-        z, encoding = self._split_features(X)
+        if self.affinity_scaling is not None and not self._group_rows():
+            raise ValueError(
+                f"affinity_scaling={self.affinity_scaling!r} scales the feature per "
+                "target task, which needs group-task rows [u_G | e_t]; with "
+                "affinity=None and a residual stage that takes columns as given "
+                "there is no target task. Pass affinity= or affinity_scaling=None."
+            )
+        z, rows, target, group_ids = self._stage_inputs(X)
+        self.affinity_center_, self.affinity_scale_ = fit_scaling(
+            self.affinity_scaling,
+            self.affinity_,
+            z[:, 0],
+            target,
+            None if target is None else rows.shape[1] // 2,
+        )
+        z = self._scaled(z, target)
         self.affinity_estimator_, self.residual_estimator_ = self._fit_stages(
-            z, encoding, y
+            z, rows, y, target, group_ids
         )
         self.estimators_, self.estimators_tasks_ = [], None
         if self.n_subsamples > 1:
             subsets = draw_group_subsets(
-                _group_ids(encoding),
-                self.n_subsamples,
-                self.subsample,
-                self.random_state,
+                group_ids, self.n_subsamples, self.subsample, self.random_state
             )
             self.estimators_ = [
-                self._fit_stages(z[rows], encoding[rows], y[rows]) for rows in subsets
+                self._fit_stages(
+                    z[r],
+                    rows[r],
+                    y[r],
+                    None if target is None else target[r],
+                    group_ids[r],
+                )
+                for r in subsets
             ]
-            decoded = _decoded(encoding)
-            if decoded is not None:
-                n_tasks = encoding.shape[1] // 2
+            if target is not None:
+                n_tasks = rows.shape[1] // 2
                 self.estimators_tasks_ = np.array(
-                    [np.isin(np.arange(n_tasks), decoded[0][rows]) for rows in subsets]
+                    [np.isin(np.arange(n_tasks), target[r]) for r in subsets]
                 )
         return self
 
-    def _fit_stages(self, z, encoding, y):
+    def _fit_stages(self, z, rows, y, target, group_ids):
         """Stage 1 on the affinity feature, stage 2 on its residuals."""
-        stage1 = self.affinity_estimator
-        stage1 = SplineAffinityRegressor() if stage1 is None else stage1
-        stage2 = self.residual_estimator
-        stage2 = ResidualRidge() if stage2 is None else stage2
+        stage1, stage2 = default_stages()
+        if self.affinity_estimator is not None:
+            stage1 = self.affinity_estimator
+        if self.residual_estimator is not None:
+            stage2 = self.residual_estimator
 
-        y1 = _within_task(y, encoding) if self.center_stage1 else y
+        # Centring needs each row's target task: without group rows, none.
+        centre = self.center_stage1 and target is not None
+        y1 = within_task(y, target) if centre else y
         fitted1 = clone(stage1).fit(z, y1)
         if self.cv is None:
             stage1_pred = fitted1.predict(z)
         else:
-            splits = group_splits(self.cv, _group_ids(encoding))
+            splits = group_splits(self.cv, group_ids)
             stage1_pred = cross_val_predict(clone(stage1), z, y1, cv=splits)
-        return fitted1, clone(stage2).fit(encoding, y - stage1_pred)
+        return fitted1, clone(stage2).fit(rows, y - stage1_pred)
 
     def predict(self, X):
         """Predict the gains of group-task rows: stage 1 plus stage 2.
@@ -373,19 +370,27 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False)
-        z, encoding = self._split_features(X)
+        z, rows, target, _ = self._stage_inputs(X)
+        z = self._scaled(z, target)
         stages = [(self.affinity_estimator_, self.residual_estimator_)]
         stages += self.estimators_
         predictions = np.array(
-            [[s1.predict(z), s2.predict(encoding)] for s1, s2 in stages], dtype=float
+            [[s1.predict(z), s2.predict(rows)] for s1, s2 in stages], dtype=float
         )  # (1 + n_subsamples, 2 stages, n_rows)
         if not self.estimators_:
             return predictions[0, 0], predictions[0, 1]
         seen = np.ones((len(self.estimators_), len(X)), dtype=bool)
         if self.estimators_tasks_ is not None:
-            seen = self.estimators_tasks_[:, _decoded(encoding)[0]]
+            seen = self.estimators_tasks_[:, target]
         mean = [average_seen(predictions[1:, k], seen) for k in (0, 1)]
         # A task no subset held: the fit on all rows.
         return tuple(
             np.where(np.isnan(m), predictions[0, k], m) for k, m in enumerate(mean)
         )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # With an affinity matrix, X is 0/1 group-task rows; without, its
+        # first column is an affinity feature, which may be negative.
+        tags.input_tags.positive_only = self.affinity is not None
+        return tags

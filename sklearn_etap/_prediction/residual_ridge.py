@@ -1,28 +1,29 @@
-"""Stage 2 of ETAP: ridge regression on the group encoding."""
+"""Stage 2 of ETAP: ridge regression on features of the group-task rows."""
 
+import warnings
 from numbers import Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.linear_model import Ridge
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_is_fitted,
-    validate_data,
-)
+from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._validation import Interval, StrOptions
 from .group_loo import group_loo_errors
-from .validation import check_group_rows
+from .validation import check_group_rows, check_weights
 
 ENCODINGS = (
     "per_task",
-    "pooled",
     "membership",
     "membership+task",
     "interaction",
     "passthrough",
 )
+# Deprecated in 0.1 and removed in 0.2: "pooled" lost within-task accuracy to
+# "per_task" on the benchmark tables (docs/benchmark_results.md), and
+# task_penalty only served it. Until then both work, with a FutureWarning.
+DEPRECATED_ENCODINGS = ("pooled",)
+DEPRECATED = "deprecated"
 # The official residual stage searches 1e-6 .. 1e2; the larger penalties let
 # the search switch the membership columns off (leaving task level and size).
 DEFAULT_ALPHAS = tuple(10.0**k for k in range(-6, 5))
@@ -56,10 +57,9 @@ def residual_features(P, encoding, task_penalty=10.0, group_size=None):
         ``"per_task"``: each target task its own intercept and its own
         coefficient for every other member (``u_G (x) e_t``, ``t``'s own bit
         left out): the official residual stage, one ridge per target task.
-        ``"pooled"``: per-task intercepts, coefficients shared by all targets
-        (``u_G``), and per-task deviations from them penalised
-        ``task_penalty`` times more (partial pooling: with few rows per task,
-        the deviations shrink towards the shared coefficients).
+        ``"pooled"`` (deprecated): per-task intercepts, coefficients shared
+        by all targets (``u_G``), and per-task deviations from them
+        penalised ``task_penalty`` times more.
         ``"membership"``: ``u_G`` only, one shared intercept.
         ``"membership+task"``: per-task intercepts and ``u_G``.
         ``"interaction"``: ``u_G``, ``e_t`` and all ``u_G (x) e_t``, one
@@ -99,13 +99,13 @@ def residual_features(P, encoding, task_penalty=10.0, group_size=None):
         return np.hstack([intercepts, per_task])
     if encoding == "pooled":
         return np.hstack([intercepts, others, per_task / np.sqrt(task_penalty)])
-    # "interaction": the former encoding, one intercept for all rows.
+    # "interaction": u_G, e_t and every member-by-target pair, one intercept.
     pairs = (membership[:, :, None] * target[:, None, :]).reshape(len(P), -1)
     return np.hstack([np.full((len(P), 1), INTERCEPT_SCALE), size, P, pairs])
 
 
 class ResidualRidge(RegressorMixin, BaseEstimator):
-    """Ridge regression of (stage-1 residual) gains on the group encoding.
+    """Ridge regression of (stage-1 residual) gains on the group-task rows.
 
     ETAP's second stage. The affinity stage cannot tell two groups with the
     same affinity apart; this stage learns what the membership of particular
@@ -117,13 +117,11 @@ class ResidualRidge(RegressorMixin, BaseEstimator):
     The default is the official ETAP residual stage, one ridge per target
     task (its own unpenalised level and its own coefficient for every other
     member), plus an unpenalised term in the group size shared by all tasks.
-    ``encoding="pooled"`` shrinks the per-task coefficients towards shared
-    ones instead. Whatever is ``None`` or ``"auto"`` among ``alpha``,
-    ``task_penalty`` and ``group_size`` is chosen in ``fit`` by exact
-    leave-one-group-out error in closed form (one SVD per candidate encoding,
-    no refits; all rows of one group are left out together, since they share
-    one training run). ``benchmarks/bench_gain_prediction.py`` measured these
-    choices (``docs/benchmark_results.md``).
+    Whatever is ``None`` or ``"auto"`` among ``alpha`` and ``group_size`` is
+    chosen in ``fit`` by exact leave-one-group-out error in closed form (one
+    SVD per candidate, no refits; all rows of one group are left out
+    together, since they share one training run). The benchmark behind these
+    defaults is on the documentation's benchmark results page.
 
     Parameters
     ----------
@@ -133,24 +131,29 @@ class ResidualRidge(RegressorMixin, BaseEstimator):
     alphas : array-like of float, default=(1e-6, 1e-5, ..., 1e4)
         Candidate penalties when ``alpha=None``: the official range 1e-6 to
         1e2, and larger ones that switch the membership terms off.
-    encoding : {"per_task", "pooled", "membership", "membership+task", \
-            "interaction", "passthrough"}, default="per_task"
+    encoding : {"per_task", "membership", "membership+task", "interaction", \
+            "passthrough"}, default="per_task"
         The features built from each row ``[u_G | e_t]``. ``"per_task"``:
         per-task intercepts and per-task membership coefficients (the
-        official stage 2). ``"pooled"``: per-task intercepts, membership
-        coefficients shared by all target tasks, and per-task deviations
-        penalised ``task_penalty`` times more (chosen by leave-one-group-out
-        it lost within-task accuracy to ``"per_task"`` on every table).
-        ``"membership"``: ``u_G`` alone (the paper's text).
-        ``"membership+task"``: per-task intercepts and shared membership
-        coefficients. ``"interaction"``: ``[u_G | e_t |
-        u_G (x) e_t]`` with one intercept. ``"passthrough"``: the input
-        columns unchanged, whatever they are. See ``residual_features``.
-    task_penalty : float or None, default=None
-        For ``encoding="pooled"``: how many times more the per-task
-        deviations are penalised than the shared coefficients. ``None``
-        chooses it from 0.01 (nearly the official per-task ridge) to 1e4
-        (nearly shared coefficients).
+        official stage 2). ``"membership"``: ``u_G`` alone (the paper's
+        text). ``"membership+task"``: per-task intercepts and shared
+        membership coefficients. ``"interaction"``: ``[u_G | e_t |
+        u_G (x) e_t]`` with one intercept: shared and per-pair member
+        effects, for tasks that form clusters (see the adaptive search
+        guide). ``"passthrough"``: the input columns unchanged, whatever
+        they are. See ``residual_features``.
+
+        .. deprecated:: 0.1
+           ``"pooled"`` is deprecated and will be removed in 0.2; use the
+           default ``"per_task"``.
+    task_penalty : float or None, default="deprecated"
+        How many times more the per-task deviations of the deprecated
+        ``encoding="pooled"`` are penalised than the shared coefficients
+        (``None``: chosen from 0.01 to 1e4).
+
+        .. deprecated:: 0.1
+           ``task_penalty`` is deprecated with ``"pooled"`` and will be
+           removed in 0.2.
     group_size : {"auto", "log", "linear"} or None, default="auto"
         An unpenalised term in the group size ``|G|`` (``"log"``: in
         ``log |G|``), shared by all target tasks; ``"auto"`` chooses log or
@@ -161,7 +164,7 @@ class ResidualRidge(RegressorMixin, BaseEstimator):
     alpha_ : float
         The penalty used: ``alpha``, or the one chosen from ``alphas``.
     task_penalty_ : float or None
-        The pooling penalty used (``"pooled"`` only).
+        The pooling penalty used (deprecated ``"pooled"`` only, else None).
     group_size_ : str or None
         The group-size term used.
     cv_errors_ : ndarray of shape (n_group_sizes, n_task_penalties, n_alphas) or None
@@ -195,8 +198,16 @@ class ResidualRidge(RegressorMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "alpha": [Interval(Real, 0, None, closed="left"), None],
         "alphas": ["array-like"],
-        "encoding": [StrOptions(set(ENCODINGS))],
-        "task_penalty": [Interval(Real, 0, None, closed="neither"), None],
+        "encoding": [
+            StrOptions(
+                set(ENCODINGS) | set(DEPRECATED_ENCODINGS), deprecated={"pooled"}
+            )
+        ],
+        "task_penalty": [
+            Interval(Real, 0, None, closed="neither"),
+            None,
+            StrOptions({DEPRECATED}),
+        ],
         "group_size": [StrOptions({"auto", "log", "linear"}), None],
     }
 
@@ -205,7 +216,7 @@ class ResidualRidge(RegressorMixin, BaseEstimator):
         alpha=None,
         alphas=DEFAULT_ALPHAS,
         encoding="per_task",
-        task_penalty=None,
+        task_penalty=DEPRECATED,
         group_size="auto",
     ):
         self.alpha = alpha
@@ -222,7 +233,22 @@ class ResidualRidge(RegressorMixin, BaseEstimator):
         if self.encoding == "passthrough":
             _, ids = np.unique(X, axis=0, return_inverse=True)
             return ids.ravel()
-        return check_group_rows(X, f"ResidualRidge(encoding={self.encoding!r})")[2]
+        return self._check_rows(X)[2]
+
+    def _check_rows(self, X):
+        """Membership, target and group id of group-task rows, or a clear error."""
+        who = f"ResidualRidge(encoding={self.encoding!r})"
+        if np.any(X < 0):
+            raise ValueError(
+                f"Negative values in data passed to {who}: it expects group-task "
+                "rows [u_G | e_t] built with encode_groups (0/1 values)."
+            )
+        if X.shape[1] % 2:
+            raise ValueError(
+                f"{who} expects group-task rows [u_G | e_t] built with encode_groups, "
+                f"2 * n_tasks columns; got {X.shape[1]} feature(s)."
+            )
+        return check_group_rows(X, who)
 
     def _candidates(self):
         """The group-size terms and pooling penalties to choose among."""
@@ -234,11 +260,29 @@ class ResidualRidge(RegressorMixin, BaseEstimator):
             sizes = [self.group_size]
         if self.encoding != "pooled":
             penalties = [None]
-        elif self.task_penalty is None:
+        elif self.task_penalty in (None, DEPRECATED):
             penalties = list(TASK_PENALTIES)
         else:
             penalties = [self.task_penalty]
         return sizes, penalties
+
+    def _warn_deprecated(self):
+        if self.encoding in DEPRECATED_ENCODINGS:
+            warnings.warn(
+                f"ResidualRidge(encoding={self.encoding!r}) is deprecated in 0.1 and "
+                "will be removed in 0.2: it lost within-task accuracy to the default "
+                "'per_task' on most benchmark tables. Use encoding='per_task'.",
+                FutureWarning,
+                stacklevel=4,
+            )
+        if not (isinstance(self.task_penalty, str) and self.task_penalty == DEPRECATED):
+            warnings.warn(
+                "ResidualRidge(task_penalty=...) is deprecated in 0.1 and will be "
+                "removed in 0.2, with encoding='pooled', the only encoding it "
+                "served. Leave it unset.",
+                FutureWarning,
+                stacklevel=4,
+            )
 
     def _alphas(self):
         if self.alpha is not None:
@@ -269,7 +313,9 @@ class ResidualRidge(RegressorMixin, BaseEstimator):
         self : object
             The fitted regressor.
         """
+        self._warn_deprecated()
         X, y = validate_data(self, X, y, y_numeric=True)
+        weights = check_weights(sample_weight, X)
         groups = self._group_ids(X)
         self.n_tasks_ = None if self.encoding == "passthrough" else X.shape[1] // 2
         sizes, penalties = self._candidates()
@@ -278,7 +324,7 @@ class ResidualRidge(RegressorMixin, BaseEstimator):
             self.cv_errors_ = None
             best = (0, 0, 0)
         else:
-            root = np.sqrt(_check_sample_weight(sample_weight, X))
+            root = np.sqrt(weights)
             self.cv_errors_ = np.array(
                 [
                     [
@@ -301,7 +347,7 @@ class ResidualRidge(RegressorMixin, BaseEstimator):
         # The SVD solver: unpenalised columns are scaled up, so the normal
         # equations of a tiny alpha are ill-conditioned for Cholesky.
         self.ridge_ = Ridge(alpha=self.alpha_, fit_intercept=False, solver="svd").fit(
-            self._encode(X), y, sample_weight=sample_weight
+            self._encode(X), y, sample_weight=weights
         )
         return self
 
@@ -321,5 +367,11 @@ class ResidualRidge(RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False)
         if self.encoding != "passthrough":
-            check_group_rows(X, f"ResidualRidge(encoding={self.encoding!r})")
+            self._check_rows(X)
         return self.ridge_.predict(self._encode(X))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # Group-task rows are 0/1: negative values are refused, saying so.
+        tags.input_tags.positive_only = self.encoding != "passthrough"
+        return tags

@@ -1,4 +1,10 @@
-"""The paper's hyper-parameter search for ETAP, as a ready GridSearchCV."""
+"""A grid search around ETAPRegressor's defaults: a thin helper, no defaults of its own.
+
+The estimator searched is ``ETAPRegressor``'s default with its stages made
+explicit (``default_stages``), so ``set_params`` can reach them; the grid adds
+the spline's degree and knots, which the defaults fix. Everything else,
+penalties included, is what ``ETAPRegressor()`` does.
+"""
 
 import math
 from numbers import Integral
@@ -6,22 +12,21 @@ from numbers import Integral
 from sklearn.model_selection import GridSearchCV, GroupKFold
 
 from .etap import ETAPRegressor
-from .residual_ridge import ResidualRidge
-from .spline_affinity import SplineAffinityRegressor
+from .stages import default_stages
 from .validation import check_affinity
 
 
 def etap_param_grid(n_train_groups):
-    """The paper's grid for :class:`ETAPRegressor`, sized to the training groups.
+    """The spline's degree and knots for :class:`ETAPRegressor`, sized to the groups.
 
     Spline degree 2 to 6 and interior knots from 0 up to about
-    ``sqrt(n_train_groups)`` (``n_knots`` counts the two boundary knots too).
-    The penalties are not in the grid: each fit chooses them itself, the
-    spline's by ``RidgeCV`` (leave-one-out in closed form, 1e-3 to 1e4), the
-    residual stage's (with its pooling strength and group-size term) by exact
-    leave-one-group-out over 1e-6 to 1e4. The paper's grid also searched both
-    penalties over {0.001, 0.01, 0.1, 1}: 16 times more fits, for a choice
-    the closed forms make at once.
+    ``sqrt(n_train_groups)`` (``n_knots`` counts the two boundary knots too),
+    the paper's ranges; the defaults (degree 3, 4 knots) are among them.
+    The penalties are not in the grid: each fit chooses them itself in closed
+    form, the spline's by leave-one-out over 1e-3 to 1e4, the residual
+    stage's (with its group-size term) by leave-one-group-out over 1e-6 to
+    1e4, exactly as ``ETAPRegressor()`` does without a search. (The paper's
+    grid also searched both penalties over {0.001, 0.01, 0.1, 1}.)
 
     Parameters
     ----------
@@ -61,9 +66,12 @@ def make_etap_search(
     verbose=0,
     **etap_params,
 ):
-    """A ``GridSearchCV`` over the paper's grid, cross-validated by group.
+    """A ``GridSearchCV`` of ``ETAPRegressor``'s defaults over degree and knots.
 
-    The rows of one group share its training run, so they are not
+    A thin helper: the estimator is ``ETAPRegressor(affinity=affinity,
+    **etap_params)`` with its default stages passed explicitly, and the grid
+    is :func:`etap_param_grid`. The rows of one group share its training
+    run, so they are not
     independent: folds are made by :class:`~sklearn.model_selection.
     GroupKFold` and ``fit`` needs the group of every row, as ``groups=``.
 
@@ -113,10 +121,11 @@ def make_etap_search(
             f"n_splits={n_splits!r}; cross-validation needs an integer number of "
             "folds of at least 2."
         )
+    stage1, stage2 = default_stages()
     estimator = ETAPRegressor(
         affinity=affinity,
-        affinity_estimator=SplineAffinityRegressor(),
-        residual_estimator=ResidualRidge(),
+        affinity_estimator=stage1,
+        residual_estimator=stage2,
         **etap_params,
     )
     return GridSearchCV(

@@ -2,14 +2,49 @@
 
 from numbers import Integral, Real
 
+import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
-from sklearn.linear_model import Ridge, RidgeCV
+from sklearn.linear_model import Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import SplineTransformer
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._validation import Interval, StrOptions
+from .group_loo import group_loo_errors
+from .validation import check_weights
+
 ALPHAS = tuple(10.0**k for k in range(-3, 5))
+# The intercept column's scale in the penalty search: its penalty is then
+# alpha * 1e-6, negligible, while the closed form stays exact and stable.
+INTERCEPT_SCALE = 1e3
+TIE_TOLERANCE = 1e-8
+
+
+def repeated_row_ids(X, y):
+    """One id per distinct ``(x, y)`` row: copies of a row share an id."""
+    _, ids = np.unique(np.column_stack([X, y]), axis=0, return_inverse=True)
+    return ids.ravel()
+
+
+def choose_alpha(basis, y, sample_weight, alphas=ALPHAS):
+    """The penalty of least leave-one-out error, and every candidate's error.
+
+    Copies of one row are left out together and a row's weight multiplies
+    its error, so a weight of 2 and a row given twice choose the same
+    penalty (``RidgeCV`` leaves one copy out at a time). Exact closed form:
+    one SVD for all candidates.
+    """
+    root = np.sqrt(sample_weight)
+    features = np.column_stack([np.full(len(y), INTERCEPT_SCALE), basis])
+    errors = group_loo_errors(
+        features * root[:, None], y * root, repeated_row_ids(basis, y), alphas
+    )
+    # Ties to rounding (flat errors at large penalties) go to the largest
+    # penalty, so that a weight of 2 and a repeated row, whose errors differ
+    # in the last bits, cannot choose differently.
+    near_best = errors <= errors.min() * (1 + TIE_TOLERANCE) + np.finfo(float).tiny
+    alphas = np.asarray(alphas, dtype=float)
+    return float(alphas[near_best].max()), errors
 
 
 class SplineAffinityRegressor(RegressorMixin, BaseEstimator):
@@ -43,16 +78,20 @@ class SplineAffinityRegressor(RegressorMixin, BaseEstimator):
     alpha : float or None, default=None
         Ridge penalty on the spline coefficients (the intercept is not
         penalised). The paper searches 0.001 to 1. ``None`` chooses it from
-        ``ALPHAS`` (1e-3 to 1e4) by scikit-learn's efficient leave-one-out
-        (``RidgeCV``); the large values let an uninformative affinity be
-        switched off instead of fitting noise.
+        ``ALPHAS`` (1e-3 to 1e4) by exact leave-one-out error in closed
+        form, copies of a row left out together, so that a weight of 2 and a
+        repeated row give the same fit; the large values let an
+        uninformative affinity be switched off instead of fitting noise.
 
     Attributes
     ----------
     pipeline_ : Pipeline
-        The fitted ``SplineTransformer`` + ``Ridge`` (or ``RidgeCV``) pipeline.
+        The fitted ``SplineTransformer`` + ``Ridge`` pipeline.
     alpha_ : float
-        The penalty used: ``alpha``, or the one ``RidgeCV`` chose.
+        The penalty used: ``alpha``, or the one chosen from ``ALPHAS``.
+    cv_errors_ : ndarray of shape (n_alphas,) or None
+        Weighted mean squared leave-one-out error of every candidate penalty
+        (``None`` when ``alpha`` was given).
     n_features_in_ : int
         Number of input columns seen in ``fit``.
     feature_names_in_ : ndarray of str
@@ -110,7 +149,8 @@ class SplineAffinityRegressor(RegressorMixin, BaseEstimator):
         y : array-like of shape (n_samples,)
             Measured gains.
         sample_weight : array-like of shape (n_samples,), default=None
-            Per-row weights for the ridge.
+            Per-row weights, equivalent to repeating rows: they place the
+            knots, weight the penalty search and the ridge.
 
         Returns
         -------
@@ -119,27 +159,24 @@ class SplineAffinityRegressor(RegressorMixin, BaseEstimator):
         """
         # The knots span the training range: one sample cannot place them.
         X, y = validate_data(self, X, y, y_numeric=True, ensure_min_samples=2)
-        self.pipeline_ = make_pipeline(
-            SplineTransformer(
-                n_knots=self.n_knots,
-                degree=self.degree,
-                knots=self.knots,
-                extrapolation=self.extrapolation,
-            ),
-            RidgeCV(alphas=ALPHAS) if self.alpha is None else Ridge(alpha=self.alpha),
+        weights = check_weights(sample_weight, X)
+        spline = SplineTransformer(
+            n_knots=self.n_knots,
+            degree=self.degree,
+            knots=self.knots,
+            extrapolation=self.extrapolation,
         )
         # The knots see the weights too: zero-weight rows must not stretch the
         # knot range, so weighting stays equivalent to dropping or repeating rows.
-        last = self.pipeline_.steps[-1][0]
-        self.pipeline_.fit(
-            X,
-            y,
-            splinetransformer__sample_weight=sample_weight,
-            **{f"{last}__sample_weight": sample_weight},
+        basis = spline.fit_transform(
+            X, sample_weight=None if sample_weight is None else weights
         )
-        self.alpha_ = float(
-            self.pipeline_[-1].alpha_ if self.alpha is None else self.alpha
-        )
+        self.cv_errors_ = None
+        self.alpha_ = None if self.alpha is None else float(self.alpha)
+        if self.alpha_ is None:
+            self.alpha_, self.cv_errors_ = choose_alpha(basis, y, weights)
+        self.pipeline_ = make_pipeline(spline, Ridge(alpha=self.alpha_))
+        self.pipeline_[-1].fit(basis, y, sample_weight=weights)
         return self
 
     def predict(self, X):

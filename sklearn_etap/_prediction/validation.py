@@ -1,7 +1,11 @@
 """Input checks shared by the prediction stages: the affinity matrix, group rows."""
 
 import numpy as np
-from sklearn.utils.validation import check_array
+from sklearn.utils.validation import (
+    check_array,
+    check_consistent_length,
+    column_or_1d,
+)
 
 from .._groups import validated_rows
 
@@ -83,3 +87,42 @@ def check_group_rows(X, who):
         ) from None
     _, group_ids = np.unique(membership, axis=0, return_inverse=True)
     return membership, target, group_ids.ravel()
+
+
+def check_weights(sample_weight, X):
+    """Per-row weights as floats: ones for ``None``, else validated.
+
+    scikit-learn has no public check of ``sample_weight`` (its
+    ``_check_sample_weight`` is private), so this is the one for the
+    prediction stages: one finite, non-negative weight per row of ``X``, not
+    all zero.
+
+    Parameters
+    ----------
+    sample_weight : array-like of shape (n_rows,) or None
+        The weights, or ``None`` for equal weights.
+    X : ndarray of shape (n_rows, n_features)
+        The rows they weight.
+
+    Returns
+    -------
+    sample_weight : ndarray of shape (n_rows,)
+    """
+    if sample_weight is None:
+        return np.ones(len(X))
+    weights = column_or_1d(
+        np.asarray(sample_weight, dtype=float), input_name="sample_weight"
+    )
+    check_consistent_length(X, weights)
+    if not np.all(np.isfinite(weights)) or np.any(weights < 0):
+        raise ValueError(
+            "sample_weight must be finite and non-negative; got "
+            f"{weights[~np.isfinite(weights) | (weights < 0)][:3].tolist()} "
+            "among them."
+        )
+    if not np.any(weights > 0):
+        raise ValueError(
+            "sample_weight is zero for every row: there is nothing to fit; give "
+            "some rows a positive weight."
+        )
+    return weights

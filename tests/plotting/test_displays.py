@@ -42,6 +42,20 @@ def test_affinity_heatmap_shows_the_matrix_and_names():
     full = AffinityMatrixDisplay(A).plot(show_diagonal=True, include_values=False)
     assert full.im_.norm.vmax == 9.0 and full.text_ is None
     assert [t.get_text() for t in full.ax_.get_xticklabels()] == ["0", "1", "2"]
+    # unnamed tasks are the integers every other stage uses, not strings
+    assert full.task_names_ == [0, 1, 2]
+    assert disp.task_names_ == ["a", "b", "c"]
+
+
+def test_affinity_display_names_tasks_like_the_selector():
+    # The same names as GroupSelector and measure_gains give: integers kept
+    # as integers, duplicates refused.
+    disp = AffinityMatrixDisplay(np.eye(3), task_names=[10, 20, 30]).plot()
+    assert disp.task_names_ == [10, 20, 30]
+    assert all(isinstance(name, int) for name in disp.task_names_)
+    assert [t.get_text() for t in disp.ax_.get_xticklabels()] == ["10", "20", "30"]
+    with pytest.raises(ValueError, match="duplicated names"):
+        AffinityMatrixDisplay(np.eye(2), task_names=["a", "a"]).plot()
 
 
 def test_affinity_display_draws_on_given_axes_and_checks_names():

@@ -19,40 +19,27 @@ from sklearn_etap import (
     sample_groups,
 )
 from sklearn_etap._groups import all_groups, group_row_ids
+from sklearn_etap._prediction.conformance import expected_failed_checks
 from sklearn_etap._prediction.residual_ridge import INTERCEPT_SCALE
 
-# The estimator checks feed random continuous matrices of any width, which are
-# not group-task rows [u_G | e_t] (those have 2 * n_tasks columns of 0/1).
-# ResidualRidge's group encodings need that layout, so the check instances use
-# encoding="passthrough", which keeps every other code path; the default
-# encodings are exercised on real group rows by the tests below.
+# Every estimator is checked on its shipped defaults. ResidualRidge() and
+# ETAPRegressor() read group-task rows [u_G | e_t] and refuse the checks' random
+# continuous matrices: the checks that fit on those are declared, with their
+# reason, in the package's one list (sklearn_etap/_prediction/conformance.py)
+# and their properties are tested on group rows in test_default_conformance.py.
+# The passthrough instances run every check through the other code paths.
 CHECK_INSTANCES = [
     SplineAffinityRegressor(),
     SplineAffinityRegressor(alpha=1.0),
+    ResidualRidge(),
     ResidualRidge(encoding="passthrough"),
+    ETAPRegressor(),
     ETAPRegressor(residual_estimator=ResidualRidge(encoding="passthrough")),
     ETAPRegressor(residual_estimator=ResidualRidge(encoding="passthrough"), cv=3),
 ]
 
 
-def _expected_failed_checks(estimator):
-    # alpha=None picks the spline penalty by RidgeCV's leave-one-*row*-out:
-    # a row given twice is left out one copy at a time, a row of weight 2 is
-    # left out whole, so the chosen alpha (and the fit) can differ. With a
-    # fixed alpha the check passes (the SplineAffinityRegressor(alpha=1.0)
-    # instance).
-    spline = getattr(estimator, "affinity_estimator", None) or estimator
-    if isinstance(spline, SplineAffinityRegressor) and spline.alpha is None:
-        return {
-            "check_sample_weight_equivalence_on_dense_data": "RidgeCV's "
-            "leave-one-row-out treats a repeated row and a weight of 2 apart"
-        }
-    return {}
-
-
-@parametrize_with_checks(
-    CHECK_INSTANCES, expected_failed_checks=_expected_failed_checks
-)
+@parametrize_with_checks(CHECK_INSTANCES, expected_failed_checks=expected_failed_checks)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
@@ -168,9 +155,12 @@ def test_residual_stage_recovers_planted_per_task_offset():
     P = encode_groups(all_groups(n_tasks), n_tasks)
     offset = np.array([0.4, -0.1, 0.2, -0.3, 0.0])
     y = P[:, n_tasks:] @ offset
-    for encoding in ("per_task", "pooled", "membership+task"):
+    for encoding in ("per_task", "membership+task"):
         reg = ResidualRidge(alpha=1e-8, encoding=encoding, group_size=None).fit(P, y)
         np.testing.assert_allclose(reg.predict(P), y, atol=1e-6)
+    with pytest.warns(FutureWarning, match="'pooled'.* deprecated"):  # until 0.2
+        pooled = ResidualRidge(alpha=1e-8, encoding="pooled", group_size=None)
+        np.testing.assert_allclose(pooled.fit(P, y).predict(P), y, atol=1e-6)
     membership_only = ResidualRidge(
         alpha=1e-8, encoding="membership", group_size=None
     ).fit(P, y)
@@ -348,3 +338,45 @@ def test_clone_and_pickle_round_trip_predictions_exactly(problem, estimator):
     refit = clone(fitted)
     assert not hasattr(refit, "n_features_in_")
     np.testing.assert_array_equal(refit.fit(X, y).predict(X), fitted.predict(X))
+
+
+def test_group_rows_are_decided_by_the_parameters_never_guessed(problem):
+    A, _, P, y, _ = problem
+    z = group_affinity(A, P).reshape(-1, 1)
+    X = np.column_stack([z, P])
+    # The default residual stage reads group rows: stage 1 within task, as
+    # with the affinity matrix.
+    np.testing.assert_allclose(
+        ETAPRegressor().fit(X, y).predict(X),
+        ETAPRegressor(affinity=A).fit(P, y).predict(P),
+    )
+    # A residual stage that takes columns as given: the same 0/1 columns are
+    # not read as group rows, so stage 1 fits the raw gains and every
+    # distinct row is its own group.
+    own = ETAPRegressor(residual_estimator=ResidualRidge(encoding="passthrough"))
+    own.fit(X, y)
+    np.testing.assert_allclose(
+        own.affinity_estimator_.predict(z),
+        SplineAffinityRegressor().fit(z, y).predict(z),
+    )
+    target = P[:, 6:].argmax(axis=1)
+    means = np.array([y[target == t].mean() for t in range(6)])
+    centred = SplineAffinityRegressor().fit(z, y - means[target]).predict(z)
+    assert not np.allclose(own.affinity_estimator_.predict(z), centred)
+    # Rows that are not group rows with the default are an error, not a
+    # silent switch to other grouping and centring.
+    rng = np.random.RandomState(0)
+    for width in (7, 8):
+        with pytest.raises(ValueError, match="encode_groups"):
+            ETAPRegressor().fit(rng.uniform(size=(20, width)), rng.normal(size=20))
+    # The per-task scaling has no task to scale by with columns of one's own.
+    with pytest.raises(ValueError, match="affinity_scaling='within_task'.*target"):
+        ETAPRegressor(
+            residual_estimator=ResidualRidge(encoding="passthrough"),
+            affinity_scaling="within_task",
+        ).fit(X, y)
+    # Any other regressor as stage 2 takes the columns as given too.
+    with_ridge = ETAPRegressor(residual_estimator=Ridge()).fit(X, y)
+    np.testing.assert_allclose(
+        with_ridge.affinity_estimator_.predict(z), own.affinity_estimator_.predict(z)
+    )

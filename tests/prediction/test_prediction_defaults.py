@@ -1,5 +1,7 @@
 """The residual stage's default, its penalty selection, and what is refused."""
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.linear_model import Ridge
@@ -56,19 +58,27 @@ def test_default_picks_alpha_by_leave_one_group_out():
     # the closed form equals refitting without each group, for every alpha
     F = residual_features(P, "per_task", group_size="log")
     row_group = group_row_ids(groups)
+    # (refits by the normal equations' SVD solution, Ridge's "svd" solver
+    # without its per-fit overhead; one Ridge refit below checks the two agree)
     for alpha, error in zip(reg.alphas, reg.cv_errors_.ravel()):
         squared = 0.0
         for g in range(len(groups)):
             out = row_group == g
-            ridge = Ridge(alpha=alpha, fit_intercept=False, solver="svd")
-            ridge.fit(F[~out], y[~out])
-            squared += np.sum((ridge.predict(F[out]) - y[out]) ** 2)
+            U, s, Vt = np.linalg.svd(F[~out], full_matrices=False)
+            coef = Vt.T @ ((s / (s**2 + alpha)) * (U.T @ y[~out]))
+            squared += np.sum((F[out] @ coef - y[out]) ** 2)
         assert error == pytest.approx(squared / len(y), rel=1e-5, abs=1e-10)
+    out = row_group == 0
+    ridge = Ridge(alpha=reg.alphas[3], fit_intercept=False, solver="svd")
+    U, s, Vt = np.linalg.svd(F[~out], full_matrices=False)
+    coef = Vt.T @ ((s / (s**2 + reg.alphas[3])) * (U.T @ y[~out]))
+    np.testing.assert_allclose(ridge.fit(F[~out], y[~out]).coef_, coef, rtol=1e-6)
 
 
 def test_default_chooses_pooling_size_term_and_alpha_jointly():
     groups, P, y, *_ = _per_task_problem(noise=0.3, seed=4)
-    reg = ResidualRidge(encoding="pooled").fit(P, y)
+    with pytest.warns(FutureWarning, match="'pooled'.* deprecated"):
+        reg = ResidualRidge(encoding="pooled").fit(P, y)
     assert reg.cv_errors_.shape == (2, len(TASK_PENALTIES), len(reg.alphas))
     i, j, k = np.unravel_index(np.argmin(reg.cv_errors_), reg.cv_errors_.shape)
     assert (reg.group_size_, reg.task_penalty_, reg.alpha_) == (
@@ -76,12 +86,13 @@ def test_default_chooses_pooling_size_term_and_alpha_jointly():
         TASK_PENALTIES[j],
         reg.alphas[k],
     )
-    fixed = ResidualRidge(
-        alpha=reg.alpha_,
-        encoding="pooled",
-        task_penalty=reg.task_penalty_,
-        group_size=reg.group_size_,
-    ).fit(P, y)
+    with pytest.warns(FutureWarning, match="deprecated"):
+        fixed = ResidualRidge(
+            alpha=reg.alpha_,
+            encoding="pooled",
+            task_penalty=reg.task_penalty_,
+            group_size=reg.group_size_,
+        ).fit(P, y)
     assert fixed.cv_errors_ is None
     np.testing.assert_allclose(fixed.predict(P), reg.predict(P))
 
@@ -93,7 +104,7 @@ def test_group_size_term_is_learnt_unpenalised():
     P = encode_groups(groups, n_tasks)
     level = np.linspace(-0.5, 0.5, n_tasks)
     y = level[P[:, n_tasks:].argmax(axis=1)] - 0.2 * np.log(P[:, :n_tasks].sum(axis=1))
-    reg = ResidualRidge(alpha=1e4, encoding="pooled", group_size="log").fit(P, y)
+    reg = ResidualRidge(alpha=1e4, encoding="per_task", group_size="log").fit(P, y)
     # membership terms are switched off by the large alpha; level and size stay
     np.testing.assert_allclose(reg.predict(P), y, atol=1e-3)
 
@@ -128,9 +139,10 @@ def test_pooled_shrinks_per_task_coefficients_towards_shared_ones():
     )
     distances = []
     for task_penalty in (1e-4, 1e-2, 1.0, 1e2, 1e4, 1e8):
-        pooled = ResidualRidge(
-            alpha=1.0, encoding="pooled", task_penalty=task_penalty, group_size=None
-        ).fit(P, y)
+        with pytest.warns(FutureWarning, match="deprecated"):
+            pooled = ResidualRidge(
+                alpha=1.0, encoding="pooled", task_penalty=task_penalty, group_size=None
+            ).fit(P, y)
         distances.append(np.abs(pooled.predict(new) - shared).max())
     # a larger penalty on the deviations pulls the fit towards the shared one
     assert np.all(np.diff(distances) < 0)
@@ -263,3 +275,19 @@ def test_stage1_is_fitted_within_task_by_default():
         abs(etap.predict_stages(P)[0].mean())
         < abs(raw.predict_stages(P)[0].mean()) + 1e-12
     )
+
+
+def test_pooled_and_task_penalty_warn_once_per_fit_and_defaults_do_not():
+    groups, P, y, *_ = _per_task_problem(seed=6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the defaults and kept encodings are silent
+        for encoding in ("per_task", "membership", "membership+task", "interaction"):
+            ResidualRidge(encoding=encoding).fit(P, y)
+    with pytest.warns(FutureWarning) as record:
+        ResidualRidge(encoding="pooled", task_penalty=1.0).fit(P, y)
+    messages = sorted(str(w.message) for w in record)
+    assert len(messages) == 2
+    assert "encoding='pooled'" in messages[0] and "0.2" in messages[0]
+    assert "task_penalty" in messages[1]
+    # the sentinel default is what tells an unset task_penalty from a set one
+    assert ResidualRidge().task_penalty == "deprecated"
