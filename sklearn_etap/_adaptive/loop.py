@@ -3,7 +3,7 @@ groups the strategy picks, repeat until the trainings are spent, select."""
 
 from collections.abc import Mapping
 from math import comb
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
@@ -15,7 +15,8 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.validation import check_array
 
-from .._groups import all_groups, check_groups, encode_groups
+from .._groups import check_groups, encode_groups
+from .._selection.entry import enumerate_candidates
 from .._selection.problem import MODES
 from .measure import GroupMeasurementError, InvalidGains, call_measure
 from .predictor import bootstrap_spread, fit_predictor, make_predictor, rows_of
@@ -27,9 +28,6 @@ from .strategies import (
     propose,
     select,
 )
-
-# The most candidate groups enumerated (all groups of 12 tasks: 4,083).
-_MAX_CANDIDATES = 5000
 
 
 @validate_params(
@@ -46,6 +44,7 @@ _MAX_CANDIDATES = 5000
         "strategy": [StrOptions(set(STRATEGIES))],
         "max_group_size": [Interval(Integral, 2, None, closed="left"), None],
         "measured": [Mapping, None],
+        "time_limit": [Interval(Real, 0, None, closed="neither"), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     },
@@ -65,6 +64,7 @@ def search_groups(
     strategy="exploit",
     max_group_size=None,
     measured=None,
+    time_limit=None,
     random_state=None,
     verbose=0,
 ):
@@ -129,6 +129,11 @@ def search_groups(
         ``error.partial.measured`` after a :class:`GroupMeasurementError`):
         used as measured, never measured again, and counted in
         ``n_measured``.
+    time_limit : float, default=None
+        Seconds each selection may take (the one of every round and the
+        final one), as in :func:`~sklearn_etap.select_groups`: at the limit
+        the best selection found is used. ``None``: no limit, every
+        selection exact.
     random_state : int, RandomState instance or None, default=None
         Seeds the initial groups, the bootstrap refits and tie-breaks. With
         an int, a search resumed through ``measured`` measures what the
@@ -144,7 +149,8 @@ def search_groups(
           known, predicted elsewhere; 0 for singletons).
         - ``is_measured``: whether each chosen group's gains are measured.
         - ``total_gain``: the selection's objective on those gains;
-          ``task_gain`` and ``task_group`` as in ``select_groups``.
+          ``task_gain``, ``task_group``, ``optimal`` and ``gap`` as in
+          ``select_groups`` (not optimal only when ``time_limit`` ran out).
         - ``measured``: ``{group: member gains}`` of every measured group,
           in the order measured.
         - ``history``: one dict per round: ``round``, ``strategy``
@@ -189,7 +195,11 @@ def search_groups(
                 "pass the (n_tasks, n_tasks) matrix of the extractor fitted on "
                 "these tasks."
             )
-    candidates = _candidates(n_tasks, max_group_size)
+    candidates = enumerate_candidates(
+        n_tasks,
+        max_group_size,
+        advice="set max_group_size to keep the search tractable",
+    )
     given = _check_measured(measured, n_tasks)
     for group in given:
         if group not in candidates:
@@ -197,7 +207,7 @@ def search_groups(
     n_initial = _resolve_n_initial(n_initial, n_measured, strategy, n_tasks)
     _check_budget(n_measured, n_initial, given, candidates)
 
-    search = _Search(measure, n_tasks, n_groups, mode, verbose)
+    search = _SearchProgress(measure, n_tasks, n_groups, mode, verbose)
     search.measured.update(given)
     if given:
         search.record("given", list(given), None)
@@ -215,6 +225,7 @@ def search_groups(
         rng = np.random.RandomState([rng_seed, len(search.measured)])
         state = search.predict(affinity, estimator, candidates, rows, sizes)
         state.rng = rng
+        state.time_limit = time_limit
         if strategy in NEEDS_SPREAD:
             spread = bootstrap_spread(state.fitted, *state.train, rows, rng)
             state.spread = np.split(spread, np.cumsum(sizes)[:-1])
@@ -226,7 +237,7 @@ def search_groups(
 
     state = search.predict(affinity, estimator, candidates, rows, sizes)
     table = hybrid_gains(candidates, state.predicted, search.measured)
-    selection = select(table, n_groups, mode, n_tasks)
+    selection = select(table, n_groups, mode, n_tasks, time_limit)
     gains = [
         np.asarray(table.get(g, np.zeros(len(g))), float) for g in selection.groups
     ]
@@ -237,14 +248,17 @@ def search_groups(
         total_gain=selection.total_gain,
         task_gain=selection.task_gain,
         task_group=selection.task_group,
+        optimal=selection.optimal,
+        gap=selection.gap,
         measured=dict(search.measured),
         history=search.history,
         estimator=state.fitted,
     )
 
 
-class _Search:
-    """The measured gains and the history of one search."""
+class _SearchProgress:
+    """What one search has done so far: the gains measured, the rounds run
+    (``history``), and the predictor fitted on them."""
 
     def __init__(self, measure, n_tasks, n_groups, mode, verbose):
         self.measure_fn = measure
@@ -337,18 +351,6 @@ def _failed_groups(exc, groups):
     if isinstance(exc, InvalidGains):
         return [exc.group]
     return list(groups)
-
-
-def _candidates(n_tasks, max_group_size):
-    max_size = n_tasks if max_group_size is None else min(max_group_size, n_tasks)
-    count = sum(comb(n_tasks, k) for k in range(2, max_size + 1))
-    if count > _MAX_CANDIDATES:
-        raise ValueError(
-            f"{n_tasks} tasks with groups of up to {max_size} tasks give {count} "
-            f"candidate groups, more than {_MAX_CANDIDATES}; set max_group_size "
-            "to keep the search tractable."
-        )
-    return all_groups(n_tasks, min_size=2, max_size=max_size)
 
 
 def _check_measured(measured, n_tasks):
