@@ -83,7 +83,7 @@ def search_groups(
         ``measure(groups)`` trains the given groups (a list of sorted tuples
         of task indices, ``batch_size`` or fewer) and returns the gain of
         every member: a :class:`~sklearn_etap.MeasuredGains` (as
-        :func:`gains_measurer` builds), a mapping ``{group: member gains}``,
+        :func:`make_measure` makes), a mapping ``{group: member gains}``,
         or one array of member gains (ascending task order) per group.
     n_tasks : int
         Number of tasks.
@@ -96,13 +96,17 @@ def search_groups(
     affinity : array-like of shape (n_tasks, n_tasks), default=None
         Task affinity (``TorchAffinityExtractor.affinity_``). The predictor
         is then ``ETAPRegressor(affinity=affinity)`` with the library's
-        defaults (they tune their penalties on the measured groups), refitted
-        at every round.
+        defaults (they tune their penalties on the measured groups; no grid
+        search), refitted at every round.
     estimator : regressor, default=None
         Any regressor of gains from group-task rows ``[u_G | e_t]``, cloned
-        at every round; a ``fit`` taking ``groups=`` receives each row's
-        group. Without ``affinity`` and ``estimator``, a ridge on
-        ``[u_G | e_t]`` (``Ridge(alpha=1.0)``).
+        at every round. Its ``fit`` receives each row's group as ``groups=``
+        when its metadata routing asks for them: a scikit-learn search with
+        group-wise folds (``GridSearchCV(..., cv=GroupKFold())``) always,
+        any other estimator after ``set_fit_request(groups=True)`` (with
+        ``sklearn.set_config(enable_metadata_routing=True)``). Without
+        ``affinity`` and ``estimator``, a ridge on ``[u_G | e_t]``
+        (``Ridge(alpha=1.0)``).
     mode : {"overlap", "partition"}, default="overlap"
         The selection's objective (see :func:`~sklearn_etap.select_groups`).
     n_initial : int, default=None

@@ -72,8 +72,8 @@ def hybrid_gains(candidates, predicted, measured, bonus=None):
     return table
 
 
-#: Candidates beyond which the rounds select with HiGHS: branch and bound did
-#: not finish one selection in 60 s on 40 tasks (834 candidates, budget 20).
+#: Candidates beyond which the rounds select with HiGHS: on many candidates
+#: branch and bound's worst case (exponential) is far slower.
 MILP_FROM_CANDIDATES = 500
 
 

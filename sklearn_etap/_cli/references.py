@@ -210,8 +210,8 @@ def reference_answers(
         else [all_total - Z * together_se, all_total + Z * together_se],
     }
 
-    # HiGHS under the run's time limit: the default branch and bound ran for
-    # minutes on 100 tasks (5,050 candidates, budget 50) without finishing.
+    # HiGHS under the run's time limit, as the recommendation: the default
+    # branch and bound has no useful bound on a hard problem before it ends.
     rule = GroupSelector(
         GroupSizeRule(),
         n_groups=budget,

@@ -2,9 +2,12 @@
 
 The number of groups to measure, the budget and the largest candidate group
 follow the number of tasks unless given, and settings that cannot work are
-refused before any training, in the command line's words. The selection runs
-HiGHS with a time limit: it returns the best grouping found and how far it
-can be from the optimum, and says that it is still working while it works.
+refused before any training, in the command line's words (the ``--budget``
+checks are all in :func:`resolve_settings`). The selection goes through the
+library's one entry point (:func:`~sklearn_etap._selection.entry.
+select_from_gains`) with HiGHS and a time limit: it returns the best grouping
+found and how far it can be from the optimum, and says that it is still
+working while it works.
 """
 
 import threading
@@ -17,35 +20,26 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import Bunch
 
 from .._groups import all_groups, encode_groups
-from .._selection.from_gains import (
+from .._selection.entry import (
+    MAX_CANDIDATES,
     as_bunch,
-    check_finite_gains,
-    check_summable_gains,
+    largest_group_size,
+    select_from_gains,
 )
 from .._selection.problem import (
     InfeasibleSelectionError,
     SelectionProblem,
+    SelectionTimeoutError,
     evaluate,
 )
-from .._selection.solvers import solve_selection
 from .data import UsageError
 
-#: GroupSelector's default limit on the candidate groups it enumerates.
-MAX_CANDIDATES = 5000
+__all__ = ["largest_group_size"]  # re-exported: the command line's size limit
 #: Fewest groups measured and chosen by default (the values for 10 tasks).
 MIN_DEFAULT_GROUPS = 8
 MIN_DEFAULT_BUDGET = 3
 #: Seconds between "still choosing" lines while the solver runs.
 HEARTBEAT_SECONDS = 10.0
-
-
-def largest_group_size(n_tasks, max_candidates=MAX_CANDIDATES):
-    """The largest group size whose candidates (sizes 2..k) stay enumerable."""
-    size, count = 1, 0
-    while size < n_tasks and count + comb(n_tasks, size + 1) <= max_candidates:
-        size += 1
-        count += comb(n_tasks, size)
-    return size
 
 
 def n_multitask_groups(n_tasks):
@@ -101,6 +95,8 @@ def resolve_settings(options, n_tasks):
         budget = default_budget(n_tasks, max_size)
     else:
         budget = options.budget
+        if budget < 1:
+            raise UsageError(f"--budget {budget}: choose at least 1 group.")
         if budget < needed:
             limit = (
                 ""
@@ -142,10 +138,9 @@ def heartbeat(say, what, every=HEARTBEAT_SECONDS):
         thread.join()
 
 
-def candidate_gains(model, n_tasks, max_size, extra_groups=()):
+def candidate_groups(n_tasks, max_size, extra_groups=()):
     """Every group of 2..max_size tasks, plus ``extra_groups`` (the measured
-    groups and all tasks together, which a size limit would leave out), and
-    their members' predicted gains."""
+    groups and all tasks together, which a size limit would leave out)."""
     candidates = all_groups(n_tasks, min_size=2, max_size=max_size)
     known = set(candidates)
     for group in extra_groups:
@@ -153,11 +148,21 @@ def candidate_gains(model, n_tasks, max_size, extra_groups=()):
         if len(group) >= 2 and group not in known:
             candidates.append(group)
             known.add(group)
+    return candidates
+
+
+def predicted_member_gains(model, candidates, n_tasks):
+    """The predicted gain of every member of every candidate."""
     predicted = np.asarray(
         model.predict(encode_groups(candidates, n_tasks)), dtype=float
     ).ravel()
-    sizes = [len(g) for g in candidates]
-    return candidates, np.split(predicted, np.cumsum(sizes)[:-1])
+    return np.split(predicted, np.cumsum([len(g) for g in candidates])[:-1])
+
+
+def candidate_gains(model, n_tasks, max_size, extra_groups=()):
+    """:func:`candidate_groups` and their members' predicted gains."""
+    candidates = candidate_groups(n_tasks, max_size, extra_groups)
+    return candidates, predicted_member_gains(model, candidates, n_tasks)
 
 
 def measured_table(gains):
@@ -181,47 +186,45 @@ def choose_groups(
     upper bound on the total and the gap to it (bound minus total, in gain
     units: no grouping can beat the choice by more).
     """
-    # The checks GroupSelector and select_groups make: a NaN, an infinity or a
-    # total that would overflow is refused by name, not handed to HiGHS.
-    check_finite_gains(candidates, member_gains, "the predicted or measured gain")
-    check_summable_gains(member_gains, n_tasks, "the predicted or measured gains")
-    singletons = [(t,) for t in range(n_tasks)]
-    problem = SelectionProblem.from_lists(
-        list(candidates) + singletons,
-        [np.asarray(g, dtype=float) for g in member_gains] + [[0.0]] * n_tasks,
-        n_tasks,
-    )
+    n_candidates = len(candidates) + n_tasks
     limit = "no time limit" if time_limit is None else f"time limit {time_limit:g} s"
     say(
-        f"      {len(problem.candidates)} candidate groups, exact integer "
+        f"      {n_candidates} candidate groups, exact integer "
         f"programming (HiGHS), {limit}"
     )
     start = time.perf_counter()
     try:
         with heartbeat(say, "still choosing (best grouping so far kept)"):
-            result = solve_selection(
-                problem, budget, mode=mode, solver="milp", time_limit=time_limit
+            selection = select_from_gains(
+                candidates,
+                member_gains,
+                n_tasks,
+                budget,
+                mode=mode,
+                solver="milp",
+                time_limit=time_limit,
+                what="the predicted or measured gain",
             )
     except InfeasibleSelectionError as exc:
         raise UsageError(f"--budget {budget}: {exc}") from exc
-    except RuntimeError as exc:
-        # HiGHS stopped with no grouping at all (at the time limit)
-        if "HiGHS" not in str(exc):
-            raise
+    except SelectionTimeoutError:
         say(
             "      HiGHS found no grouping within the time limit; using a greedy "
             "one (raise --time-limit for a better one)"
         )
-        result = greedy_selection(problem, budget)
+        problem = SelectionProblem.from_lists(
+            list(candidates) + [(t,) for t in range(n_tasks)],
+            [np.asarray(g, dtype=float) for g in member_gains] + [[0.0]] * n_tasks,
+            n_tasks,
+        )
+        selection = as_bunch(problem, greedy_selection(problem, budget))
     seconds = time.perf_counter() - start
-    selection = as_bunch(problem, result)
-    bound = getattr(result, "bound", None)
-    bound = None if bound is None or not np.isfinite(bound) else float(bound)
-    gap = relative = 0.0 if result.optimal else None
-    if not result.optimal and bound is not None:
-        gap = max(0.0, bound - float(result.value))
-        relative = float(getattr(result, "gap", np.nan))
-    if result.optimal:
+    bound = selection.bound
+    gap = relative = 0.0 if selection.optimal else None
+    if not selection.optimal and bound is not None:
+        gap = max(0.0, bound - float(selection.total_gain))
+        relative = float(selection.gap)
+    if selection.optimal:
         say(f"      optimal grouping found in {seconds:.1f} s")
     else:
         gap_text = "unknown" if gap is None else f"{gap:.3g}"
@@ -238,12 +241,12 @@ def choose_groups(
         task_gain=selection.task_gain,
         task_group=selection.task_group,
         basis=basis,
-        optimal=bool(result.optimal),
+        optimal=bool(selection.optimal),
         bound=bound,
         gap=gap,
         relative_gap=relative,
         seconds=seconds,
-        n_candidates=len(problem.candidates),
+        n_candidates=selection.n_candidates,
     )
 
 
@@ -345,8 +348,7 @@ def scale_etap_search(search, n_tasks):
 
     The official stage fits ``n_tasks**2`` coefficients: for 100 tasks and
     20 measured groups, 10,000 columns on about 1,000 rows, which no such
-    data can pin down and which took 26 s per fit against 0.7 s shared
-    (single thread, shared machine; the grid search makes 150 such fits).
+    data can pin down, and each such fit is slow (the grid search makes 150).
     """
     if n_tasks <= PER_TASK_MAX_TASKS:
         return search, "per_task"

@@ -444,3 +444,36 @@ def test_interaction_residual_ridge_is_accepted_as_estimator():
         random_state=0,
     )
     assert len(result.measured) == 8
+
+
+class _GroupsRecorder(Ridge):
+    """A ridge whose fit takes the rows' groups and counts the calls with them."""
+
+    calls_with_groups = 0
+
+    def fit(self, X, y, sample_weight=None, groups=None):
+        if groups is not None:
+            type(self).calls_with_groups += 1
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+def test_the_predictor_gets_groups_exactly_when_its_routing_asks_for_them():
+    import sklearn
+
+    table = planted_table(6)
+
+    def measure(groups):
+        return {g: table[g] for g in groups}
+
+    settings = dict(n_groups=3, n_measured=6, random_state=0)
+    _GroupsRecorder.calls_with_groups = 0
+    search_groups(measure, 6, estimator=_GroupsRecorder(), **settings)
+    assert _GroupsRecorder.calls_with_groups == 0  # a fit signature is no request
+    with sklearn.config_context(enable_metadata_routing=True):
+        requested = _GroupsRecorder().set_fit_request(groups=True)
+        search_groups(measure, 6, estimator=requested, **settings)
+    assert _GroupsRecorder.calls_with_groups > 0
+    # a search with group-wise folds needs them, routing on or off
+    grid = GridSearchCV(Ridge(), {"alpha": [0.1, 1.0]}, cv=GroupKFold(2))
+    assert _predictor.consumes_groups(grid)
+    assert search_groups(measure, 6, estimator=grid, **settings).estimator.n_splits_
