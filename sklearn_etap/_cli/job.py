@@ -12,6 +12,7 @@ from .._affinity import TorchAffinityExtractor
 from .._groups import encode_groups
 from .data import UsageError
 from .learned import advice, trivial_summary
+from .linearized_check import linearized_agreement
 from .measuring import MEASUREMENTS
 from .references import all_tasks, qualify_unlearned, reference_answers, subset_gains
 from .resume import fit_affinity_model
@@ -163,9 +164,17 @@ def _run_job(data, options, say):
     )
     timings["references"] = time.perf_counter() - start
 
+    linearized = None
+    if options.linearized:
+        start = time.perf_counter()
+        say("      checking the linearized gain estimate against the measured gains")
+        linearized = linearized_agreement(extractor, data, all_gains, options.seed)
+        timings["linearized"] = time.perf_counter() - start
+
     summary = _summary(
         data, options, extractor, gains, search, selection, timings, all_gains
     )
+    summary["linearized"] = linearized
     summary["references"] = references
     summary["trivial"] = trivial_summary(
         all_gains,

@@ -110,6 +110,14 @@ def build_parser():
         "of the predictions) or adaptive (search_groups: half at random, then the "
         "groups ETAP would choose, refitting ETAP's defaults every round; slower)",
     )
+    run.add_argument(
+        "--linearized",
+        action="store_true",
+        help="also check whether the linearized gain estimate "
+        "(LinearizedGainEstimator: gains without training) agrees with the "
+        "measured groups for this model, in the printout and the report (off by "
+        "default: it costs more than the rest of a quick run)",
+    )
     run.add_argument("--seed", type=int, default=0, help="random seed (0)")
     run.add_argument(
         "--jobs", type=int, default=-1, help="parallel trainings (-1: all cores)"
