@@ -205,6 +205,7 @@ class TorchAffinityExtractor(
     (3,)
     """
 
+    per_task_params = ("task_types", "heads")  # measure_gains cuts them per model
     _parameter_constraints = {
         "hidden_layer_sizes": [
             "array-like",
