@@ -477,3 +477,33 @@ def test_the_predictor_gets_groups_exactly_when_its_routing_asks_for_them():
     grid = GridSearchCV(Ridge(), {"alpha": [0.1, 1.0]}, cv=GroupKFold(2))
     assert _predictor.consumes_groups(grid)
     assert search_groups(measure, 6, estimator=grid, **settings).estimator.n_splits_
+
+
+def test_a_time_limit_bounds_every_selection_and_the_result_says_if_optimal(
+    monkeypatch,
+):
+    from sklearn_etap._adaptive import strategies
+
+    table = planted_table(6)
+    limits = []
+    real = strategies.select_from_gains
+
+    def spy(*args, **kwargs):
+        limits.append(kwargs["time_limit"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(strategies, "select_from_gains", spy)
+    result = search_groups(
+        lambda groups: {g: table[g] for g in groups},
+        6,
+        n_groups=2,
+        n_measured=6,
+        time_limit=30.0,
+        random_state=0,
+    )
+    assert len(limits) >= 2 and set(limits) == {30.0}  # the rounds and the end
+    assert result.optimal and result.gap == 0.0
+    assert sorted(result.groups) == sorted(select_groups(
+        {g: (result.measured[g] if g in result.measured else result.estimator.predict(
+            encode_groups([g], 6))) for g in all_groups(6, min_size=2)}, 2,
+    ).groups)  # fmt: skip
