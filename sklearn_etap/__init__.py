@@ -25,7 +25,7 @@ from ._prediction import (
     group_affinity,
     make_etap_search,
 )
-from ._selection import GroupSelector, select_groups
+from ._selection import GroupSelector, GroupSizeRule, select_groups
 
 __version__ = "0.1.0.dev0"
 
@@ -35,6 +35,7 @@ __all__ = [
     "GainPredictionDisplay",
     "GroupMeasurementError",
     "GroupSelector",
+    "GroupSizeRule",
     "LinearizedGainEstimator",
     "MeasuredGains",
     "ResidualRidge",

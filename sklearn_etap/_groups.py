@@ -267,7 +267,9 @@ def sample_groups(n_tasks, n_groups, random_state=None, *, max_size=None):
     n_tasks : int
         Number of tasks (at least 2).
     n_groups : int
-        Number of distinct groups to return.
+        Number of distinct groups to return: a count of draws (the groups to
+        measure). In :class:`GroupSelector` and :func:`search_groups`,
+        ``n_groups`` is instead the selection's budget, the most groups kept.
     random_state : int, RandomState instance or None, default=None
         Seed for reproducible draws.
     max_size : int, default=None

@@ -89,7 +89,8 @@ def search_groups(
         Number of tasks.
     n_groups : int
         Budget of the final selection: at most this many groups, singletons
-        included.
+        included (as in :class:`~sklearn_etap.GroupSelector`; the number of
+        groups measured is ``n_measured``).
     n_measured : int
         Budget of the search: the number of groups measured in all
         (including those in ``measured``).

@@ -5,10 +5,12 @@
 selection problem, its checks and scoring), ``pruning`` (exact pruning),
 ``solvers`` (MILP, brute force, and ``solve_selection``: cap the budget,
 prune, then solve), ``branch_and_bound``, ``from_gains`` (``select_groups``)
-and ``selector`` (``GroupSelector``).
+``selector`` (``GroupSelector``) and ``size_rule`` (``GroupSizeRule``, the
+baseline every recommendation is reported beside).
 """
 
 from .from_gains import select_groups
 from .selector import GroupSelector
+from .size_rule import GroupSizeRule
 
-__all__ = ["GroupSelector", "select_groups"]
+__all__ = ["GroupSelector", "GroupSizeRule", "select_groups"]

@@ -50,9 +50,9 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         ``affinity`` set. It is cloned, never fitted in place.
     n_groups : int
         Budget: the most groups to train, singletons included. Must be at
-        least ``ceil(n_tasks / largest candidate size)``. (In
+        least ``ceil(n_tasks / largest candidate size)``. In
         :func:`sample_groups`, ``n_groups`` is instead the number of groups
-        drawn: there it counts groups to measure, here groups to keep.)
+        drawn: there it counts groups to measure, here groups to keep.
     mode : {"overlap", "partition"}, default="overlap"
         ``"overlap"`` (the paper's objective): chosen groups may share tasks
         and each task is scored by its best chosen group. ``"partition"``:
