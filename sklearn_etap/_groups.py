@@ -13,7 +13,8 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, validate_params
+
+from ._validation import Interval, validate_params
 
 
 def check_groups(groups, n_tasks, *, min_size=1, allow_duplicates=False, name="groups"):

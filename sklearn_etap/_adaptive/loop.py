@@ -7,17 +7,17 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
-from sklearn.utils._param_validation import (
-    HasMethods,
-    Interval,
-    StrOptions,
-    validate_params,
-)
 from sklearn.utils.validation import check_array
 
 from .._groups import check_groups, encode_groups
 from .._selection.entry import enumerate_candidates
 from .._selection.problem import MODES
+from .._validation import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    validate_params,
+)
 from .measure import GroupMeasurementError, InvalidGains, call_measure
 from .predictor import bootstrap_spread, fit_predictor, make_predictor, rows_of
 from .strategies import (

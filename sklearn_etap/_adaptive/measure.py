@@ -18,9 +18,9 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, validate_params
 
 from .._gains import measure_gains
+from .._validation import Interval, validate_params
 
 
 class GroupMeasurementError(RuntimeError):

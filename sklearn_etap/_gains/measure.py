@@ -12,9 +12,9 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning, FitFailedWarning
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from .._task_names import check_task_names, names_from_columns
+from .._validation import Interval, StrOptions, validate_params
 from .extractor_params import overrides_for
 from .inputs import check_data, check_extractor, check_labels, check_measured_groups
 from .result import MeasuredGains

@@ -9,9 +9,9 @@ from collections.abc import Mapping
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from .._groups import check_groups, decode_rows
+from .._validation import Interval, StrOptions, validate_params
 from .entry import select_from_gains
 from .problem import MODES
 from .solvers import DEFAULT_SOLVER, SOLVERS

@@ -11,7 +11,6 @@ from sklearn.base import (
     _fit_context,
     clone,
 )
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
     MethodMapping,
@@ -19,7 +18,6 @@ from sklearn.utils.metadata_routing import (
 )
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
-    _estimator_has,
     check_is_fitted,
     check_non_negative,
     validate_data,
@@ -27,9 +25,15 @@ from sklearn.utils.validation import (
 
 from .._groups import check_groups, encode_groups, validated_rows
 from .._task_names import check_task_names, name_groups
+from .._validation import HasMethods, Interval, StrOptions
 from .entry import MAX_CANDIDATES, enumerate_candidates, select_from_gains
 from .problem import MODES
 from .solvers import DEFAULT_SOLVER, SOLVERS
+
+
+def _estimator_predicts(selector):
+    """Whether the fitted estimator (or, before fit, the given one) predicts."""
+    return hasattr(getattr(selector, "estimator_", selector.estimator), "predict")
 
 
 class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
@@ -302,7 +306,7 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
             "max_candidates",
         )
 
-    @available_if(_estimator_has("predict"))
+    @available_if(_estimator_predicts)
     def predict(self, X):
         """Predicted gain of group-task rows, from ``estimator_``.
 
