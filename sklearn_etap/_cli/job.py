@@ -10,20 +10,14 @@ from threadpoolctl import threadpool_limits
 
 from .._affinity import TorchAffinityExtractor
 from .._groups import encode_groups
+from .choosing import candidate_groups, choose_groups, measured_table, selection_status
 from .data import UsageError
 from .learned import advice, trivial_summary
 from .linearized_check import linearized_agreement
 from .measuring import MEASUREMENTS
 from .references import all_tasks, qualify_unlearned, reference_answers, subset_gains
 from .resume import fit_affinity_model
-from .scaling import (
-    MeasuredGainsTable,
-    candidate_groups,
-    choose_groups,
-    measured_table,
-    resolve_settings,
-    selection_status,
-)
+from .scaling import MeasuredGainsTable, resolve_settings
 from .targets import describe_scales, standardize_targets
 from .training import extractor_params
 

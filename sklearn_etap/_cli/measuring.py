@@ -28,8 +28,9 @@ from .._adaptive import make_measure, search_groups
 from .._gains import measure_gains
 from .._groups import sample_groups
 from .._prediction import ETAPRegressor, make_etap_search
+from .choosing import predicted_member_gains
 from .references import all_tasks, subset_gains
-from .scaling import predicted_member_gains, scale_etap_search
+from .scaling import scale_etap_search
 
 
 class RandomMeasurement:

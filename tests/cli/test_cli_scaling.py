@@ -12,13 +12,11 @@ import pytest
 
 from sklearn_etap import select_groups
 from sklearn_etap._cli import job, main
+from sklearn_etap._cli.choosing import candidate_gains, choose_groups, greedy_selection
 from sklearn_etap._cli.data import UsageError
 from sklearn_etap._cli.scaling import (
-    candidate_gains,
-    choose_groups,
     default_budget,
     default_groups,
-    greedy_selection,
     largest_group_size,
     resolve_settings,
 )

@@ -171,7 +171,7 @@ def test_a_time_out_without_selection_is_told_by_the_solvers_status(monkeypatch)
     back on it by type."""
     from scipy.optimize import OptimizeResult
 
-    from sklearn_etap._cli import scaling
+    from sklearn_etap._cli import choosing
     from sklearn_etap._selection import solvers
     from sklearn_etap._selection.problem import SelectionTimeoutError
 
@@ -184,7 +184,7 @@ def test_a_time_out_without_selection_is_told_by_the_solvers_status(monkeypatch)
     with pytest.raises(SelectionTimeoutError):
         select_groups(gains, 2, solver="milp", time_limit=1.0)
     said = []
-    got = scaling.choose_groups(
+    got = choosing.choose_groups(
         groups, [gains[g] for g in groups], 4, budget=2, mode="overlap",
         time_limit=1.0, say=said.append, basis="test",
     )  # fmt: skip
