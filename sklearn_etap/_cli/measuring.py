@@ -33,7 +33,35 @@ from .references import all_tasks, subset_gains
 from .scaling import scale_etap_search
 
 
-class RandomMeasurement:
+class MeasuringStep:
+    """What a measuring step provides; a new ``--measure`` choice subclasses
+    it and is added to :data:`MEASUREMENTS`."""
+
+    #: The ``--measure`` value.
+    name = None
+    #: What the selection's gains are, as the report says it.
+    basis = None
+
+    def announce(self, n_groups, exhaustive):
+        """The step message of step 2."""
+        raise NotImplementedError
+
+    def measure(self, extractor, data, names, options, max_size, progress):
+        """``(gains, every)``: the measured groups' gains (``MeasuredGains``),
+        and the same with all tasks together added (a reference answer)."""
+        raise NotImplementedError
+
+    def predictor(self, affinity, row_group, options, progress, say):
+        """``(estimator, fit_params)``: the unfitted predictor of the
+        measured gains and what its ``fit`` needs beyond ``X, y``."""
+        raise NotImplementedError
+
+    def selection_gains(self, model, candidates, gains):
+        """Member gains of every candidate, as the selection reads them."""
+        raise NotImplementedError
+
+
+class RandomMeasurement(MeasuringStep):
     """``--measure random``: random groups, ETAP's grid search, predictions."""
 
     name = "random"
@@ -47,7 +75,6 @@ class RandomMeasurement:
         )
 
     def measure(self, extractor, data, names, options, max_size, progress):
-        """Gains of the measured groups, and of them plus all tasks together."""
         n_tasks = len(names)
         groups = sample_groups(n_tasks, options.groups, random_state=options.seed)
         reference = [] if all_tasks(n_tasks) in groups else [all_tasks(n_tasks)]
@@ -68,7 +95,6 @@ class RandomMeasurement:
         return subset_gains(every, groups), every
 
     def predictor(self, affinity, row_group, options, progress, say):
-        """The unfitted predictor and the parameters of its ``fit``."""
         say("[3/4] fitting ETAP: grid search cross-validated over the groups")
         n_tasks = len(affinity)
         search = make_etap_search(
@@ -87,7 +113,7 @@ class RandomMeasurement:
         return predicted_member_gains(model, candidates, gains.n_tasks)
 
 
-class AdaptiveMeasurement(RandomMeasurement):
+class AdaptiveMeasurement(MeasuringStep):
     """``--measure adaptive``: :func:`~sklearn_etap.search_groups`, ETAP's
     defaults refitted every round, measured gains where known."""
 
