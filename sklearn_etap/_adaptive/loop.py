@@ -2,14 +2,13 @@
 groups the strategy picks, repeat until the trainings are spent, select."""
 
 from collections.abc import Mapping
-from math import comb
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.validation import check_array
 
-from .._groups import check_groups, encode_groups
+from .._groups import encode_groups
 from .._selection.entry import enumerate_candidates
 from .._selection.problem import MODES
 from .._validation import (
@@ -18,6 +17,7 @@ from .._validation import (
     StrOptions,
     validate_params,
 )
+from .inputs import check_budget, check_measured, resolve_n_initial
 from .measure import GroupMeasurementError, InvalidGains, call_measure
 from .predictor import bootstrap_spread, fit_predictor, make_predictor, rows_of
 from .strategies import (
@@ -205,12 +205,12 @@ def search_groups(
         max_group_size,
         advice="set max_group_size to keep the search tractable",
     )
-    given = _check_measured(measured, n_tasks)
+    given = check_measured(measured, n_tasks)
     for group in given:
         if group not in candidates:
             candidates.append(group)
-    n_initial = _resolve_n_initial(n_initial, n_measured, strategy, n_tasks)
-    _check_budget(n_measured, n_initial, given, candidates)
+    n_initial = resolve_n_initial(n_initial, n_measured, strategy, n_tasks)
+    check_budget(n_measured, n_initial, given, candidates)
 
     search = _SearchProgress(measure, n_tasks, n_groups, mode, verbose)
     search.measured.update(given)
@@ -356,50 +356,3 @@ def _failed_groups(exc, groups):
     if isinstance(exc, InvalidGains):
         return [exc.group]
     return list(groups)
-
-
-def _check_measured(measured, n_tasks):
-    if not measured:
-        return {}
-    groups = check_groups(list(measured), n_tasks)
-    given = {}
-    for key, group in zip(measured, groups):
-        values = np.atleast_1d(np.asarray(measured[key], dtype=float))
-        if len(group) < 2 or values.shape != (len(group),):
-            raise ValueError(
-                f"measured[{key!r}] must hold one gain per member of a group of "
-                f"at least 2 tasks; got {values.size} gain(s) for {len(group)} "
-                "task(s)."
-            )
-        if not np.isfinite(values).all():
-            raise ValueError(f"measured[{key!r}] holds a non-finite gain.")
-        given[group] = values
-    return given
-
-
-def _resolve_n_initial(n_initial, n_measured, strategy, n_tasks):
-    if n_initial is not None:
-        return n_initial
-    n_pairs = comb(n_tasks, 2)
-    if strategy == "pairs" and n_measured >= n_pairs + n_pairs // 2:
-        return n_pairs
-    return max(2, n_measured // 2)
-
-
-def _check_budget(n_measured, n_initial, given, candidates):
-    n_available = sum(len(g) >= 2 for g in candidates)
-    if n_measured > n_available:
-        raise ValueError(
-            f"n_measured={n_measured} exceeds the {n_available} candidate groups; "
-            "measure at most every candidate."
-        )
-    if n_initial > n_measured:
-        raise ValueError(
-            f"n_initial={n_initial} exceeds n_measured={n_measured}; the initial "
-            "groups are part of the measured ones."
-        )
-    if max(n_initial, len(given)) < 2:
-        raise ValueError(
-            "the predictor needs at least 2 measured groups before its first "
-            f"fit; got n_initial={n_initial} and {len(given)} given."
-        )

@@ -286,7 +286,6 @@ class TorchAffinityExtractor(
         self.random_state = random_state
         self.verbose = verbose
 
-    # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, Y):
         """Train the multi-task model on all columns of ``Y`` and record affinities.
