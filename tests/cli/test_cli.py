@@ -182,6 +182,7 @@ def test_a_reader_that_leaves_ends_the_run_quietly(monkeypatch, capfd):
     assert "error" not in capfd.readouterr().err
 
 
+@pytest.mark.slow
 def test_linearized_check_reports_the_agreement_it_computes(tmp_path, capsys):
     csv = make_csv(tmp_path / "d.csv")
     out = tmp_path / "lin"

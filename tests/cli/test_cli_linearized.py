@@ -30,6 +30,7 @@ def fitted():
     return ext, data, gains
 
 
+@pytest.mark.slow
 def test_the_reported_agreement_is_the_estimators_trust_check(fitted):
     ext, data, gains = fitted
     check = linearized_agreement(ext, data, gains, seed=0)
