@@ -1,7 +1,12 @@
 """sklearn-etap: predict which tasks to train together (ETAP, ICLR 2026)."""
 
 # The pipeline, stage by stage: affinity -> gains -> prediction -> selection.
-from ._adaptive import GroupMeasurementError, gains_measurer, search_groups
+from ._adaptive import (
+    GroupMeasurementError,
+    gains_measurer,  # noqa: F401 (deprecated, not in __all__)
+    make_measure,
+    search_groups,
+)
 from ._affinity import TorchAffinityExtractor
 from ._gains import (
     MeasuredGains,
@@ -20,7 +25,7 @@ from ._prediction import (
     group_affinity,
     make_etap_search,
 )
-from ._selection import GroupSelector, select_groups
+from ._selection import GroupSelector, GroupSizeRule, select_groups
 
 __version__ = "0.1.0.dev0"
 
@@ -30,6 +35,7 @@ __all__ = [
     "GainPredictionDisplay",
     "GroupMeasurementError",
     "GroupSelector",
+    "GroupSizeRule",
     "LinearizedGainEstimator",
     "MeasuredGains",
     "ResidualRidge",
@@ -39,10 +45,10 @@ __all__ = [
     "all_groups",
     "encode_groups",
     "etap_param_grid",
-    "gains_measurer",
     "group_affinity",
     "group_row_ids",
     "make_etap_search",
+    "make_measure",
     "measure_gains",
     "sample_groups",
     "search_groups",

@@ -13,7 +13,8 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, validate_params
+
+from ._validation import Interval, validate_params
 
 
 def check_groups(groups, n_tasks, *, min_size=1, allow_duplicates=False, name="groups"):
@@ -267,7 +268,9 @@ def sample_groups(n_tasks, n_groups, random_state=None, *, max_size=None):
     n_tasks : int
         Number of tasks (at least 2).
     n_groups : int
-        Number of distinct groups to return.
+        Number of distinct groups to return: a count of draws (the groups to
+        measure). In :class:`GroupSelector` and :func:`search_groups`,
+        ``n_groups`` is instead the selection's budget, the most groups kept.
     random_state : int, RandomState instance or None, default=None
         Seed for reproducible draws.
     max_size : int, default=None

@@ -1,12 +1,13 @@
 """Choosing which groups to measure: an adaptive measure, predict, select loop.
 
-``loop`` (``search_groups``), ``strategies`` (which groups to measure next),
+``loop`` (``search_groups``), ``inputs`` (its checks and defaults),
+``strategies`` (which groups to measure next),
 ``predictor`` (the gain predictor refitted every round), ``measure`` (the
-``measure`` callable: checking it, ``gains_measurer``, the error that keeps
+``measure`` callable: checking it, ``make_measure``, the error that keeps
 what was measured).
 """
 
 from .loop import search_groups
-from .measure import GroupMeasurementError, gains_measurer
+from .measure import GroupMeasurementError, gains_measurer, make_measure
 
-__all__ = ["GroupMeasurementError", "gains_measurer", "search_groups"]
+__all__ = ["GroupMeasurementError", "gains_measurer", "make_measure", "search_groups"]

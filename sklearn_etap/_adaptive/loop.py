@@ -2,21 +2,22 @@
 groups the strategy picks, repeat until the trainings are spent, select."""
 
 from collections.abc import Mapping
-from math import comb
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
-from sklearn.utils._param_validation import (
+from sklearn.utils.validation import check_array
+
+from .._groups import encode_groups
+from .._selection.entry import enumerate_candidates
+from .._selection.problem import MODES
+from .._validation import (
     HasMethods,
     Interval,
     StrOptions,
     validate_params,
 )
-from sklearn.utils.validation import check_array
-
-from .._groups import all_groups, check_groups, encode_groups
-from .._selection.problem import MODES
+from .inputs import check_budget, check_measured, resolve_n_initial
 from .measure import GroupMeasurementError, InvalidGains, call_measure
 from .predictor import bootstrap_spread, fit_predictor, make_predictor, rows_of
 from .strategies import (
@@ -27,9 +28,6 @@ from .strategies import (
     propose,
     select,
 )
-
-# The most candidate groups enumerated (all groups of 12 tasks: 4,083).
-_MAX_CANDIDATES = 5000
 
 
 @validate_params(
@@ -46,6 +44,7 @@ _MAX_CANDIDATES = 5000
         "strategy": [StrOptions(set(STRATEGIES))],
         "max_group_size": [Interval(Integral, 2, None, closed="left"), None],
         "measured": [Mapping, None],
+        "time_limit": [Interval(Real, 0, None, closed="neither"), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     },
@@ -65,6 +64,7 @@ def search_groups(
     strategy="exploit",
     max_group_size=None,
     measured=None,
+    time_limit=None,
     random_state=None,
     verbose=0,
 ):
@@ -83,26 +83,31 @@ def search_groups(
         ``measure(groups)`` trains the given groups (a list of sorted tuples
         of task indices, ``batch_size`` or fewer) and returns the gain of
         every member: a :class:`~sklearn_etap.MeasuredGains` (as
-        :func:`gains_measurer` builds), a mapping ``{group: member gains}``,
+        :func:`make_measure` makes), a mapping ``{group: member gains}``,
         or one array of member gains (ascending task order) per group.
     n_tasks : int
         Number of tasks.
     n_groups : int
         Budget of the final selection: at most this many groups, singletons
-        included.
+        included (as in :class:`~sklearn_etap.GroupSelector`; the number of
+        groups measured is ``n_measured``).
     n_measured : int
         Budget of the search: the number of groups measured in all
         (including those in ``measured``).
     affinity : array-like of shape (n_tasks, n_tasks), default=None
         Task affinity (``TorchAffinityExtractor.affinity_``). The predictor
         is then ``ETAPRegressor(affinity=affinity)`` with the library's
-        defaults (they tune their penalties on the measured groups), refitted
-        at every round.
+        defaults (they tune their penalties on the measured groups; no grid
+        search), refitted at every round.
     estimator : regressor, default=None
         Any regressor of gains from group-task rows ``[u_G | e_t]``, cloned
-        at every round; a ``fit`` taking ``groups=`` receives each row's
-        group. Without ``affinity`` and ``estimator``, a ridge on
-        ``[u_G | e_t]`` (``Ridge(alpha=1.0)``).
+        at every round. Its ``fit`` receives each row's group as ``groups=``
+        when its metadata routing asks for them: a scikit-learn search with
+        group-wise folds (``GridSearchCV(..., cv=GroupKFold())``) always,
+        any other estimator after ``set_fit_request(groups=True)`` (with
+        ``sklearn.set_config(enable_metadata_routing=True)``). Without
+        ``affinity`` and ``estimator``, a ridge on ``[u_G | e_t]``
+        (``Ridge(alpha=1.0)``).
     mode : {"overlap", "partition"}, default="overlap"
         The selection's objective (see :func:`~sklearn_etap.select_groups`).
     n_initial : int, default=None
@@ -129,6 +134,11 @@ def search_groups(
         ``error.partial.measured`` after a :class:`GroupMeasurementError`):
         used as measured, never measured again, and counted in
         ``n_measured``.
+    time_limit : float, default=None
+        Seconds each selection may take (the one of every round and the
+        final one), as in :func:`~sklearn_etap.select_groups`: at the limit
+        the best selection found is used. ``None``: no limit, every
+        selection exact.
     random_state : int, RandomState instance or None, default=None
         Seeds the initial groups, the bootstrap refits and tie-breaks. With
         an int, a search resumed through ``measured`` measures what the
@@ -144,7 +154,8 @@ def search_groups(
           known, predicted elsewhere; 0 for singletons).
         - ``is_measured``: whether each chosen group's gains are measured.
         - ``total_gain``: the selection's objective on those gains;
-          ``task_gain`` and ``task_group`` as in ``select_groups``.
+          ``task_gain``, ``task_group``, ``optimal`` and ``gap`` as in
+          ``select_groups`` (not optimal only when ``time_limit`` ran out).
         - ``measured``: ``{group: member gains}`` of every measured group,
           in the order measured.
         - ``history``: one dict per round: ``round``, ``strategy``
@@ -189,15 +200,19 @@ def search_groups(
                 "pass the (n_tasks, n_tasks) matrix of the extractor fitted on "
                 "these tasks."
             )
-    candidates = _candidates(n_tasks, max_group_size)
-    given = _check_measured(measured, n_tasks)
+    candidates = enumerate_candidates(
+        n_tasks,
+        max_group_size,
+        advice="set max_group_size to keep the search tractable",
+    )
+    given = check_measured(measured, n_tasks)
     for group in given:
         if group not in candidates:
             candidates.append(group)
-    n_initial = _resolve_n_initial(n_initial, n_measured, strategy, n_tasks)
-    _check_budget(n_measured, n_initial, given, candidates)
+    n_initial = resolve_n_initial(n_initial, n_measured, strategy, n_tasks)
+    check_budget(n_measured, n_initial, given, candidates)
 
-    search = _Search(measure, n_tasks, n_groups, mode, verbose)
+    search = _SearchProgress(measure, n_tasks, n_groups, mode, verbose)
     search.measured.update(given)
     if given:
         search.record("given", list(given), None)
@@ -215,6 +230,7 @@ def search_groups(
         rng = np.random.RandomState([rng_seed, len(search.measured)])
         state = search.predict(affinity, estimator, candidates, rows, sizes)
         state.rng = rng
+        state.time_limit = time_limit
         if strategy in NEEDS_SPREAD:
             spread = bootstrap_spread(state.fitted, *state.train, rows, rng)
             state.spread = np.split(spread, np.cumsum(sizes)[:-1])
@@ -226,7 +242,7 @@ def search_groups(
 
     state = search.predict(affinity, estimator, candidates, rows, sizes)
     table = hybrid_gains(candidates, state.predicted, search.measured)
-    selection = select(table, n_groups, mode, n_tasks)
+    selection = select(table, n_groups, mode, n_tasks, time_limit)
     gains = [
         np.asarray(table.get(g, np.zeros(len(g))), float) for g in selection.groups
     ]
@@ -237,14 +253,17 @@ def search_groups(
         total_gain=selection.total_gain,
         task_gain=selection.task_gain,
         task_group=selection.task_group,
+        optimal=selection.optimal,
+        gap=selection.gap,
         measured=dict(search.measured),
         history=search.history,
         estimator=state.fitted,
     )
 
 
-class _Search:
-    """The measured gains and the history of one search."""
+class _SearchProgress:
+    """What one search has done so far: the gains measured, the rounds run
+    (``history``), and the predictor fitted on them."""
 
     def __init__(self, measure, n_tasks, n_groups, mode, verbose):
         self.measure_fn = measure
@@ -337,62 +356,3 @@ def _failed_groups(exc, groups):
     if isinstance(exc, InvalidGains):
         return [exc.group]
     return list(groups)
-
-
-def _candidates(n_tasks, max_group_size):
-    max_size = n_tasks if max_group_size is None else min(max_group_size, n_tasks)
-    count = sum(comb(n_tasks, k) for k in range(2, max_size + 1))
-    if count > _MAX_CANDIDATES:
-        raise ValueError(
-            f"{n_tasks} tasks with groups of up to {max_size} tasks give {count} "
-            f"candidate groups, more than {_MAX_CANDIDATES}; set max_group_size "
-            "to keep the search tractable."
-        )
-    return all_groups(n_tasks, min_size=2, max_size=max_size)
-
-
-def _check_measured(measured, n_tasks):
-    if not measured:
-        return {}
-    groups = check_groups(list(measured), n_tasks)
-    given = {}
-    for key, group in zip(measured, groups):
-        values = np.atleast_1d(np.asarray(measured[key], dtype=float))
-        if len(group) < 2 or values.shape != (len(group),):
-            raise ValueError(
-                f"measured[{key!r}] must hold one gain per member of a group of "
-                f"at least 2 tasks; got {values.size} gain(s) for {len(group)} "
-                "task(s)."
-            )
-        if not np.isfinite(values).all():
-            raise ValueError(f"measured[{key!r}] holds a non-finite gain.")
-        given[group] = values
-    return given
-
-
-def _resolve_n_initial(n_initial, n_measured, strategy, n_tasks):
-    if n_initial is not None:
-        return n_initial
-    n_pairs = comb(n_tasks, 2)
-    if strategy == "pairs" and n_measured >= n_pairs + n_pairs // 2:
-        return n_pairs
-    return max(2, n_measured // 2)
-
-
-def _check_budget(n_measured, n_initial, given, candidates):
-    n_available = sum(len(g) >= 2 for g in candidates)
-    if n_measured > n_available:
-        raise ValueError(
-            f"n_measured={n_measured} exceeds the {n_available} candidate groups; "
-            "measure at most every candidate."
-        )
-    if n_initial > n_measured:
-        raise ValueError(
-            f"n_initial={n_initial} exceeds n_measured={n_measured}; the initial "
-            "groups are part of the measured ones."
-        )
-    if max(n_initial, len(given)) < 2:
-        raise ValueError(
-            "the predictor needs at least 2 measured groups before its first "
-            f"fit; got n_initial={n_initial} and {len(given)} given."
-        )

@@ -1,18 +1,26 @@
 """The ``measure`` callable of :func:`search_groups`: calling it, checking what
-it returns, and building one from an extractor and data (``gains_measurer``)."""
+it returns, and building one from an extractor and data (``make_measure``).
+
+Names: :func:`~sklearn_etap.measure_gains` measures the gains of given groups
+(it trains them); ``measure`` is the callable :func:`search_groups` calls with
+the groups it picked; :func:`make_measure` makes such a callable from
+``measure_gains`` bound to one extractor and data. ``gains_measurer`` was
+``make_measure``'s former name (deprecated).
+"""
 
 import os
 import shutil
 import tempfile
+import warnings
 import weakref
 from collections.abc import Mapping
 from numbers import Integral
 
 import numpy as np
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, validate_params
 
 from .._gains import measure_gains
+from .._validation import Interval, validate_params
 
 
 class GroupMeasurementError(RuntimeError):
@@ -122,7 +130,7 @@ def call_measure(measure, groups):
     return gains
 
 
-class _GainsMeasurer:
+class _MeasureGainsOnData:
     """``measure(groups)`` for :func:`search_groups`, through ``measure_gains``."""
 
     def __init__(self, extractor, data, *, n_jobs, cache_dir, seed, n_seeds, progress):
@@ -173,7 +181,7 @@ class _GainsMeasurer:
     },
     prefer_skip_nested_validation=True,
 )
-def gains_measurer(
+def make_measure(
     extractor,
     X,
     Y,
@@ -186,7 +194,7 @@ def gains_measurer(
     random_state=0,
     progress=False,
 ):
-    """Build the ``measure`` callable of :func:`search_groups` from real trainings.
+    """Make the ``measure`` callable of :func:`search_groups` from real trainings.
 
     ``measure(groups)`` calls :func:`~sklearn_etap.measure_gains` on the
     given groups with the data and settings fixed here; every call uses the
@@ -224,17 +232,17 @@ def gains_measurer(
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_etap import TorchAffinityExtractor, gains_measurer
+    >>> from sklearn_etap import TorchAffinityExtractor, make_measure
     >>> rng = np.random.RandomState(0)
     >>> X = rng.normal(size=(60, 4))
     >>> Y = X[:, :3] + 0.1 * rng.normal(size=(60, 3))
     >>> ext = TorchAffinityExtractor(hidden_layer_sizes=(8,), max_epochs=3)
-    >>> measure = gains_measurer(ext, X[:40], Y[:40], X[40:], Y[40:])
+    >>> measure = make_measure(ext, X[:40], Y[:40], X[40:], Y[40:])
     >>> measure([(0, 1)]).y.shape
     (2,)
     """
     seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
-    return _GainsMeasurer(
+    return _MeasureGainsOnData(
         extractor,
         (X, Y, X_test, Y_test),
         n_jobs=n_jobs,
@@ -243,3 +251,17 @@ def gains_measurer(
         n_seeds=n_seeds,
         progress=progress,
     )
+
+
+def gains_measurer(*args, **kwargs):
+    """Deprecated: renamed :func:`make_measure` (same parameters and result).
+
+    ``gains_measurer`` is removed in 0.3; it warns with ``FutureWarning``.
+    """
+    warnings.warn(
+        "gains_measurer was renamed make_measure (same parameters); "
+        "gains_measurer will be removed in sklearn-etap 0.3.",
+        FutureWarning,
+        stacklevel=2,
+    )
+    return make_measure(*args, **kwargs)

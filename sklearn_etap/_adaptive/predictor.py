@@ -1,12 +1,10 @@
 """The gain predictor of :func:`search_groups`: which one, fitting it on the
 measured groups, and how much its predictions move under bootstrap refits."""
 
-import inspect
-
 import numpy as np
 from sklearn.base import clone
 from sklearn.linear_model import Ridge
-from sklearn.model_selection._search import BaseSearchCV
+from sklearn.utils.metadata_routing import get_routing_for_object
 
 from .._groups import encode_groups, group_row_ids
 from .._prediction import ETAPRegressor
@@ -26,10 +24,9 @@ def make_predictor(affinity, estimator, n_measured_groups):
     """An unfitted predictor for ``n_measured_groups`` measured groups.
 
     With ``affinity``: ``ETAPRegressor(affinity=affinity)`` with the library's
-    defaults, which choose their own penalties from the measured groups (the
-    configuration ``benchmarks/bench_adaptive.py --estimator etap`` measured; a
-    grid search every round cost more and predicted the same in
-    ``benchmarks/bench_gain_prediction.py``).
+    defaults, which choose their own penalties from the measured groups; no
+    grid search (the configuration ``benchmarks/bench_adaptive.py --estimator
+    etap`` measures).
     """
     if estimator is not None:
         return clone(estimator)
@@ -38,14 +35,14 @@ def make_predictor(affinity, estimator, n_measured_groups):
     return default_estimator()
 
 
-def _accepts_groups(predictor):
-    if isinstance(predictor, BaseSearchCV):  # fit(X, y, **params) routes groups
-        return True
-    try:
-        parameters = inspect.signature(predictor.fit).parameters
-    except (TypeError, ValueError):  # pragma: no cover - builtins without signature
-        return False
-    return "groups" in parameters
+def consumes_groups(predictor):
+    """Whether ``predictor.fit`` takes the rows' groups, by its metadata routing.
+
+    scikit-learn's searches with a group-wise ``cv`` (``GroupKFold``...) do,
+    with or without ``enable_metadata_routing``; any estimator does once its
+    ``set_fit_request(groups=True)`` asks for them (routing enabled).
+    """
+    return bool(get_routing_for_object(predictor).consumes("fit", ["groups"]))
 
 
 def rows_of(measured, n_tasks):
@@ -57,10 +54,9 @@ def rows_of(measured, n_tasks):
 
 
 def fit_predictor(predictor, P, y, row_group):
-    """Fit ``predictor`` on measured rows; ``groups=`` goes to a search
-    (``GridSearchCV`` and the like, for group-wise folds) or a ``fit`` that
-    names it."""
-    if _accepts_groups(predictor):
+    """Fit ``predictor`` on measured rows, with ``groups=`` when it
+    :func:`consumes_groups`."""
+    if consumes_groups(predictor):
         return predictor.fit(P, y, groups=row_group)
     return predictor.fit(P, y)
 

@@ -20,7 +20,7 @@ from itertools import combinations
 
 import numpy as np
 
-from .._selection import select_groups
+from .._selection.entry import select_from_gains
 
 STRATEGIES = ("exploit", "explore", "optimistic", "pairs")
 
@@ -72,15 +72,24 @@ def hybrid_gains(candidates, predicted, measured, bonus=None):
     return table
 
 
-#: Candidates beyond which the rounds select with HiGHS: branch and bound did
-#: not finish one selection in 60 s on 40 tasks (834 candidates, budget 20).
+#: Candidates beyond which the rounds select with HiGHS: on many candidates
+#: branch and bound's worst case (exponential) is far slower.
 MILP_FROM_CANDIDATES = 500
 
 
-def select(table, n_groups, mode, n_tasks):
-    """The library's exact selection on a ``{group: member gains}`` table."""
+def select(table, n_groups, mode, n_tasks, time_limit=None):
+    """The library's exact selection on a ``{group: member gains}`` table,
+    within ``time_limit`` seconds (the best selection found when it runs out)."""
     solver = "milp" if len(table) > MILP_FROM_CANDIDATES else "branch_and_bound"
-    return select_groups(table, n_groups, n_tasks=n_tasks, mode=mode, solver=solver)
+    return select_from_gains(
+        list(table),
+        list(table.values()),
+        n_tasks,
+        n_groups,
+        mode=mode,
+        solver=solver,
+        time_limit=time_limit,
+    )
 
 
 def propose(strategy, state, n):
@@ -89,10 +98,12 @@ def propose(strategy, state, n):
 
     ``state`` holds ``candidates``, ``measured``, ``predicted`` (member gains
     per candidate), ``spread`` (their bootstrap standard deviations, or
-    None), ``n_groups``, ``mode``, ``n_tasks`` and ``rng``.
+    None), ``n_groups``, ``mode``, ``n_tasks``, ``time_limit`` and ``rng``.
     """
     table = hybrid_gains(state.candidates, state.predicted, state.measured)
-    selection = select(table, state.n_groups, state.mode, state.n_tasks)
+    selection = select(
+        table, state.n_groups, state.mode, state.n_tasks, state.time_limit
+    )
     if strategy == "explore":
         picks = _most_uncertain(state, n)
     elif strategy == "optimistic":
@@ -100,7 +111,9 @@ def propose(strategy, state, n):
         optimistic = hybrid_gains(
             state.candidates, state.predicted, state.measured, bonus
         )
-        chosen = select(optimistic, state.n_groups, state.mode, state.n_tasks)
+        chosen = select(
+            optimistic, state.n_groups, state.mode, state.n_tasks, state.time_limit
+        )
         picks = _chosen_then_improving(state, optimistic, chosen, n)
     else:  # "exploit", and "pairs" once its pairs are measured
         picks = _chosen_then_improving(state, table, selection, n)

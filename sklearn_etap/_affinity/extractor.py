@@ -205,6 +205,7 @@ class TorchAffinityExtractor(
     (3,)
     """
 
+    per_task_params = ("task_types", "heads")  # measure_gains cuts them per model
     _parameter_constraints = {
         "hidden_layer_sizes": [
             "array-like",
@@ -282,7 +283,6 @@ class TorchAffinityExtractor(
         self.random_state = random_state
         self.verbose = verbose
 
-    # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, Y):
         """Train the multi-task model on all columns of ``Y`` and record affinities.

@@ -1,38 +1,44 @@
 """The job of ``etap run``: affinities, measured gains, ETAP, selection."""
 
 import time
+from contextlib import contextmanager
 
 import numpy as np
 from sklearn.base import clone
 from sklearn.model_selection import GroupKFold, cross_val_predict
-from sklearn.utils import Bunch
 from threadpoolctl import threadpool_limits
 
 from .._affinity import TorchAffinityExtractor
-from .._gains import measure_gains
-from .._groups import encode_groups, sample_groups
-from .._prediction import make_etap_search
-from .adaptive import measure_adaptively
+from .._groups import encode_groups
+from .choosing import candidate_groups, choose_groups, measured_table, selection_status
 from .data import UsageError
 from .learned import advice, trivial_summary
-from .references import (
-    all_tasks,
-    qualify_unlearned,
-    reference_answers,
-    subset_gains,
-)
+from .linearized_check import linearized_agreement
+from .measuring import MEASUREMENTS
+from .references import all_tasks, qualify_unlearned, reference_answers, subset_gains
 from .resume import fit_affinity_model
-from .scaling import (
-    MeasuredGainsTable,
-    candidate_gains,
-    choose_groups,
-    measured_table,
-    resolve_settings,
-    scale_etap_search,
-    selection_status,
-)
+from .scaling import MeasuredGainsTable, resolve_settings
 from .targets import describe_scales, standardize_targets
 from .training import extractor_params
+
+
+@contextmanager
+def one_thread_each():
+    """Torch's and the BLAS libraries' threads limited to one inside, and
+    restored after.
+
+    The job's models are small: threads only wait on each other, more so on
+    a busy CPU, and the trainings run in parallel processes already.
+    """
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1):
+            yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def run_job(data, options, say):
@@ -40,23 +46,20 @@ def run_job(data, options, say):
 
     ``say`` prints a progress line (or nothing with ``--quiet``).
     """
-    import torch
-
-    # Small models gain nothing from intra-op threads, and on a busy CPU the
-    # threads wait on each other.
-    torch.set_num_threads(1)
-    # The same for BLAS: on a loaded 2-core machine one 1016 x 200 ridge fit
-    # took 24 s with OpenBLAS's threads and 0.7 s with one.
-    with threadpool_limits(limits=1):
+    with one_thread_each():
         return _run_job(data, options, say)
 
 
 def _run_job(data, options, say):
+    """One pipeline: affinities, the measuring step ``--measure`` picks, the
+    predictor it names (none when every group was measured), the selection,
+    the reference answers."""
     names = list(data.task_names)
     n_tasks = len(names)
     settings = resolve_settings(options, n_tasks)
     options.groups, options.budget = settings.groups, settings.budget
     progress = not options.quiet
+    step = MEASUREMENTS[options.measure]()
     timings = {}
     target_scale = standardize_targets(data, options.standardize_targets)
     if describe_scales(target_scale):
@@ -75,48 +78,10 @@ def _run_job(data, options, say):
     affinity = extractor.affinity_
     timings["affinity"] = time.perf_counter() - start
 
-    max_size = None if settings.max_size >= n_tasks else settings.max_size
     start = time.perf_counter()
-    if options.measure == "adaptive":
-        say(
-            f"[2/4] measuring {options.groups} groups adaptively: half at random, "
-            "then those ETAP would choose (ETAP refitted every round)"
-        )
-        result, all_gains = measure_adaptively(
-            extractor, data, names, options, max_size, progress, [all_tasks(n_tasks)]
-        )
-        gains = subset_gains(all_gains, result.measured)
-        search = result.estimator
-        selection = Bunch(
-            groups=result.groups,
-            total=result.total_gain,
-            task_gain=result.task_gain,
-            task_group=result.task_group,
-            basis="measured gains where known, ETAP's predictions elsewhere",
-        )
-    else:
-        groups = sample_groups(n_tasks, options.groups, random_state=options.seed)
-        which = f"all {len(groups)}" if settings.exhaustive else f"{len(groups)} random"
-        say(
-            f"[2/4] measuring the gains of {which} groups, and of all tasks in "
-            "one model (a reference answer)"
-        )
-        reference = [] if all_tasks(n_tasks) in groups else [all_tasks(n_tasks)]
-        all_gains = measure_gains(
-            extractor,
-            data.X_train,
-            data.Y_train,
-            groups + reference,
-            X_test=data.X_test,
-            Y_test=data.Y_test,
-            n_jobs=options.jobs,
-            n_seeds=options.n_seeds,
-            random_state=options.seed,
-            cache_dir=options.cache_dir,
-            progress=progress,
-            task_names=names,
-        )
-        gains = subset_gains(all_gains, groups)
+    say(step.announce(options.groups, settings.exhaustive))
+    max_size = None if settings.max_size >= n_tasks else settings.max_size
+    gains, all_gains = step.measure(extractor, data, names, options, max_size, progress)
     together = subset_gains(all_gains, [all_tasks(n_tasks)])
     timings["measure_gains"] = time.perf_counter() - start
 
@@ -129,35 +94,22 @@ def _run_job(data, options, say):
         X, y, row_group = X[keep], y[keep], row_group[keep]
         y_per_seed = y_per_seed[keep]
     n_measured = len(np.unique(row_group))
-    out_of_fold = None
     if settings.exhaustive:
         say(
             f"[3/4] no predictor needed: all {settings.n_available} group(s) of 2 "
             "or more tasks were measured; choosing from the measured gains"
         )
-        search = MeasuredGainsTable().fit(X, y)
+        search, fit_params = MeasuredGainsTable(), {}
+    elif n_measured < 2:
+        raise UsageError(
+            "fewer than 2 measured groups have a defined gain; check the "
+            "targets (a task whose test loss is 0 has no relative gain)."
+        )
     else:
-        say("[3/4] fitting ETAP: grid search cross-validated over the groups")
-        if n_measured < 2:
-            raise UsageError(
-                "fewer than 2 measured groups have a defined gain; check the "
-                "targets (a task whose test loss is 0 has no relative gain)."
-            )
-        if options.measure != "adaptive":
-            search, encoding = scale_etap_search(
-                make_etap_search(
-                    affinity,
-                    n_train_groups=n_measured,
-                    n_jobs=options.jobs,
-                    verbose=progress,
-                ),
-                n_tasks,
-            )
-            if encoding != "per_task":
-                say(f"      residual stage: {encoding} ({n_tasks} tasks)")
-            search.fit(X, y, groups=row_group)
-    # The adaptive search returns the fitted default ETAP, the grid search its best.
+        search, fit_params = step.predictor(affinity, row_group, options, progress, say)
+    search.fit(X, y, **fit_params)
     model = getattr(search, "best_estimator_", search)
+    out_of_fold = None
     if not settings.exhaustive:
         out_of_fold = cross_val_predict(
             clone(model),
@@ -170,28 +122,25 @@ def _run_job(data, options, say):
 
     start = time.perf_counter()
     say(f"[4/4] choosing at most {options.budget} groups ({options.mode} mode)")
-    if options.measure != "adaptive":
-        if settings.exhaustive:
-            candidates, member_gains = measured_table(gains)
-            basis = "measured gains (every group was measured)"
-        else:
-            candidates, member_gains = candidate_gains(
-                model,
-                n_tasks,
-                settings.max_size,
-                extra_groups=[*gains.groups, all_tasks(n_tasks)],
-            )
-            basis = "ETAP's predictions"
-        selection = choose_groups(
-            candidates,
-            member_gains,
-            n_tasks,
-            budget=options.budget,
-            mode=options.mode,
-            time_limit=options.time_limit,
-            say=say,
-            basis=basis,
+    if settings.exhaustive:
+        candidates, member_gains = measured_table(gains)
+        basis = "measured gains (every group was measured)"
+    else:
+        candidates = candidate_groups(
+            n_tasks, settings.max_size, [*gains.groups, all_tasks(n_tasks)]
         )
+        member_gains = step.selection_gains(model, candidates, gains)
+        basis = step.basis
+    selection = choose_groups(
+        candidates,
+        member_gains,
+        n_tasks,
+        budget=options.budget,
+        mode=options.mode,
+        time_limit=options.time_limit,
+        say=say,
+        basis=basis,
+    )
     timings["selection"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -209,9 +158,17 @@ def _run_job(data, options, say):
     )
     timings["references"] = time.perf_counter() - start
 
+    linearized = None
+    if options.linearized:
+        start = time.perf_counter()
+        say("      checking the linearized gain estimate against the measured gains")
+        linearized = linearized_agreement(extractor, data, all_gains, options.seed)
+        timings["linearized"] = time.perf_counter() - start
+
     summary = _summary(
         data, options, extractor, gains, search, selection, timings, all_gains
     )
+    summary["linearized"] = linearized
     summary["references"] = references
     summary["trivial"] = trivial_summary(
         all_gains,

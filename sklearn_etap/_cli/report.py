@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .._plotting._base import PLOT_EXTRA
 from .learned import trivial_lines
+from .linearized_check import linearized_html, linearized_lines
 from .report_references import references_html, trivial_html
 
 AFFINITY_PNG = "affinity.png"
@@ -102,6 +103,7 @@ def format_groups(summary):
         lines.append(summary["references"]["verdict"])
     if "trivial" in summary:
         lines += trivial_lines(summary["trivial"])
+    lines += linearized_lines(summary)
     lines += [
         f"chosen groups (budget {summary['settings']['budget']}, "
         f"{summary['settings']['mode']} mode), {label} {total:.3f}:",
@@ -276,6 +278,7 @@ tasks it serves, so the column adds up to the total.</p>
 <p>Out-of-fold Pearson r between predicted and measured gains: {r_text}.
 Measured gains are noisy (two trainings of one group differ), so read it with
 care on a few groups.</p>
+{linearized_html(summary)}
 <h2>Measured groups</h2>
 <table><tr><th>group</th><th>measured gain of each task</th></tr>{measured}</table>
 <p>Files: {", ".join(esc(f) for f in summary["files"])}.</p>

@@ -2,50 +2,25 @@
 
 The number of groups to measure, the budget and the largest candidate group
 follow the number of tasks unless given, and settings that cannot work are
-refused before any training, in the command line's words. The selection runs
-HiGHS with a time limit: it returns the best grouping found and how far it
-can be from the optimum, and says that it is still working while it works.
+refused before any training, in the command line's words (the ``--budget``
+checks are all in :func:`resolve_settings`). When every group is measured,
+:class:`MeasuredGainsTable` stands in for the predictor; beyond
+``PER_TASK_MAX_TASKS`` tasks the residual stage shares its coefficients. The
+selection itself is in :mod:`.choosing`.
 """
 
-import threading
-import time
-from contextlib import contextmanager
-from math import ceil, comb, sqrt
+from math import ceil, sqrt
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import Bunch
 
-from .._groups import all_groups, encode_groups
-from .._selection.from_gains import (
-    as_bunch,
-    check_finite_gains,
-    check_summable_gains,
-)
-from .._selection.problem import (
-    InfeasibleSelectionError,
-    SelectionProblem,
-    evaluate,
-)
-from .._selection.solvers import solve_selection
+from .._selection.entry import MAX_CANDIDATES, largest_group_size
 from .data import UsageError
 
-#: GroupSelector's default limit on the candidate groups it enumerates.
-MAX_CANDIDATES = 5000
 #: Fewest groups measured and chosen by default (the values for 10 tasks).
 MIN_DEFAULT_GROUPS = 8
 MIN_DEFAULT_BUDGET = 3
-#: Seconds between "still choosing" lines while the solver runs.
-HEARTBEAT_SECONDS = 10.0
-
-
-def largest_group_size(n_tasks, max_candidates=MAX_CANDIDATES):
-    """The largest group size whose candidates (sizes 2..k) stay enumerable."""
-    size, count = 1, 0
-    while size < n_tasks and count + comb(n_tasks, size + 1) <= max_candidates:
-        size += 1
-        count += comb(n_tasks, size)
-    return size
 
 
 def n_multitask_groups(n_tasks):
@@ -101,6 +76,8 @@ def resolve_settings(options, n_tasks):
         budget = default_budget(n_tasks, max_size)
     else:
         budget = options.budget
+        if budget < 1:
+            raise UsageError(f"--budget {budget}: choose at least 1 group.")
         if budget < needed:
             limit = (
                 ""
@@ -121,182 +98,6 @@ def resolve_settings(options, n_tasks):
         exhaustive=exhaustive,
         n_available=available,
     )
-
-
-@contextmanager
-def heartbeat(say, what, every=HEARTBEAT_SECONDS):
-    """Print ``what`` with the seconds elapsed every ``every`` seconds."""
-    stop = threading.Event()
-    start = time.perf_counter()
-
-    def beat():
-        while not stop.wait(every):
-            say(f"      {what}: {time.perf_counter() - start:.0f} s")
-
-    thread = threading.Thread(target=beat, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
-
-
-def candidate_gains(model, n_tasks, max_size, extra_groups=()):
-    """Every group of 2..max_size tasks, plus ``extra_groups`` (the measured
-    groups and all tasks together, which a size limit would leave out), and
-    their members' predicted gains."""
-    candidates = all_groups(n_tasks, min_size=2, max_size=max_size)
-    known = set(candidates)
-    for group in extra_groups:
-        group = tuple(sorted(group))
-        if len(group) >= 2 and group not in known:
-            candidates.append(group)
-            known.add(group)
-    predicted = np.asarray(
-        model.predict(encode_groups(candidates, n_tasks)), dtype=float
-    ).ravel()
-    sizes = [len(g) for g in candidates]
-    return candidates, np.split(predicted, np.cumsum(sizes)[:-1])
-
-
-def measured_table(gains):
-    """The measured groups whose every gain is defined, with those gains."""
-    candidates, member_gains = [], []
-    for index, group in enumerate(gains.groups):
-        values = gains.y[gains.row_group == index]
-        if np.isfinite(values).all():
-            candidates.append(tuple(group))
-            member_gains.append(values)
-    return candidates, member_gains
-
-
-def choose_groups(
-    candidates, member_gains, n_tasks, *, budget, mode, time_limit, say, basis
-):
-    """Solve the selection with HiGHS within ``time_limit`` seconds.
-
-    Returns the chosen groups (singletons included), the total gain, each
-    task's gain and group, whether the choice is proven optimal, HiGHS's
-    upper bound on the total and the gap to it (bound minus total, in gain
-    units: no grouping can beat the choice by more).
-    """
-    # The checks GroupSelector and select_groups make: a NaN, an infinity or a
-    # total that would overflow is refused by name, not handed to HiGHS.
-    check_finite_gains(candidates, member_gains, "the predicted or measured gain")
-    check_summable_gains(member_gains, n_tasks, "the predicted or measured gains")
-    singletons = [(t,) for t in range(n_tasks)]
-    problem = SelectionProblem.from_lists(
-        list(candidates) + singletons,
-        [np.asarray(g, dtype=float) for g in member_gains] + [[0.0]] * n_tasks,
-        n_tasks,
-    )
-    limit = "no time limit" if time_limit is None else f"time limit {time_limit:g} s"
-    say(
-        f"      {len(problem.candidates)} candidate groups, exact integer "
-        f"programming (HiGHS), {limit}"
-    )
-    start = time.perf_counter()
-    try:
-        with heartbeat(say, "still choosing (best grouping so far kept)"):
-            result = solve_selection(
-                problem, budget, mode=mode, solver="milp", time_limit=time_limit
-            )
-    except InfeasibleSelectionError as exc:
-        raise UsageError(f"--budget {budget}: {exc}") from exc
-    except RuntimeError as exc:
-        # HiGHS stopped with no grouping at all (at the time limit)
-        if "HiGHS" not in str(exc):
-            raise
-        say(
-            "      HiGHS found no grouping within the time limit; using a greedy "
-            "one (raise --time-limit for a better one)"
-        )
-        result = greedy_selection(problem, budget)
-    seconds = time.perf_counter() - start
-    selection = as_bunch(problem, result)
-    bound = getattr(result, "bound", None)
-    bound = None if bound is None or not np.isfinite(bound) else float(bound)
-    gap = relative = 0.0 if result.optimal else None
-    if not result.optimal and bound is not None:
-        gap = max(0.0, bound - float(result.value))
-        relative = float(getattr(result, "gap", np.nan))
-    if result.optimal:
-        say(f"      optimal grouping found in {seconds:.1f} s")
-    else:
-        gap_text = "unknown" if gap is None else f"{gap:.3g}"
-        if relative is not None and np.isfinite(relative):
-            gap_text += f" ({relative:.1%} relative gap)"
-        say(
-            f"      time limit reached after {seconds:.1f} s: best grouping found, "
-            f"at most {gap_text} below the optimum total (raise --time-limit "
-            "to close the gap)"
-        )
-    return Bunch(
-        groups=selection.groups,
-        total=selection.total_gain,
-        task_gain=selection.task_gain,
-        task_group=selection.task_group,
-        basis=basis,
-        optimal=bool(result.optimal),
-        bound=bound,
-        gap=gap,
-        relative_gap=relative,
-        seconds=seconds,
-        n_candidates=len(problem.candidates),
-    )
-
-
-def greedy_selection(problem, budget):
-    """A valid grouping without a solver: disjoint groups by best summed gain
-    while the tasks left can still be covered, then the rest alone or in the
-    largest groups the budget needs. No optimality claim (no bound)."""
-    member = problem.membership
-    sizes = member.sum(axis=1)
-    totals = np.where(member, problem.gain, 0.0).sum(axis=1)
-    # the largest size of which every group is a candidate (a few larger
-    # extra groups do not make any leftover tasks coverable in one group)
-    largest = max(
-        k
-        for k in range(1, int(sizes.max()) + 1)
-        if np.sum(sizes == k) == comb(problem.n_tasks, k)
-    )
-    index = {tuple(g): c for c, g in enumerate(problem.candidates)}
-    left, chosen = set(range(problem.n_tasks)), []
-
-    def coverable(n_left, n_slots):
-        return n_slots * largest >= n_left
-
-    for c in np.argsort(-totals, kind="stable"):
-        group = set(problem.candidates[c])
-        if totals[c] <= 0 or sizes[c] < 2 or not group <= left:
-            continue
-        if coverable(len(left) - len(group), budget - len(chosen) - 1):
-            chosen.append(int(c))
-            left -= group
-    rest = sorted(left)
-    slots = budget - len(chosen)
-    while rest:
-        # as many tasks per group as the remaining slots need, at least one
-        size = min(largest, max(1, -(-len(rest) // max(slots, 1))))
-        while size > 1 and tuple(rest[:size]) not in index:
-            size -= 1
-        chosen.append(index[tuple(rest[:size])])
-        rest, slots = rest[size:], slots - 1
-    result = evaluate(problem, chosen, "partition")
-    result.optimal, result.bound = False, None
-    return result
-
-
-def selection_status(selection):
-    """What the summary says of the solver's result."""
-    return {
-        "optimal": bool(selection.get("optimal", True)),
-        "optimum_bound": selection.get("bound"),
-        "gap": selection.get("gap", 0.0),
-        "relative_gap": selection.get("relative_gap", 0.0),
-        "n_candidates": selection.get("n_candidates"),
-    }
 
 
 class MeasuredGainsTable(RegressorMixin, BaseEstimator):
@@ -345,8 +146,7 @@ def scale_etap_search(search, n_tasks):
 
     The official stage fits ``n_tasks**2`` coefficients: for 100 tasks and
     20 measured groups, 10,000 columns on about 1,000 rows, which no such
-    data can pin down and which took 26 s per fit against 0.7 s shared
-    (single thread, shared machine; the grid search makes 150 such fits).
+    data can pin down, and each such fit is slow (the grid search makes 150).
     """
     if n_tasks <= PER_TASK_MAX_TASKS:
         return search, "per_task"

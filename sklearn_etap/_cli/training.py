@@ -12,9 +12,9 @@ import os
 import warnings
 
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils._param_validation import InvalidParameterError
 
 from .._gains import TrivialPredictorWarning
+from .._validation import InvalidParameterError
 from .data import UsageError
 
 # Start of the extractor's warning when early stopping reaches max_epochs.

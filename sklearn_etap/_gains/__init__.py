@@ -1,6 +1,7 @@
 """Stage 2: ground-truth multi-task gains of chosen groups.
 
 ``measure`` (inputs, seeds, gains), ``runner`` (the trainings through joblib),
+``extractor_params`` (what is read of the extractor's parameters, and set),
 ``result`` (``MeasuredGains``), ``trivial`` (the training mean or base
 rate every model must beat), ``cache`` (finished trainings kept on disk as
 JSON).

@@ -27,27 +27,12 @@ import joblib
 import numpy as np
 import torch
 
+from .extractor_params import OVERRIDDEN_PARAMS
 from .keys import describe
 
 # Bump when the meaning of a stored training changes (e.g. how rows are
 # filtered before fitting), so old entries stop matching.
 _STORE_FORMAT = 2
-
-
-def training_overrides(seed, n_threads=None):
-    """The parameters measure_gains sets in every training, with their values.
-
-    The ONE list of them: the cache key leaves out exactly these names
-    (:data:`OVERRIDDEN_PARAMS`), since they do not change what a training
-    computes, or (the seed) enter the key on their own. ``n_threads=None``
-    keeps the extractor's own thread bound.
-    """
-    overrides = {"affinity": None, "random_state": seed, "verbose": False}
-    overrides["n_threads"] = n_threads
-    return overrides
-
-
-OVERRIDDEN_PARAMS = tuple(training_overrides(0))
 
 
 def versions():

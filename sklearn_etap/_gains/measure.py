@@ -12,13 +12,14 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning, FitFailedWarning
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from .._task_names import check_task_names, names_from_columns
+from .._validation import Interval, StrOptions, validate_params
+from .extractor_params import overrides_for
 from .inputs import check_data, check_extractor, check_labels, check_measured_groups
 from .result import MeasuredGains
 from .result_warnings import warn_about_result
-from .runner import _run_trainings, _training_overrides
+from .runner import run_trainings
 from .trivial import trivial_losses_of
 
 
@@ -174,12 +175,14 @@ def measure_gains(
     parallel, Dask and resumed runs give identical losses on CPU.
 
     A cached training is identified by the extractor's class and parameters
-    as given to that training (per-task ``task_types`` and ``heads`` cut to
-    its tasks; the parameters measure_gains sets itself, ``affinity``,
-    ``random_state``, ``verbose`` and ``n_threads``, excluded; a torch
-    module by its class, weights and plain attributes; a class or function
-    by its compiled code and the helpers, globals, closure and defaults it
-    reads), the features, the task columns it saw, its seed and the
+    as given to that training (the parameters its class declares per task in
+    ``per_task_params``, ``task_types`` and ``heads`` for
+    ``TorchAffinityExtractor``, cut to its tasks; the parameters
+    measure_gains sets itself, ``affinity``, ``random_state``, ``verbose``
+    and ``n_threads``, excluded; a torch module by its class, weights and
+    plain attributes; a class or function by its compiled code and the
+    helpers, globals, closure and defaults it reads), the features, the task
+    columns it saw, its seed and the
     versions of sklearn-etap and torch. The data is hashed once per call.
     Each entry is written to a temporary file and renamed into place, so a
     killed run loses no finished training and two processes sharing a
@@ -242,7 +245,7 @@ def measure_gains(
                 yield g, s, seeds[s]
 
     n_trainings = n_seeds * (len(tasks) + len(groups))
-    losses, failures, blown_up = _run_trainings(
+    losses, failures, blown_up = run_trainings(
         extractor,
         (X, Y, X_test, Y_test),
         trainings(),
@@ -300,7 +303,7 @@ def measure_gains(
 def _describe_run(extractor, X, X_test, random_state, n_failed):
     """JSON-ready settings of the trainings, as run (affinity off, seeded)."""
     params = extractor.get_params(deep=False)
-    params.update(_training_overrides(extractor, seed=None))
+    params.update(overrides_for(extractor, seed=None))
     described = {name: repr(value) for name, value in sorted(params.items())}
     described["random_state"] = "seeds (one per repetition)"
     return {

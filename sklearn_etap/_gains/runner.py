@@ -27,11 +27,8 @@ from .cache import (
     data_keys,
     estimator_key,
     training_key,
-    training_overrides,
 )
-
-# Extractor parameters that may hold one entry per task (column of Y).
-_PER_TASK_PARAMS = ("task_types", "heads")
+from .extractor_params import overrides_for, restrict_to_tasks
 
 
 def _fit_and_score(extractor, X, Y, X_test, Y_test, seed, caller_pid):
@@ -39,7 +36,7 @@ def _fit_and_score(extractor, X, Y, X_test, Y_test, seed, caller_pid):
     # In a worker process several trainings share the cores: one torch
     # thread each (torch would otherwise start one per core in each).
     n_threads = 1 if os.getpid() != caller_pid else None
-    overrides = _training_overrides(extractor, int(seed), n_threads)
+    overrides = overrides_for(extractor, int(seed), n_threads)
     model = clone(extractor).set_params(**overrides)
     labelled = ~np.all(np.isnan(Y), axis=1)
     model.fit(X[labelled], Y[labelled])
@@ -51,16 +48,6 @@ def _fit_and_score(extractor, X, Y, X_test, Y_test, seed, caller_pid):
             f"for {Y.shape[1]} task(s); it must return one loss per task."
         )
     return losses
-
-
-def _training_overrides(extractor, seed, n_threads=None):
-    """The declared overrides (:func:`~.cache.training_overrides`) the
-    extractor has; ``n_threads=None`` keeps the extractor's own bound."""
-    overrides = training_overrides(seed, n_threads)
-    if n_threads is None:
-        del overrides["n_threads"]
-    known = extractor.get_params(deep=False)
-    return {name: value for name, value in overrides.items() if name in known}
 
 
 class _Training:
@@ -163,7 +150,7 @@ def _describe_blow_up(where, training):
 _CHUNK = 256
 
 
-def _run_trainings(
+def run_trainings(
     extractor,
     data,
     trainings,
@@ -213,7 +200,7 @@ def _run_trainings(
                 cols = tuple(int(c) for c in cols)
                 where = _Training(cols, seed, task_names)
                 if cols not in models:
-                    models[cols] = _restrict_to_tasks(extractor, cols, Y.shape[1])
+                    models[cols] = restrict_to_tasks(extractor, cols, Y.shape[1])
                 model = models[cols]
                 key = None
                 if store is not None:
@@ -271,23 +258,6 @@ def _warn_stale_entries(store):
             UserWarning,
             stacklevel=5,
         )
-
-
-def _restrict_to_tasks(extractor, cols, n_tasks):
-    """The extractor for a model of the tasks ``cols`` only.
-
-    Parameters given per task (a list of ``task_types``, a list of
-    ``heads``) are cut to the chosen tasks; everything else is unchanged.
-    """
-    params = extractor.get_params(deep=False)
-    per_task = {
-        name: [value[c] for c in cols]
-        for name, value in params.items()
-        if name in _PER_TASK_PARAMS
-        and isinstance(value, (list, tuple))
-        and len(value) == n_tasks
-    }
-    return clone(extractor).set_params(**per_task) if per_task else extractor
 
 
 def _parallel_unordered(jobs, n_jobs):

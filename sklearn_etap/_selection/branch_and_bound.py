@@ -5,6 +5,7 @@ import time
 import numpy as np
 
 from .problem import (
+    SelectionTimeoutError,
     check_coverable,
     check_mode,
     evaluate,
@@ -62,7 +63,7 @@ def solve_branch_and_bound(problem, n_groups, mode="overlap", *, time_limit=None
     search.run()
     if search.best_chosen is None:
         if search.timed_out:
-            raise RuntimeError(
+            raise SelectionTimeoutError(
                 f"the branch and bound found no selection covering every task "
                 f"within time_limit={time_limit} s; raise time_limit or use "
                 "solver='milp'."
@@ -79,7 +80,7 @@ def solve_branch_and_bound(problem, n_groups, mode="overlap", *, time_limit=None
     return result
 
 
-class _Search:
+class _BranchAndBound:
     def __init__(self, problem, n_groups, deadline):
         self.problem = problem
         self.n_groups = n_groups
@@ -102,7 +103,7 @@ class _Search:
             self.open_bound = max(self.open_bound, float(np.max(bounds)))
 
 
-class _OverlapSearch(_Search):
+class _OverlapSearch(_BranchAndBound):
     """Search over chosen sets; a node's children add one later candidate."""
 
     def run(self):
@@ -254,7 +255,7 @@ class _OverlapSearch(_Search):
         return still.any(axis=2).all(axis=1)
 
 
-class _PartitionSearch(_Search):
+class _PartitionSearch(_BranchAndBound):
     def run(self):
         gain = self.problem.gain
         member = self.problem.membership

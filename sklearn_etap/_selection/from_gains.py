@@ -1,50 +1,20 @@
 """``select_groups``: choose groups from gains you already have.
 
 The gains come as a mapping ``{group: member gains}`` or as per-row gains with
-their group-task rows; both become a :class:`.problem.SelectionProblem` that
-:func:`.solvers.solve_selection` solves. :class:`.selector.GroupSelector`
-shares the finiteness check and the result layout.
+their group-task rows; both become candidates and member gains for
+:func:`.entry.select_from_gains`, the selection's one entry point.
 """
 
 from collections.abc import Mapping
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.utils import Bunch
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from .._groups import check_groups, decode_rows
-from .problem import MODES, SelectionProblem
-from .solvers import DEFAULT_SOLVER, SOLVERS, solve_selection
-
-
-def check_finite_gains(candidates, member_gains, what):
-    """Refuse a NaN or infinite gain, naming its group and task."""
-    for group, values in zip(candidates, member_gains):
-        values = np.asarray(values, dtype=float)
-        if not np.isfinite(values).all():
-            i = int(np.flatnonzero(~np.isfinite(values))[0])
-            raise ValueError(
-                f"{what} for task {group[i]} in group {group} is {values[i]}; "
-                "gains must be finite numbers (check the estimator's "
-                "predictions or the gains given)."
-            )
-
-
-def check_summable_gains(member_gains, n_tasks, what):
-    """Refuse gains so large that a total over the tasks could overflow to inf."""
-    largest = max(
-        (np.abs(np.asarray(v, float)).max(initial=0.0) for v in member_gains),
-        default=0.0,
-    )
-    limit = np.finfo(np.float64).max / max(n_tasks, 1)
-    if largest > limit:
-        raise ValueError(
-            f"{what} reaches {largest:.3g} in magnitude: a total over {n_tasks} "
-            f"tasks could exceed the largest float ({np.finfo(np.float64).max:.3g}) "
-            "and become inf. Divide the gains by a constant (the selection does "
-            "not change)."
-        )
+from .._validation import Interval, StrOptions, validate_params
+from .entry import select_from_gains
+from .problem import MODES
+from .solvers import DEFAULT_SOLVER, SOLVERS
 
 
 def _gains_from_rows(gains, rows):
@@ -96,7 +66,7 @@ def _gains_from_mapping(gains):
     return table, n_tasks
 
 
-def _problem_from_table(table, n_tasks, include_singletons):
+def _candidates_from_table(table, n_tasks):
     candidates = check_groups(list(table), n_tasks, name="the keys of gains")
     member_gains = []
     for group in candidates:
@@ -107,15 +77,7 @@ def _problem_from_table(table, n_tasks, include_singletons):
                 "gain for each of its members."
             )
         member_gains.append([values[t] for t in group])
-    check_finite_gains(candidates, member_gains, "the gain")
-    check_summable_gains(member_gains, n_tasks, "the gains")
-    if include_singletons:
-        present = {g for g in candidates if len(g) == 1}
-        for t in range(n_tasks):
-            if (t,) not in present:
-                candidates.append((t,))
-                member_gains.append([0.0])
-    return SelectionProblem.from_lists(candidates, member_gains, n_tasks)
+    return candidates, member_gains
 
 
 @validate_params(
@@ -234,23 +196,15 @@ def select_groups(
                 "singletons only."
             )
         n_tasks = inferred
-    problem = _problem_from_table(table, n_tasks, include_singletons)
-    result = solve_selection(
-        problem, n_groups, mode=mode, solver=solver, prune=prune, time_limit=time_limit
-    )
-    return as_bunch(problem, result)
-
-
-def as_bunch(problem, result):
-    """The chosen groups by size then task indices, and each task's group."""
-    groups = [problem.candidates[c] for c in result.chosen]
-    order = sorted(range(len(groups)), key=lambda i: (len(groups[i]), groups[i]))
-    rank = np.argsort(order)
-    return Bunch(
-        groups=[groups[i] for i in order],
-        total_gain=result.value,
-        task_gain=result.task_gain,
-        task_group=rank[result.task_choice],
-        optimal=result.optimal,
-        gap=result.gap,
+    candidates, member_gains = _candidates_from_table(table, n_tasks)
+    return select_from_gains(
+        candidates,
+        member_gains,
+        n_tasks,
+        n_groups,
+        mode=mode,
+        solver=solver,
+        prune=prune,
+        time_limit=time_limit,
+        include_singletons=include_singletons,
     )

@@ -95,6 +95,9 @@ class SelectionResult:
         Relative optimality gap: ``(bound - value) / max(|bound|, |value|)``
         for the solver's upper bound on any selection; 0.0 when proven
         optimal.
+    bound : float or None
+        That upper bound on the original scale, where the solver reports one
+        (HiGHS); None otherwise.
     """
 
     chosen: list
@@ -103,10 +106,19 @@ class SelectionResult:
     value: float
     optimal: bool = True
     gap: float = 0.0
+    bound: float | None = None
 
 
 class InfeasibleSelectionError(ValueError):
     """No set of at most ``n_groups`` candidates covers every task."""
+
+
+class SelectionTimeoutError(RuntimeError):
+    """The solver's time limit ran out before it found any covering selection.
+
+    Raised from the solver's own status (HiGHS's time-limit status, the
+    branch and bound's deadline), never inferred from a message.
+    """
 
 
 def no_selection_error(n_groups, n_tasks, mode):

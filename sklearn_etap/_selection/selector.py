@@ -1,9 +1,9 @@
 """Choose which task groups to train from predicted (or known) gains."""
 
-from math import comb
 from numbers import Integral, Real
 
 import numpy as np
+from sklearn import get_config
 from sklearn.base import (
     BaseEstimator,
     MetaEstimatorMixin,
@@ -11,20 +11,29 @@ from sklearn.base import (
     _fit_context,
     clone,
 )
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.metadata_routing import (
+    MetadataRouter,
+    MethodMapping,
+    process_routing,
+)
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
-    _estimator_has,
     check_is_fitted,
     check_non_negative,
     validate_data,
 )
 
-from .._groups import all_groups, check_groups, encode_groups, validated_rows
+from .._groups import check_groups, encode_groups, validated_rows
 from .._task_names import check_task_names, name_groups
-from .from_gains import as_bunch, check_finite_gains, check_summable_gains
-from .problem import MODES, SelectionProblem
-from .solvers import DEFAULT_SOLVER, SOLVERS, solve_selection
+from .._validation import HasMethods, Interval, StrOptions
+from .entry import MAX_CANDIDATES, enumerate_candidates, select_from_gains
+from .problem import MODES
+from .solvers import DEFAULT_SOLVER, SOLVERS
+
+
+def _estimator_predicts(selector):
+    """Whether the fitted estimator (or, before fit, the given one) predicts."""
+    return hasattr(getattr(selector, "estimator_", selector.estimator), "predict")
 
 
 class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
@@ -45,7 +54,9 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         ``affinity`` set. It is cloned, never fitted in place.
     n_groups : int
         Budget: the most groups to train, singletons included. Must be at
-        least ``ceil(n_tasks / largest candidate size)``.
+        least ``ceil(n_tasks / largest candidate size)``. In
+        :func:`sample_groups`, ``n_groups`` is instead the number of groups
+        drawn: there it counts groups to measure, here groups to keep.
     mode : {"overlap", "partition"}, default="overlap"
         ``"overlap"`` (the paper's objective): chosen groups may share tasks
         and each task is scored by its best chosen group. ``"partition"``:
@@ -79,7 +90,8 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         ``n_groups=1`` the all-task group must be chosen), so it is not done.
     max_candidates : int, default=5000
         Refuse to enumerate more candidate groups than this (all groups of
-        13 or more tasks exceed it); set ``max_group_size`` instead.
+        13 or more tasks exceed it); set ``max_group_size`` instead. The
+        default is the limit :func:`search_groups` and ``etap run`` use too.
     task_names : list of str, default=None
         One name per task, for ``group_names_`` (e.g. the extractor's
         ``task_names_``). ``None``: tasks are named by their indices.
@@ -158,7 +170,7 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         max_group_size=None,
         candidates=None,
         prune=True,
-        max_candidates=5000,
+        max_candidates=MAX_CANDIDATES,
         task_names=None,
         time_limit=None,
     ):
@@ -184,7 +196,15 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         y : array-like of shape (n_rows,)
             Measured gain of each row.
         **fit_params : dict
-            Passed to ``estimator.fit``.
+            Metadata for ``estimator.fit`` (``groups`` for a search with
+            group-wise folds, ``sample_weight``, ...). With
+            ``sklearn.set_config(enable_metadata_routing=True)`` they are
+            routed: the estimator receives what it requests (e.g.
+            ``Ridge().set_fit_request(sample_weight=True)``; scikit-learn's
+            searches request ``groups`` for a group-wise ``cv``) and anything
+            else passed is an error naming it. Without routing (scikit-learn's
+            default) every parameter is passed to ``estimator.fit`` as given;
+            one it does not take raises a ``TypeError`` saying so.
 
         Returns
         -------
@@ -199,7 +219,7 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         validated_rows(X)
         n_tasks = X.shape[1] // 2
         names = check_task_names(self.task_names, n_tasks)
-        self.estimator_ = clone(self.estimator).fit(X, y, **fit_params)
+        self.estimator_ = self._fit_estimator(X, y, fit_params)
         candidates = self._candidate_groups(n_tasks)
         if candidates:
             predicted = np.asarray(
@@ -214,25 +234,19 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
                 f"{sum(sizes)} candidate rows; it must return one gain per row."
             )
         member_gains = np.split(predicted, np.cumsum(sizes)[:-1]) if sizes else []
-        check_finite_gains(candidates, member_gains, "the estimator's predicted gain")
-        check_summable_gains(member_gains, n_tasks, "the estimator's predicted gains")
-        singletons = [(t,) for t in range(n_tasks)]
-        problem = SelectionProblem.from_lists(
-            candidates + singletons,
-            list(member_gains) + [[0.0]] * n_tasks,
+        selection = select_from_gains(
+            candidates,
+            member_gains,
             n_tasks,
-        )
-        result = solve_selection(
-            problem,
             self.n_groups,
             mode=self.mode,
             solver=self.solver,
             prune=self.prune,
             time_limit=self.time_limit,
+            what="the estimator's predicted gain",
         )
-        selection = as_bunch(problem, result)
         self.n_tasks_ = n_tasks
-        self.n_candidates_ = len(problem.candidates)
+        self.n_candidates_ = selection.n_candidates
         self.groups_ = selection.groups
         self.group_names_ = name_groups(self.groups_, names)
         self.predicted_gain_ = selection.total_gain
@@ -242,25 +256,57 @@ class GroupSelector(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         self.gap_ = selection.gap
         return self
 
+    def _fit_estimator(self, X, y, fit_params):
+        """A clone of ``estimator`` fitted with the metadata meant for it."""
+        estimator = clone(self.estimator)
+        if get_config()["enable_metadata_routing"]:
+            routed = process_routing(self, "fit", **fit_params)
+            return estimator.fit(X, y, **routed.estimator.fit)
+        try:
+            return estimator.fit(X, y, **fit_params)
+        except TypeError as exc:
+            if not fit_params:
+                raise
+            raise TypeError(
+                f"{type(estimator).__name__}.fit failed with the fit parameters "
+                f"{sorted(fit_params)} that GroupSelector.fit passed on unchanged "
+                f"({exc}). Pass only what the estimator's fit takes, or enable "
+                "metadata routing (sklearn.set_config(enable_metadata_routing="
+                "True)) and request them from the estimator."
+            ) from exc
+
+    def get_metadata_routing(self):
+        """How ``fit`` routes metadata to ``estimator.fit``.
+
+        Used only with ``sklearn.set_config(enable_metadata_routing=True)``;
+        see the User Guide of scikit-learn on metadata routing.
+
+        Returns
+        -------
+        routing : MetadataRouter
+            ``fit``'s metadata go to ``estimator.fit``, as requested by it.
+        """
+        return MetadataRouter(owner=type(self).__name__).add(
+            estimator=self.estimator,
+            method_mapping=MethodMapping().add(caller="fit", callee="fit"),
+        )
+
     def _candidate_groups(self, n_tasks):
         if self.candidates is not None:
             groups = check_groups(self.candidates, n_tasks, name="candidates")
             if self.max_group_size is not None:
                 groups = [g for g in groups if len(g) <= self.max_group_size]
             return [g for g in groups if len(g) >= 2]
-        max_size = n_tasks if self.max_group_size is None else self.max_group_size
-        max_size = min(max_size, n_tasks)
-        count = sum(comb(n_tasks, k) for k in range(2, max_size + 1))
-        if count > self.max_candidates:
-            raise ValueError(
-                f"{n_tasks} tasks with groups of up to {max_size} tasks give "
-                f"{count} candidate groups, more than max_candidates="
-                f"{self.max_candidates}; set max_group_size (or pass candidates) "
-                "to keep the problem tractable, or raise max_candidates."
-            )
-        return all_groups(n_tasks, min_size=2, max_size=max_size)
+        return enumerate_candidates(
+            n_tasks,
+            self.max_group_size,
+            max_candidates=self.max_candidates,
+            advice=f"max_candidates={self.max_candidates}: set max_group_size (or "
+            "pass candidates) to keep the problem tractable, or raise "
+            "max_candidates",
+        )
 
-    @available_if(_estimator_has("predict"))
+    @available_if(_estimator_predicts)
     def predict(self, X):
         """Predicted gain of group-task rows, from ``estimator_``.
 

@@ -18,6 +18,7 @@ from scipy.sparse import coo_array
 
 from .branch_and_bound import solve_branch_and_bound
 from .problem import (
+    SelectionTimeoutError,
     check_coverable,
     check_mode,
     evaluate,
@@ -117,8 +118,9 @@ def solve_milp(problem, n_groups, mode="overlap", *, time_limit=None):
     if res.status == 2:
         raise no_selection_error(n_groups, n_tasks, mode)
     if res.x is None:
-        if time_limit is not None and res.status == 1:
-            raise RuntimeError(
+        # scipy's status 1: HiGHS hit its time (or iteration) limit
+        if res.status == 1:
+            raise SelectionTimeoutError(
                 f"HiGHS found no selection covering every task within "
                 f"time_limit={time_limit} s; raise time_limit."
             )
@@ -134,7 +136,7 @@ def solve_milp(problem, n_groups, mode="overlap", *, time_limit=None):
     bound = min(bound, float(original.gain.max(axis=0).sum()))
     slack = 1e-9 * scale * n_tasks
     result.optimal = res.status == 0 and result.value >= bound - slack
-    result.bound = float(bound)  # the command line prints bound - value too
+    result.bound = float(bound)
     if not result.optimal:
         result.gap = max(relative_gap(result.value, bound), 1e-9)
     return result
@@ -194,7 +196,9 @@ def solve_selection(
 
     ``options`` go to the solver (``time_limit`` for ``"milp"`` and
     ``"branch_and_bound"``; ``time_limit=None`` is no limit). A budget above
-    what a selection can use (one group per task) is capped first.
+    what a selection can use is capped first (:func:`.problem.usable_budget`).
+    Raises :class:`.problem.SelectionTimeoutError` when the time limit runs
+    out before any covering selection is found.
     """
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {sorted(SOLVERS)}, got {solver!r}.")
@@ -205,7 +209,8 @@ def solve_selection(
             "solver='brute_force' has no time limit; use 'branch_and_bound' or "
             "'milp' with time_limit."
         )
-    n_groups = min(n_groups, problem.n_tasks)
+    check_coverable(problem, n_groups)
+    n_groups = usable_budget(problem, n_groups)
     keep = np.arange(len(problem.candidates))
     if prune:
         keep = prune_candidates(problem, n_groups, mode)

@@ -444,3 +444,66 @@ def test_interaction_residual_ridge_is_accepted_as_estimator():
         random_state=0,
     )
     assert len(result.measured) == 8
+
+
+class _GroupsRecorder(Ridge):
+    """A ridge whose fit takes the rows' groups and counts the calls with them."""
+
+    calls_with_groups = 0
+
+    def fit(self, X, y, sample_weight=None, groups=None):
+        if groups is not None:
+            type(self).calls_with_groups += 1
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+def test_the_predictor_gets_groups_exactly_when_its_routing_asks_for_them():
+    import sklearn
+
+    table = planted_table(6)
+
+    def measure(groups):
+        return {g: table[g] for g in groups}
+
+    settings = dict(n_groups=3, n_measured=6, random_state=0)
+    _GroupsRecorder.calls_with_groups = 0
+    search_groups(measure, 6, estimator=_GroupsRecorder(), **settings)
+    assert _GroupsRecorder.calls_with_groups == 0  # a fit signature is no request
+    with sklearn.config_context(enable_metadata_routing=True):
+        requested = _GroupsRecorder().set_fit_request(groups=True)
+        search_groups(measure, 6, estimator=requested, **settings)
+    assert _GroupsRecorder.calls_with_groups > 0
+    # a search with group-wise folds needs them, routing on or off
+    grid = GridSearchCV(Ridge(), {"alpha": [0.1, 1.0]}, cv=GroupKFold(2))
+    assert _predictor.consumes_groups(grid)
+    assert search_groups(measure, 6, estimator=grid, **settings).estimator.n_splits_
+
+
+def test_a_time_limit_bounds_every_selection_and_the_result_says_if_optimal(
+    monkeypatch,
+):
+    from sklearn_etap._adaptive import strategies
+
+    table = planted_table(6)
+    limits = []
+    real = strategies.select_from_gains
+
+    def spy(*args, **kwargs):
+        limits.append(kwargs["time_limit"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(strategies, "select_from_gains", spy)
+    result = search_groups(
+        lambda groups: {g: table[g] for g in groups},
+        6,
+        n_groups=2,
+        n_measured=6,
+        time_limit=30.0,
+        random_state=0,
+    )
+    assert len(limits) >= 2 and set(limits) == {30.0}  # the rounds and the end
+    assert result.optimal and result.gap == 0.0
+    assert sorted(result.groups) == sorted(select_groups(
+        {g: (result.measured[g] if g in result.measured else result.estimator.predict(
+            encode_groups([g], 6))) for g in all_groups(6, min_size=2)}, 2,
+    ).groups)  # fmt: skip

@@ -180,3 +180,26 @@ def test_a_reader_that_leaves_ends_the_run_quietly(monkeypatch, capfd):
         os.close(saved)
     assert status == 128 + signal.SIGPIPE
     assert "error" not in capfd.readouterr().err
+
+
+@pytest.mark.slow
+def test_linearized_check_reports_the_agreement_it_computes(tmp_path, capsys):
+    csv = make_csv(tmp_path / "d.csv")
+    out = tmp_path / "lin"
+    args = ["run", "--data", str(csv), "--target", "demand", "--target", "load"]
+    args += ["--target", "storm", "--epochs", "3", "--groups", "4", "--jobs", "1"]
+    assert main([*args, "--quiet", "--linearized", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    summary = json.loads((out / "summary.json").read_text())
+    check = summary["linearized"]
+    # 3 tasks: all 4 groups of 2+ tasks measured, 3 + 3 * 2 rows
+    assert check["n_rows"] == 9 and check["n_parameters"] > 0
+    assert printed[0] == summary["references"]["verdict"]  # first line unchanged
+    line = [p for p in printed if p.startswith("linearized gain estimate")]
+    assert len(line) == 1 and check["verdict"] in line[0]
+    assert "linearized estimate hold" in (out / "report.html").read_text()
+    # off by default: nothing computed, nothing said
+    plain = tmp_path / "plain"
+    assert main([*args, "--quiet", "--out", str(plain)]) == 0
+    assert "linearized gain" not in capsys.readouterr().out
+    assert json.loads((plain / "summary.json").read_text())["linearized"] is None

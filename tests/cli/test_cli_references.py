@@ -7,10 +7,9 @@ import pytest
 from sklearn.utils import Bunch
 from test_cli import QUICK, make_csv
 
-from sklearn_etap import MeasuredGains, encode_groups
+from sklearn_etap import GroupSizeRule, MeasuredGains, encode_groups
 from sklearn_etap._cli import main
 from sklearn_etap._cli.references import (
-    GroupSizeRule,
     grouping_total,
     qualify_unlearned,
     reference_answers,

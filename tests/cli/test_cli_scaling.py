@@ -12,13 +12,11 @@ import pytest
 
 from sklearn_etap import select_groups
 from sklearn_etap._cli import job, main
+from sklearn_etap._cli.choosing import candidate_gains, choose_groups, greedy_selection
 from sklearn_etap._cli.data import UsageError
 from sklearn_etap._cli.scaling import (
-    candidate_gains,
-    choose_groups,
     default_budget,
     default_groups,
-    greedy_selection,
     largest_group_size,
     resolve_settings,
 )
@@ -232,3 +230,16 @@ def test_choose_groups_refuses_gains_it_cannot_sum(bad):
             groups, gains, 6, budget=3, mode="overlap", time_limit=60,
             say=lambda line: None, basis="test",
         )  # fmt: skip
+
+
+def test_the_job_limits_threads_to_one_inside_only():
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with job.one_thread_each():
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(previous)

@@ -18,7 +18,8 @@ from torch import nn
 from sklearn_etap import TorchAffinityExtractor, TrivialPredictorWarning, measure_gains
 from sklearn_etap._gains import cache as _cache
 from sklearn_etap._gains import runner as _runner
-from sklearn_etap._gains.cache import OVERRIDDEN_PARAMS, estimator_key
+from sklearn_etap._gains.cache import estimator_key
+from sklearn_etap._gains.extractor_params import OVERRIDDEN_PARAMS
 
 TRAIN_ONE_MODEL = _runner._fit_and_score
 GROUPS = [(0, 1), (1, 2)]

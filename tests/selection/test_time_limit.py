@@ -163,3 +163,30 @@ def test_gains_whose_total_would_overflow_are_refused():
     # Large but summable gains still select, with a finite total.
     sel = select_groups({g: [v / 1e3 for v in x] for g, x in gains.items()}, 2)
     assert np.isfinite(sel.total_gain)
+
+
+def test_a_time_out_without_selection_is_told_by_the_solvers_status(monkeypatch):
+    """HiGHS's time-limit status (scipy's status 1, no solution) raises
+    SelectionTimeoutError whatever its message says; the command line falls
+    back on it by type."""
+    from scipy.optimize import OptimizeResult
+
+    from sklearn_etap._cli import choosing
+    from sklearn_etap._selection import solvers
+    from sklearn_etap._selection.problem import SelectionTimeoutError
+
+    def out_of_time(*args, **kwargs):
+        return OptimizeResult(status=1, x=None, message="a message in any words")
+
+    monkeypatch.setattr(solvers, "milp", out_of_time)
+    groups = all_groups(4, min_size=2)
+    gains = {g: [0.1] * len(g) for g in groups}
+    with pytest.raises(SelectionTimeoutError):
+        select_groups(gains, 2, solver="milp", time_limit=1.0)
+    said = []
+    got = choosing.choose_groups(
+        groups, [gains[g] for g in groups], 4, budget=2, mode="overlap",
+        time_limit=1.0, say=said.append, basis="test",
+    )  # fmt: skip
+    assert any("greedy" in line for line in said) and not got.optimal
+    assert sorted(t for g in got.groups for t in g) == [0, 1, 2, 3]

@@ -1,4 +1,4 @@
-"""gains_measurer: search_groups end to end on real (tiny) trainings."""
+"""make_measure: search_groups end to end on real (tiny) trainings."""
 
 import gc
 from pathlib import Path
@@ -8,7 +8,7 @@ import pytest
 
 from sklearn_etap import (
     TorchAffinityExtractor,
-    gains_measurer,
+    make_measure,
     measure_gains,
     search_groups,
 )
@@ -41,7 +41,7 @@ def test_search_on_real_trainings_matches_measure_gains(monkeypatch, tmp_path):
     ext, X, Y, X_test, Y_test = tiny_problem()
     counting = CountingFits()
     monkeypatch.setattr(_gains, "_fit_and_score", counting)
-    measure = gains_measurer(
+    measure = make_measure(
         ext, X, Y, X_test, Y_test, cache_dir=tmp_path, random_state=0
     )
     assert measure.cache_dir == tmp_path
@@ -79,7 +79,7 @@ def test_search_on_real_trainings_matches_measure_gains(monkeypatch, tmp_path):
 
 def test_default_cache_is_private_and_removed_with_the_measurer():
     ext, X, Y, X_test, Y_test = tiny_problem()
-    measure = gains_measurer(ext, X, Y, X_test, Y_test)
+    measure = make_measure(ext, X, Y, X_test, Y_test)
     cache = Path(measure.cache_dir)
     measure([(0, 1)])
     assert any(cache.iterdir())
@@ -88,7 +88,17 @@ def test_default_cache_is_private_and_removed_with_the_measurer():
     assert not cache.exists()
 
 
-def test_gains_measurer_validates_its_arguments():
+def test_make_measure_validates_its_arguments():
     ext, X, Y, X_test, Y_test = tiny_problem()
     with pytest.raises(ValueError, match="n_seeds"):
-        gains_measurer(ext, X, Y, X_test, Y_test, n_seeds=0)
+        make_measure(ext, X, Y, X_test, Y_test, n_seeds=0)
+
+
+def test_the_former_name_gains_measurer_warns_and_makes_the_same_measure():
+    from sklearn_etap import gains_measurer
+
+    ext, X, Y, X_test, Y_test = tiny_problem()
+    with pytest.warns(FutureWarning, match="renamed make_measure"):
+        measure = gains_measurer(ext, X, Y, X_test, Y_test, random_state=3)
+    expected = make_measure(ext, X, Y, X_test, Y_test, random_state=3)
+    assert measure.seed == expected.seed and measure.data is not None
