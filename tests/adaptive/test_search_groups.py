@@ -13,12 +13,12 @@ from sklearn_etap import (
     GroupMeasurementError,
     MeasuredGains,
     ResidualRidge,
+    all_groups,
     encode_groups,
     search_groups,
     select_groups,
 )
 from sklearn_etap._adaptive import predictor as _predictor
-from sklearn_etap._groups import all_groups
 
 CLUSTERS = [(0, 1, 2, 3), (4, 5, 6, 7)]
 

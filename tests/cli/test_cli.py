@@ -7,11 +7,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sklearn_etap._cli import main
-
-pd = pytest.importorskip("pandas")
 
 ROOT = Path(__file__).resolve().parents[2]
 # Few epochs, groups and samples: the whole job in seconds.

@@ -10,11 +10,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
+import pandas as pd
 
 from sklearn_etap._cli import main
-
-pd = pytest.importorskip("pandas")
 
 ROOT = Path(__file__).resolve().parents[2]
 

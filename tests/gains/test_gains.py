@@ -5,9 +5,14 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import FitFailedWarning
 
-from sklearn_etap import MeasuredGains, TorchAffinityExtractor, measure_gains
+from sklearn_etap import (
+    MeasuredGains,
+    TorchAffinityExtractor,
+    encode_groups,
+    group_row_ids,
+    measure_gains,
+)
 from sklearn_etap._gains import runner as _gains
-from sklearn_etap._groups import encode_groups, group_row_ids
 
 
 def make_extractor(**params):
