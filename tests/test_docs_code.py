@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import matplotlib
+import pytest
 
 from sklearn_etap import TorchAffinityExtractor
 
@@ -27,6 +28,7 @@ def test_both_pages_have_code_to_run():
     assert all(counts.values()), counts
 
 
+@pytest.mark.slow
 def test_every_python_block_runs(monkeypatch):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

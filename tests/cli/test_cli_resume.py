@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from sklearn_etap._cli import main
 
@@ -72,6 +73,7 @@ def kill_after(proc, cache, n_entries, timeout=240):
     proc.communicate()
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_to_the_same_report_and_retrains_nothing_finished(
     tmp_path,
 ):

@@ -86,6 +86,7 @@ def test_default_workflow_chooses_the_planted_clusters(
     assert sum(found) >= min_found
 
 
+@pytest.mark.slow
 def test_subsampled_etap_chooses_the_planted_clusters_too(planted_table):
     """``n_subsamples=20`` (fits on 8 of the 10 measured groups, averaged) keeps
     the planted partition in every draw, as the benchmark's etap_subsampled."""
