@@ -72,36 +72,49 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 from bench_adaptive import load_truth, run_method
+from gain_tables import (  # noqa: F401 - bench_linearized.py imports them from here
+    BUDGETS,
+    DATA,
+    _group_size,
+    fit_etap,
+    fit_etap_search,
+    fit_etap_subsampled,
+    fit_official,
+    fit_raw_affinity,
+    fit_ridge,
+    fit_tag,
+    fit_task_mean,
+    fit_task_mean_size,
+    load,
+    make_hoa,
+    selection_regret,
+)
 from joblib import Parallel, delayed
-from planted_clusters import planted_groups, planted_recovery, print_recovery
+from planted_clusters import (
+    planted_groups,
+    planted_methods,
+    planted_recovery,
+    print_recovery,
+)
 from scipy import stats
-from scoring import true_total, within_task_r
-from sklearn.linear_model import LinearRegression, Ridge
-from sklearn.model_selection import GridSearchCV, GroupKFold
+from scoring import within_task_r
 
 from sklearn_etap import (
     ETAPRegressor,
-    MeasuredGains,
     ResidualRidge,
     SplineAffinityRegressor,
-    group_affinity,
-    make_etap_search,
     search_groups,
-    select_groups,
 )
 
 HERE = Path(__file__).resolve().parent
-DATA = HERE / "data"
 SIZES = (5, 10, 20)
 # ... and as many groups as HOA trains pairs (28 of 8 tasks, 45 of 10): the
 # comparison with HOA at the same number of trainings
 RUNS = (*SIZES, "equal_cost")
 N_DRAWS = 10
-BUDGETS = (2, 3, 4)
 BASELINES = (
     "task_mean",
     "task_mean_size",
@@ -119,121 +132,6 @@ SUBSAMPLED = "etap_subsampled"
 # on random groups or on the groups its default strategy picks.
 ADAPTIVE_STRATEGY = search_groups.__wrapped__.__kwdefaults__["strategy"]
 ADAPTIVE = ("random", ADAPTIVE_STRATEGY)
-
-
-# --------------------------------------------------------------------------
-# Methods: each maps (train rows, targets, row groups, affinities) to a
-# function predicting gains of any rows.
-
-
-def _task_onehot(X):
-    return X[:, X.shape[1] // 2 :]
-
-
-def _group_size(X):
-    return X[:, : X.shape[1] // 2].sum(axis=1, keepdims=True)
-
-
-def fit_task_mean(X, y, row_group, aff):
-    onehot = _task_onehot(X)
-    counts = onehot.sum(axis=0)
-    means = np.divide(onehot.T @ y, counts, out=np.zeros(len(counts)), where=counts > 0)
-    fallback = float(np.mean(y))
-    means[counts == 0] = fallback
-    return lambda Xn: _task_onehot(Xn) @ means
-
-
-def fit_task_mean_size(X, y, row_group, aff):
-    model = LinearRegression(fit_intercept=False)
-    model.fit(np.hstack([_task_onehot(X), _group_size(X)]), y)
-    return lambda Xn: model.predict(np.hstack([_task_onehot(Xn), _group_size(Xn)]))
-
-
-def fit_ridge(X, y, row_group, aff):
-    model = Ridge().fit(X, y)
-    return model.predict
-
-
-def fit_official(X, y, row_group, aff):
-    n_groups = len(np.unique(row_group))
-    grid = {
-        "degree": [2, 3, 4, 5, 6],
-        "n_knots": list(range(2, 3 + int(np.sqrt(n_groups)))),
-        "alpha": [0.001, 0.01, 0.1, 1.0],
-    }
-    z = group_affinity(aff["etap"], X).reshape(-1, 1)
-    search = GridSearchCV(
-        SplineAffinityRegressor(),
-        grid,
-        cv=GroupKFold(min(5, n_groups)),
-        scoring="neg_mean_squared_error",
-    ).fit(z, y, groups=row_group)
-    etap = ETAPRegressor(
-        affinity=aff["etap"],
-        affinity_estimator=search.best_estimator_,
-        residual_estimator=ResidualRidge(encoding="per_task"),
-    ).fit(X, y)
-    return etap.predict
-
-
-def fit_raw_affinity(X, y, row_group, aff):
-    return lambda Xn: group_affinity(aff["etap"], Xn)
-
-
-def fit_etap(X, y, row_group, aff, key="etap", **params):
-    return ETAPRegressor(affinity=aff[key], **params).fit(X, y).predict
-
-
-def fit_etap_subsampled(X, y, row_group, aff):
-    return fit_etap(X, y, row_group, aff, n_subsamples=20, random_state=0)
-
-
-def fit_etap_search(X, y, row_group, aff):
-    n_groups = len(np.unique(row_group))
-    search = make_etap_search(aff["etap"], n_groups)
-    return search.fit(X, y, groups=row_group).best_estimator_.predict
-
-
-def fit_tag(X, y, row_group, aff):
-    return fit_etap(X, y, row_group, aff, key="tag")
-
-
-def make_hoa(table):
-    """Mean over the other members of the measured pair gains of each row."""
-    n_tasks = table.X.shape[1] // 2
-    pair = np.zeros((n_tasks, n_tasks))  # pair[s, t]: gain of t trained with s
-    for row, task in enumerate(table.row_task):
-        group = table.groups[table.row_group[row]]
-        if len(group) == 2:
-            other = group[0] if group[1] == task else group[1]
-            pair[other, task] = table.y[row]
-
-    def fit_hoa(X, y, row_group, aff):
-        def predict(Xn):
-            n = Xn.shape[1] // 2
-            others = Xn[:, :n] * (1 - Xn[:, n:])
-            target = Xn[:, n:].argmax(axis=1)
-            totals = np.einsum("rs,sr->r", others, pair[:, target])
-            return totals / np.maximum(others.sum(axis=1), 1)
-
-        return predict
-
-    return fit_hoa
-
-
-def planted_methods():
-    """The methods whose selections the planted-clusters check scores."""
-    return {
-        "etap": None,  # GroupSelector(ETAPRegressor(affinity=A))
-        "etap_search": None,  # GroupSelector(make_etap_search(A, 10))
-        "etap_flat_affinity": None,  # the default with a constant affinity
-        SUBSAMPLED: fit_etap_subsampled,
-        "task_mean_size": fit_task_mean_size,
-        "ridge": fit_ridge,
-        "official": fit_official,
-        "raw_affinity": fit_raw_affinity,
-        "tag": fit_tag,
-    }
 
 
 def variants():
@@ -281,55 +179,6 @@ def per_seed_scores(pred, table, test):
         "pooled_r": [float(np.corrcoef(pred[test], s)[0, 1]) for s in seeds.T],
         "within_task_r": [within_task_r(pred[test], s, task) for s in seeds.T],
     }
-
-
-def selection_regret(table, pred):
-    """Regret per budget against the seed mean, and against each seed alone
-    (that seed's optimum minus the chosen groups' total under its gains)."""
-    out, per_seed = {}, {}
-    for budget in BUDGETS:
-        chosen = select_groups(pred, budget, rows=table.X).groups
-        out[budget] = table.optimum[budget] - true_total(table.gain_of, chosen)
-        per_seed[f"regret_{budget}"] = [
-            optimum[budget] - true_total(gain_of, chosen)
-            for gain_of, optimum in zip(table.gain_of_seed, table.optimum_seed)
-        ]
-    return out, per_seed
-
-
-def load(name):
-    measured = MeasuredGains.load(DATA / f"gains_{name}.csv")
-    table = SimpleNamespace(
-        X=measured.X,
-        y=measured.y,
-        y_per_seed=measured.y_per_seed,
-        groups=[tuple(g) for g in measured.groups],
-        row_group=measured.row_group,
-        row_task=measured.row_task,
-    )
-    raw = np.load(DATA / f"affinity_{name}.npz")
-    aff = {k: raw[k] for k in raw.files if not k.endswith("_seconds")}
-    n = aff["etap"].shape[0]
-    off = ~np.eye(n, dtype=bool)
-    centred = aff["etap"] - np.where(off, aff["etap"], 0).sum(axis=0) / (n - 1)
-    aff["etap_centred"] = np.where(off, centred, 0.0)
-    aff["flat"] = off.astype(float)  # the same affinity for every pair: no signal
-
-    def gains_and_optima(y):
-        gain_of = {
-            (table.groups[g], int(t)): float(v)
-            for g, t, v in zip(table.row_group, table.row_task, y)
-        }
-        optimum = {
-            b: float(select_groups(y, b, rows=table.X).total_gain) for b in BUDGETS
-        }
-        return gain_of, optimum
-
-    table.gain_of, table.optimum = gains_and_optima(table.y)
-    seeds = [gains_and_optima(y) for y in table.y_per_seed.T]
-    table.gain_of_seed = [gain_of for gain_of, _ in seeds]
-    table.optimum_seed = [optimum for _, optimum in seeds]
-    return table, aff
 
 
 def adaptive_regrets(name, table, aff, draw, n_measured=10):
