@@ -15,8 +15,7 @@ singletons):
 - ``etap_flat_affinity``: the default workflow with a constant affinity (1
   for every pair): what the residual stage finds without the affinity;
 - the baselines of ``bench_gain_prediction.py`` (fitted by ``gain_tables.py``),
-  through ``select_groups``
-  on their predictions of every group.
+  through ``select_groups`` on their predictions of every group.
 
 Scores per method: the number of draws whose chosen groups are exactly the
 planted groups, the number of planted clusters found (chosen as a group), and
