@@ -122,6 +122,7 @@ def test_a_rerun_with_everything_cached_trains_nothing(tmp_path, capsys):
     assert a["selection"] == b["selection"] and a["affinity"] == b["affinity"]
 
 
+@pytest.mark.slow
 def test_adaptive_mode_killed_leaves_nothing_in_tmp(tmp_path):
     data = make_csv(tmp_path / "d.csv")
     tmp = tmp_path / "tmp"
