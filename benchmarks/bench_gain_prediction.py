@@ -61,9 +61,8 @@ Usage::
     # only some tables, merged into the existing JSON (every table printed):
     nice -n 10 python benchmarks/bench_gain_prediction.py clusters_8tasks --merge
 
-On a table measured on ``make_task_clusters`` it also runs the planted-clusters
-check of ``planted_clusters.py`` (printed, and under ``planted_clusters`` in
-the JSON).
+Whether the chosen groups are the planted clusters of a planted table is
+``planted_clusters.py``'s question (``benchmarks/results/planted_clusters.json``).
 """
 
 import argparse
@@ -93,12 +92,6 @@ from gain_tables import (  # noqa: F401 - bench_linearized.py imports them from 
     selection_regret,
 )
 from joblib import Parallel, delayed
-from planted_clusters import (
-    planted_groups,
-    planted_methods,
-    planted_recovery,
-    print_recovery,
-)
 from scipy import stats
 from scoring import within_task_r
 
@@ -481,11 +474,6 @@ def main(argv=None):
         entry["adaptive"] = summarize_adaptive(
             [a for n, s, _, _, a in results if n == name and s == 10]
         )
-        planted = planted_groups(name)
-        if planted is not None:
-            entry["planted_clusters"] = planted_recovery(
-                table, aff, planted, planted_methods()
-            )
         report["tables"][name] = entry
     for name in sorted(report["tables"]) if args.merge else names:
         print_report(name, report["tables"][name])
@@ -510,8 +498,6 @@ def print_report(name, entry):
         f"(against 5/10/20/{pairs} groups for the others); etap_on_pairs is "
         "etap fitted on those pairs"
     )
-    if "planted_clusters" in entry:
-        print_recovery(name, entry["planted_clusters"])
 
 
 def ceiling_tasks(n_pairs):

@@ -24,13 +24,15 @@ gains minus the true total of the chosen groups). The table's own partition
 optimum is checked against the planted groups first: if they differ, the
 table's gains do not make the planted groups the best choice.
 
-Usage (also run by ``bench_gain_prediction.py`` on every planted table)::
+Usage::
 
-    nice -n 10 python benchmarks/planted_clusters.py clusters_8tasks
+    nice -n 10 python benchmarks/planted_clusters.py clusters_8tasks \\
+        --out benchmarks/results/planted_clusters.json
 """
 
 import argparse
 import json
+import sys
 
 import numpy as np
 from gain_tables import (
@@ -189,8 +191,11 @@ def main(argv=None):
         reports[name] = planted_recovery(table, aff, planted, planted_methods())
         print_recovery(name, reports[name])
     if args.out:
+        given = sys.argv[1:] if argv is None else argv
+        command = " ".join(["python benchmarks/planted_clusters.py", *given])
+        written = {"command": command, "tables": reports}
         with open(args.out, "w") as f:
-            f.write(json.dumps(reports, indent=2) + "\n")
+            f.write(json.dumps(written, indent=2) + "\n")
 
 
 if __name__ == "__main__":
