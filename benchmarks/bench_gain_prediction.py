@@ -73,7 +73,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from bench_adaptive import load_truth, run_method
 from gain_tables import (  # noqa: F401 - bench_linearized.py imports them from here
     BUDGETS,
     DATA,
@@ -96,10 +95,8 @@ from scipy import stats
 from scoring import within_task_r
 
 from sklearn_etap import (
-    ETAPRegressor,
     ResidualRidge,
     SplineAffinityRegressor,
-    search_groups,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -121,10 +118,6 @@ MAIN = ("etap", "etap_search") + BASELINES
 # Scored like the main methods, at every size: the default averaged over fits
 # on 20 subsets of 80% of the training groups.
 SUBSAMPLED = "etap_subsampled"
-# The adaptive column: search_groups with ETAP spending the same 10 trainings
-# on random groups or on the groups its default strategy picks.
-ADAPTIVE_STRATEGY = search_groups.__wrapped__.__kwdefaults__["strategy"]
-ADAPTIVE = ("random", ADAPTIVE_STRATEGY)
 
 
 def variants():
@@ -172,51 +165,6 @@ def per_seed_scores(pred, table, test):
         "pooled_r": [float(np.corrcoef(pred[test], s)[0, 1]) for s in seeds.T],
         "within_task_r": [within_task_r(pred[test], s, task) for s in seeds.T],
     }
-
-
-def adaptive_regrets(name, table, aff, draw, n_measured=10):
-    """Regret of ``search_groups`` (ETAP with the table's affinity) at every
-    budget, with random measurement and with the default strategy."""
-    truth, n_tasks = load_truth(DATA / f"gains_{name}.csv")
-    estimator = ETAPRegressor(affinity=aff["etap"])
-    return {
-        method: {
-            budget: table.optimum[budget]
-            - run_method(method, truth, n_tasks, budget, draw, n_measured, estimator)
-            for budget in BUDGETS
-        }
-        for method in ADAPTIVE
-    }
-
-
-def summarize_adaptive(draws):
-    """Mean regret per budget, and the draws where adaptive beats random."""
-    out = {}
-    for budget in BUDGETS:
-        regrets = {m: np.array([d[m][budget] for d in draws]) for m in ADAPTIVE}
-        diff = regrets[ADAPTIVE_STRATEGY] - regrets["random"]
-        out[str(budget)] = {
-            **{f"{m}_regret": float(r.mean()) for m, r in regrets.items()},
-            "ceiling_regret": 0.0,  # every group measured: the optimum itself
-            "draws_better": int(np.sum(diff < 0)),
-            "draws_worse": int(np.sum(diff > 0)),
-            "wilcoxon_p": float(stats.wilcoxon(diff).pvalue) if np.any(diff) else 1.0,
-        }
-    return out
-
-
-def print_adaptive(summary):
-    print(
-        f"adaptive measurement (search_groups with ETAP, 10 trainings, regret; "
-        f"'{ADAPTIVE_STRATEGY}' against random, draws better / worse, Wilcoxon p):"
-    )
-    for budget, e in summary.items():
-        print(
-            f"  budget {budget}: random {e['random_regret']:.3f}  "
-            f"{ADAPTIVE_STRATEGY} {e[ADAPTIVE_STRATEGY + '_regret']:.3f}  "
-            f"ceiling {e['ceiling_regret']:.3f}  "
-            f"({e['draws_better']} / {e['draws_worse']}, p = {e['wilcoxon_p']:.3f})"
-        )
 
 
 def n_pairs(table):
@@ -283,8 +231,7 @@ def run_draw(name, size, draw):
             entry["regret"], regret_per_seed = selection_regret(table, pred)
             entry["per_seed"] = per_seed_scores(pred, table, test) | regret_per_seed
         result[method] = entry
-    adaptive = adaptive_regrets(name, table, aff, draw) if size == 10 else None
-    return name, size, draw, result, adaptive
+    return name, size, draw, result
 
 
 def noise_ceiling(table):
@@ -468,12 +415,9 @@ def main(argv=None):
             "sizes": {},
         }
         for size in RUNS:
-            draws = [r for n, s, _, r, _ in results if n == name and s == size]
+            draws = [r for n, s, _, r in results if n == name and s == size]
             summary, tests = summarize(draws)
             entry["sizes"][str(size)] = {"summary": summary, "wilcoxon": tests}
-        entry["adaptive"] = summarize_adaptive(
-            [a for n, s, _, _, a in results if n == name and s == 10]
-        )
         report["tables"][name] = entry
     for name in sorted(report["tables"]) if args.merge else names:
         print_report(name, report["tables"][name])
@@ -491,8 +435,6 @@ def print_report(name, entry):
         result = entry["sizes"][str(size)]
         label = f"{pairs} (as many as hoa's pairs)" if size == "equal_cost" else size
         print_table(name, label, result["summary"], result["wilcoxon"], ceiling)
-        if size == 10 and "adaptive" in entry:
-            print_adaptive(entry["adaptive"])
     print(
         f"hoa needs all {pairs} pairs of {ceiling_tasks(pairs)} tasks trained "
         f"(against 5/10/20/{pairs} groups for the others); etap_on_pairs is "
