@@ -38,10 +38,11 @@ measured pair gains; it needs every pair trained, stated in the output). At
 HOA's number of trainings, ``etap_on_pairs`` is ETAP fitted on those very
 pairs. ``etap_subsampled`` (``ETAPRegressor(affinity=A, n_subsamples=20)``)
 runs at every size and is scored like the main methods.
-Variants (affinity recording; ``etap_flat_affinity``, a constant affinity,
-i.e. the stages without the affinity; stage-1 choices, residual encodings) are scored
-on r only, to show why the defaults are what they are. ``etap_search`` and the
-variants run at 10 training groups only, to keep the run within 20 minutes.
+``etap_flat_affinity`` (a constant affinity, i.e. the stages without the
+affinity: the ablation shown beside the default) is scored on r only.
+``etap_search`` and the ablation run at 10 training groups only, to keep the run
+within 20 minutes. Why the defaults are what they are (the other variants) is
+``bench_prediction_variants.py``'s question.
 
 Every r and regret of the main methods is also scored against each seed's
 gains alone (the regret against that seed's own optimum), and the difference
@@ -94,11 +95,6 @@ from joblib import Parallel, delayed
 from scipy import stats
 from scoring import within_task_r
 
-from sklearn_etap import (
-    ResidualRidge,
-    SplineAffinityRegressor,
-)
-
 HERE = Path(__file__).resolve().parent
 SIZES = (5, 10, 20)
 # ... and as many groups as HOA trains pairs (28 of 8 tasks, 45 of 10): the
@@ -118,39 +114,6 @@ MAIN = ("etap", "etap_search") + BASELINES
 # Scored like the main methods, at every size: the default averaged over fits
 # on 20 subsets of 80% of the training groups.
 SUBSAMPLED = "etap_subsampled"
-
-
-def variants():
-    """Choices behind the defaults, scored on r only."""
-    return {
-        "etap_every1": lambda *a: fit_etap(*a, key="etap_every1"),
-        "etap_control_variate_affinity": lambda *a: fit_etap(
-            *a, key="etap_control_variate"
-        ),
-        "etap_nomomentum": lambda *a: fit_etap(*a, key="etap_nomomentum"),
-        "etap_centred": lambda *a: fit_etap(*a, key="etap_centred"),
-        "etap_flat_affinity": lambda *a: fit_etap(*a, key="flat"),
-        "etap_oof_stage1": lambda *a: fit_etap(*a, cv=5),
-        "etap_raw_stage1": lambda *a: fit_etap(*a, center_stage1=False),
-        "stage1_alpha_1": lambda *a: fit_etap(
-            *a, affinity_estimator=SplineAffinityRegressor(alpha=1.0)
-        ),
-        "residual_pooled": lambda *a: fit_etap(
-            *a, residual_estimator=ResidualRidge(encoding="pooled")
-        ),
-        "residual_no_size": lambda *a: fit_etap(
-            *a, residual_estimator=ResidualRidge(group_size=None)
-        ),
-        "residual_per_task": lambda *a: fit_etap(
-            *a, residual_estimator=ResidualRidge(encoding="per_task")
-        ),
-        "residual_membership_task": lambda *a: fit_etap(
-            *a, residual_estimator=ResidualRidge(encoding="membership+task")
-        ),
-        "residual_membership": lambda *a: fit_etap(
-            *a, residual_estimator=ResidualRidge(encoding="membership")
-        ),
-    }
 
 
 # --------------------------------------------------------------------------
@@ -210,9 +173,9 @@ def run_draw(name, size, draw):
         "tag": fit_tag,
         "hoa": make_hoa(table),
         SUBSAMPLED: fit_etap_subsampled,
-        **variants(),
+        "etap_flat_affinity": lambda *a: fit_etap(*a, key="flat"),
     }
-    if size != 10:  # the grid search and the variants at 10 groups only (time)
+    if size != 10:  # the grid search and the ablation at 10 groups only (time)
         methods = {m: f for m, f in methods.items() if m in (*MAIN, SUBSAMPLED)}
         del methods["etap_search"]
     if equal_cost:
