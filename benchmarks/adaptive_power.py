@@ -22,6 +22,7 @@ Writes ``benchmarks/results/adaptive_power.json``.
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -72,7 +73,11 @@ def analyse(path, rng):
                 }
             )
     p_all = float(np.prod([c["p_10_draws_favour_exploit"] for c in cells]))
-    return {"run": str(path), "command": run["command"], "cells": cells, "p_all": p_all}
+    try:  # repository-relative, so the file does not depend on the checkout
+        shown = str(Path(path).resolve().relative_to(HERE.parent))
+    except ValueError:
+        shown = str(path)
+    return {"run": shown, "command": run["command"], "cells": cells, "p_all": p_all}
 
 
 def main(argv=None):
@@ -98,7 +103,14 @@ def main(argv=None):
             "chance that one run of 10 draws shows exploit ahead in every cell: "
             f"{run['p_all']:.3f}"
         )
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    command = " ".join(
+        [
+            "python benchmarks/adaptive_power.py",
+            *(sys.argv[1:] if argv is None else argv),
+        ]
+    )
+    written = {"command": command, "runs": report}
+    Path(args.out).write_text(json.dumps(written, indent=2) + "\n")
     print(f"\nwritten to {args.out}")
 
 

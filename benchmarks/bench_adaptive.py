@@ -25,7 +25,8 @@ below random's, and a Wilcoxon signed-rank p-value.
 Usage::
 
     nice -n 10 python benchmarks/bench_adaptive.py             # the default predictor
-    nice -n 10 python benchmarks/bench_adaptive.py --estimator interaction
+    nice -n 10 python benchmarks/bench_adaptive.py --estimator interaction \\
+        --out benchmarks/results/adaptive_search_interaction.json
     # ETAPRegressor(affinity=A) with the table's recorded affinity:
     nice -n 10 python benchmarks/bench_adaptive.py --estimator etap \\
         --out benchmarks/results/adaptive_search_etap.json
@@ -282,10 +283,18 @@ def main(argv=None):
         help="keep the other tables of the output JSON, replace or add these",
     )
     args = parser.parse_args(argv)
+    # The exact command, also when main() is called with an argument list (the
+    # interaction run once recorded none of its flags that way).
+    command = " ".join(
+        [
+            "python benchmarks/bench_adaptive.py",
+            *(sys.argv[1:] if argv is None else argv),
+        ]
+    )
     if args.planted:
         out = HERE / "results" / "adaptive_search_planted.json"
         report = {
-            "command": "python benchmarks/bench_adaptive.py --planted",
+            "command": command,
             "draws": args.draws,
             "found_planted_clusters": bench_planted(args.draws),
         }
@@ -299,7 +308,7 @@ def main(argv=None):
         wanted = {t if t.startswith("gains_") else f"gains_{t}" for t in args.tables}
         paths = [p for p in paths if p.stem in wanted]
     report = {
-        "command": " ".join(["python benchmarks/bench_adaptive.py", *sys.argv[1:]]),
+        "command": command,
         "n_measured": args.n_measured,
         "estimator": args.estimator,
         "noisy": args.noisy,

@@ -125,7 +125,13 @@ def main():
     previous = json.loads(path.read_text()) if path.exists() else {"runs": {}}
     for record in records:
         previous["runs"][record["case"]] = record
-    previous["script_command"] = "nice -n 5 python benchmarks/bench_cli_scaling.py"
+    # The full run (every case); a run of some --cases is noted in its records.
+    previous["command"] = "nice -n 5 python benchmarks/bench_cli_scaling.py"
+    previous.pop("script_command", None)
+    for record in records:
+        record["script_command"] = " ".join(
+            ["nice -n 5 python benchmarks/bench_cli_scaling.py", *sys.argv[1:]]
+        )
     previous["machine"] = f"{os.cpu_count()} cores, shared with other jobs"
     path.write_text(json.dumps(previous, indent=1))
     print(f"wrote {path}")

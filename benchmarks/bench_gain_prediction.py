@@ -38,10 +38,11 @@ measured pair gains; it needs every pair trained, stated in the output). At
 HOA's number of trainings, ``etap_on_pairs`` is ETAP fitted on those very
 pairs. ``etap_subsampled`` (``ETAPRegressor(affinity=A, n_subsamples=20)``)
 runs at every size and is scored like the main methods.
-Variants (affinity recording; ``etap_flat_affinity``, a constant affinity,
-i.e. the stages without the affinity; stage-1 choices, residual encodings) are scored
-on r only, to show why the defaults are what they are. ``etap_search`` and the
-variants run at 10 training groups only, to keep the run within 20 minutes.
+``etap_flat_affinity`` (a constant affinity, i.e. the stages without the
+affinity: the ablation shown beside the default) is scored on r only.
+``etap_search`` and the ablation run at 10 training groups only, to keep the run
+within 20 minutes. Why the defaults are what they are (the other variants) is
+``bench_prediction_variants.py``'s question.
 
 Every r and regret of the main methods is also scored against each seed's
 gains alone (the regret against that seed's own optimum), and the difference
@@ -61,9 +62,8 @@ Usage::
     # only some tables, merged into the existing JSON (every table printed):
     nice -n 10 python benchmarks/bench_gain_prediction.py clusters_8tasks --merge
 
-On a table measured on ``make_task_clusters`` it also runs the planted-clusters
-check of ``planted_clusters.py`` (printed, and under ``planted_clusters`` in
-the JSON).
+Whether the chosen groups are the planted clusters of a planted table is
+``planted_clusters.py``'s question (``benchmarks/results/planted_clusters.json``).
 """
 
 import argparse
@@ -72,37 +72,35 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
-from bench_adaptive import load_truth, run_method
-from joblib import Parallel, delayed
-from planted_clusters import planted_groups, planted_recovery, print_recovery
-from pooled_residual import PooledResidualRidge
-from scipy import stats
-from scoring import true_total, within_task_r
-from sklearn.linear_model import LinearRegression, Ridge
-from sklearn.model_selection import GridSearchCV, GroupKFold
-
-from sklearn_etap import (
-    ETAPRegressor,
-    MeasuredGains,
-    ResidualRidge,
-    SplineAffinityRegressor,
-    group_affinity,
-    make_etap_search,
-    search_groups,
-    select_groups,
+from gain_tables import (  # noqa: F401 - bench_linearized.py imports them from here
+    BUDGETS,
+    DATA,
+    _group_size,
+    fit_etap,
+    fit_etap_search,
+    fit_etap_subsampled,
+    fit_official,
+    fit_raw_affinity,
+    fit_ridge,
+    fit_tag,
+    fit_task_mean,
+    fit_task_mean_size,
+    load,
+    make_hoa,
+    selection_regret,
 )
+from joblib import Parallel, delayed
+from scipy import stats
+from scoring import within_task_r
 
 HERE = Path(__file__).resolve().parent
-DATA = HERE / "data"
 SIZES = (5, 10, 20)
 # ... and as many groups as HOA trains pairs (28 of 8 tasks, 45 of 10): the
 # comparison with HOA at the same number of trainings
 RUNS = (*SIZES, "equal_cost")
 N_DRAWS = 10
-BUDGETS = (2, 3, 4)
 BASELINES = (
     "task_mean",
     "task_mean_size",
@@ -116,158 +114,6 @@ MAIN = ("etap", "etap_search") + BASELINES
 # Scored like the main methods, at every size: the default averaged over fits
 # on 20 subsets of 80% of the training groups.
 SUBSAMPLED = "etap_subsampled"
-# The adaptive column: search_groups with ETAP spending the same 10 trainings
-# on random groups or on the groups its default strategy picks.
-ADAPTIVE_STRATEGY = search_groups.__wrapped__.__kwdefaults__["strategy"]
-ADAPTIVE = ("random", ADAPTIVE_STRATEGY)
-
-
-# --------------------------------------------------------------------------
-# Methods: each maps (train rows, targets, row groups, affinities) to a
-# function predicting gains of any rows.
-
-
-def _task_onehot(X):
-    return X[:, X.shape[1] // 2 :]
-
-
-def _group_size(X):
-    return X[:, : X.shape[1] // 2].sum(axis=1, keepdims=True)
-
-
-def fit_task_mean(X, y, row_group, aff):
-    onehot = _task_onehot(X)
-    counts = onehot.sum(axis=0)
-    means = np.divide(onehot.T @ y, counts, out=np.zeros(len(counts)), where=counts > 0)
-    fallback = float(np.mean(y))
-    means[counts == 0] = fallback
-    return lambda Xn: _task_onehot(Xn) @ means
-
-
-def fit_task_mean_size(X, y, row_group, aff):
-    model = LinearRegression(fit_intercept=False)
-    model.fit(np.hstack([_task_onehot(X), _group_size(X)]), y)
-    return lambda Xn: model.predict(np.hstack([_task_onehot(Xn), _group_size(Xn)]))
-
-
-def fit_ridge(X, y, row_group, aff):
-    model = Ridge().fit(X, y)
-    return model.predict
-
-
-def fit_official(X, y, row_group, aff):
-    n_groups = len(np.unique(row_group))
-    grid = {
-        "degree": [2, 3, 4, 5, 6],
-        "n_knots": list(range(2, 3 + int(np.sqrt(n_groups)))),
-        "alpha": [0.001, 0.01, 0.1, 1.0],
-    }
-    z = group_affinity(aff["etap"], X).reshape(-1, 1)
-    search = GridSearchCV(
-        SplineAffinityRegressor(),
-        grid,
-        cv=GroupKFold(min(5, n_groups)),
-        scoring="neg_mean_squared_error",
-    ).fit(z, y, groups=row_group)
-    etap = ETAPRegressor(
-        affinity=aff["etap"],
-        affinity_estimator=search.best_estimator_,
-        residual_estimator=ResidualRidge(encoding="per_task"),
-    ).fit(X, y)
-    return etap.predict
-
-
-def fit_raw_affinity(X, y, row_group, aff):
-    return lambda Xn: group_affinity(aff["etap"], Xn)
-
-
-def fit_etap(X, y, row_group, aff, key="etap", **params):
-    return ETAPRegressor(affinity=aff[key], **params).fit(X, y).predict
-
-
-def fit_etap_subsampled(X, y, row_group, aff):
-    return fit_etap(X, y, row_group, aff, n_subsamples=20, random_state=0)
-
-
-def fit_etap_search(X, y, row_group, aff):
-    n_groups = len(np.unique(row_group))
-    search = make_etap_search(aff["etap"], n_groups)
-    return search.fit(X, y, groups=row_group).best_estimator_.predict
-
-
-def fit_tag(X, y, row_group, aff):
-    return fit_etap(X, y, row_group, aff, key="tag")
-
-
-def make_hoa(table):
-    """Mean over the other members of the measured pair gains of each row."""
-    n_tasks = table.X.shape[1] // 2
-    pair = np.zeros((n_tasks, n_tasks))  # pair[s, t]: gain of t trained with s
-    for row, task in enumerate(table.row_task):
-        group = table.groups[table.row_group[row]]
-        if len(group) == 2:
-            other = group[0] if group[1] == task else group[1]
-            pair[other, task] = table.y[row]
-
-    def fit_hoa(X, y, row_group, aff):
-        def predict(Xn):
-            n = Xn.shape[1] // 2
-            others = Xn[:, :n] * (1 - Xn[:, n:])
-            target = Xn[:, n:].argmax(axis=1)
-            totals = np.einsum("rs,sr->r", others, pair[:, target])
-            return totals / np.maximum(others.sum(axis=1), 1)
-
-        return predict
-
-    return fit_hoa
-
-
-def planted_methods():
-    """The methods whose selections the planted-clusters check scores."""
-    return {
-        "etap": None,  # GroupSelector(ETAPRegressor(affinity=A))
-        "etap_search": None,  # GroupSelector(make_etap_search(A, 10))
-        "etap_flat_affinity": None,  # the default with a constant affinity
-        SUBSAMPLED: fit_etap_subsampled,
-        "task_mean_size": fit_task_mean_size,
-        "ridge": fit_ridge,
-        "official": fit_official,
-        "raw_affinity": fit_raw_affinity,
-        "tag": fit_tag,
-    }
-
-
-def variants():
-    """Choices behind the defaults, scored on r only."""
-    return {
-        "etap_every1": lambda *a: fit_etap(*a, key="etap_every1"),
-        "etap_control_variate_affinity": lambda *a: fit_etap(
-            *a, key="etap_control_variate"
-        ),
-        "etap_nomomentum": lambda *a: fit_etap(*a, key="etap_nomomentum"),
-        "etap_centred": lambda *a: fit_etap(*a, key="etap_centred"),
-        "etap_flat_affinity": lambda *a: fit_etap(*a, key="flat"),
-        "etap_oof_stage1": lambda *a: fit_etap(*a, cv=5),
-        "etap_raw_stage1": lambda *a: fit_etap(*a, center_stage1=False),
-        "stage1_alpha_1": lambda *a: fit_etap(
-            *a, affinity_estimator=SplineAffinityRegressor(alpha=1.0)
-        ),
-        "residual_pooled": lambda *a: fit_etap(
-            *a, residual_estimator=PooledResidualRidge()
-        ),
-        "residual_no_size": lambda *a: fit_etap(
-            *a, residual_estimator=ResidualRidge(group_size=None)
-        ),
-        "residual_per_task": lambda *a: fit_etap(
-            *a, residual_estimator=ResidualRidge(encoding="per_task")
-        ),
-        "residual_membership_task": lambda *a: fit_etap(
-            *a, residual_estimator=ResidualRidge(encoding="membership+task")
-        ),
-        "residual_membership": lambda *a: fit_etap(
-            *a, residual_estimator=ResidualRidge(encoding="membership")
-        ),
-    }
 
 
 # --------------------------------------------------------------------------
@@ -282,100 +128,6 @@ def per_seed_scores(pred, table, test):
         "pooled_r": [float(np.corrcoef(pred[test], s)[0, 1]) for s in seeds.T],
         "within_task_r": [within_task_r(pred[test], s, task) for s in seeds.T],
     }
-
-
-def selection_regret(table, pred):
-    """Regret per budget against the seed mean, and against each seed alone
-    (that seed's optimum minus the chosen groups' total under its gains)."""
-    out, per_seed = {}, {}
-    for budget in BUDGETS:
-        chosen = select_groups(pred, budget, rows=table.X).groups
-        out[budget] = table.optimum[budget] - true_total(table.gain_of, chosen)
-        per_seed[f"regret_{budget}"] = [
-            optimum[budget] - true_total(gain_of, chosen)
-            for gain_of, optimum in zip(table.gain_of_seed, table.optimum_seed)
-        ]
-    return out, per_seed
-
-
-def load(name):
-    measured = MeasuredGains.load(DATA / f"gains_{name}.csv")
-    table = SimpleNamespace(
-        X=measured.X,
-        y=measured.y,
-        y_per_seed=measured.y_per_seed,
-        groups=[tuple(g) for g in measured.groups],
-        row_group=measured.row_group,
-        row_task=measured.row_task,
-    )
-    raw = np.load(DATA / f"affinity_{name}.npz")
-    aff = {k: raw[k] for k in raw.files if not k.endswith("_seconds")}
-    n = aff["etap"].shape[0]
-    off = ~np.eye(n, dtype=bool)
-    centred = aff["etap"] - np.where(off, aff["etap"], 0).sum(axis=0) / (n - 1)
-    aff["etap_centred"] = np.where(off, centred, 0.0)
-    aff["flat"] = off.astype(float)  # the same affinity for every pair: no signal
-
-    def gains_and_optima(y):
-        gain_of = {
-            (table.groups[g], int(t)): float(v)
-            for g, t, v in zip(table.row_group, table.row_task, y)
-        }
-        optimum = {
-            b: float(select_groups(y, b, rows=table.X).total_gain) for b in BUDGETS
-        }
-        return gain_of, optimum
-
-    table.gain_of, table.optimum = gains_and_optima(table.y)
-    seeds = [gains_and_optima(y) for y in table.y_per_seed.T]
-    table.gain_of_seed = [gain_of for gain_of, _ in seeds]
-    table.optimum_seed = [optimum for _, optimum in seeds]
-    return table, aff
-
-
-def adaptive_regrets(name, table, aff, draw, n_measured=10):
-    """Regret of ``search_groups`` (ETAP with the table's affinity) at every
-    budget, with random measurement and with the default strategy."""
-    truth, n_tasks = load_truth(DATA / f"gains_{name}.csv")
-    estimator = ETAPRegressor(affinity=aff["etap"])
-    return {
-        method: {
-            budget: table.optimum[budget]
-            - run_method(method, truth, n_tasks, budget, draw, n_measured, estimator)
-            for budget in BUDGETS
-        }
-        for method in ADAPTIVE
-    }
-
-
-def summarize_adaptive(draws):
-    """Mean regret per budget, and the draws where adaptive beats random."""
-    out = {}
-    for budget in BUDGETS:
-        regrets = {m: np.array([d[m][budget] for d in draws]) for m in ADAPTIVE}
-        diff = regrets[ADAPTIVE_STRATEGY] - regrets["random"]
-        out[str(budget)] = {
-            **{f"{m}_regret": float(r.mean()) for m, r in regrets.items()},
-            "ceiling_regret": 0.0,  # every group measured: the optimum itself
-            "draws_better": int(np.sum(diff < 0)),
-            "draws_worse": int(np.sum(diff > 0)),
-            "wilcoxon_p": float(stats.wilcoxon(diff).pvalue) if np.any(diff) else 1.0,
-        }
-    return out
-
-
-def print_adaptive(summary):
-    print(
-        f"adaptive measurement (search_groups with ETAP, 10 trainings, regret; "
-        f"'{ADAPTIVE_STRATEGY}' against random, draws better / worse, Wilcoxon p):"
-    )
-    for budget, e in summary.items():
-        print(
-            f"  budget {budget}: random {e['random_regret']:.3f}  "
-            f"{ADAPTIVE_STRATEGY} {e[ADAPTIVE_STRATEGY + '_regret']:.3f}  "
-            f"ceiling {e['ceiling_regret']:.3f}  "
-            f"({e['draws_better']} / {e['draws_worse']}, p = {e['wilcoxon_p']:.3f})"
-        )
 
 
 def n_pairs(table):
@@ -421,9 +173,9 @@ def run_draw(name, size, draw):
         "tag": fit_tag,
         "hoa": make_hoa(table),
         SUBSAMPLED: fit_etap_subsampled,
-        **variants(),
+        "etap_flat_affinity": lambda *a: fit_etap(*a, key="flat"),
     }
-    if size != 10:  # the grid search and the variants at 10 groups only (time)
+    if size != 10:  # the grid search and the ablation at 10 groups only (time)
         methods = {m: f for m, f in methods.items() if m in (*MAIN, SUBSAMPLED)}
         del methods["etap_search"]
     if equal_cost:
@@ -442,8 +194,7 @@ def run_draw(name, size, draw):
             entry["regret"], regret_per_seed = selection_regret(table, pred)
             entry["per_seed"] = per_seed_scores(pred, table, test) | regret_per_seed
         result[method] = entry
-    adaptive = adaptive_regrets(name, table, aff, draw) if size == 10 else None
-    return name, size, draw, result, adaptive
+    return name, size, draw, result
 
 
 def noise_ceiling(table):
@@ -627,17 +378,9 @@ def main(argv=None):
             "sizes": {},
         }
         for size in RUNS:
-            draws = [r for n, s, _, r, _ in results if n == name and s == size]
+            draws = [r for n, s, _, r in results if n == name and s == size]
             summary, tests = summarize(draws)
             entry["sizes"][str(size)] = {"summary": summary, "wilcoxon": tests}
-        entry["adaptive"] = summarize_adaptive(
-            [a for n, s, _, _, a in results if n == name and s == 10]
-        )
-        planted = planted_groups(name)
-        if planted is not None:
-            entry["planted_clusters"] = planted_recovery(
-                table, aff, planted, planted_methods()
-            )
         report["tables"][name] = entry
     for name in sorted(report["tables"]) if args.merge else names:
         print_report(name, report["tables"][name])
@@ -655,15 +398,11 @@ def print_report(name, entry):
         result = entry["sizes"][str(size)]
         label = f"{pairs} (as many as hoa's pairs)" if size == "equal_cost" else size
         print_table(name, label, result["summary"], result["wilcoxon"], ceiling)
-        if size == 10 and "adaptive" in entry:
-            print_adaptive(entry["adaptive"])
     print(
         f"hoa needs all {pairs} pairs of {ceiling_tasks(pairs)} tasks trained "
         f"(against 5/10/20/{pairs} groups for the others); etap_on_pairs is "
         "etap fitted on those pairs"
     )
-    if "planted_clusters" in entry:
-        print_recovery(name, entry["planted_clusters"])
 
 
 def ceiling_tasks(n_pairs):

@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import random
+import sys
 import time
 from pathlib import Path
 
@@ -61,6 +62,7 @@ def main():
     load_end = os.getloadavg()[0]
 
     result = {
+        "command": " ".join(["python benchmarks/bench_threads.py", *sys.argv[1:]]),
         "epochs": args.epochs,
         "repeats": args.repeats,
         "cpu_count": os.cpu_count(),

@@ -14,8 +14,8 @@ singletons):
 - ``etap_search``: the same with ``make_etap_search(A, 10)`` as estimator;
 - ``etap_flat_affinity``: the default workflow with a constant affinity (1
   for every pair): what the residual stage finds without the affinity;
-- the baselines of ``bench_gain_prediction.py``, through ``select_groups``
-  on their predictions of every group.
+- the baselines of ``bench_gain_prediction.py`` (fitted by ``gain_tables.py``),
+  through ``select_groups`` on their predictions of every group.
 
 Scores per method: the number of draws whose chosen groups are exactly the
 planted groups, the number of planted clusters found (chosen as a group), and
@@ -24,20 +24,31 @@ gains minus the true total of the chosen groups). The table's own partition
 optimum is checked against the planted groups first: if they differ, the
 table's gains do not make the planted groups the best choice.
 
-Usage (also run by ``bench_gain_prediction.py`` on every planted table)::
+Usage::
 
-    nice -n 10 python benchmarks/planted_clusters.py clusters_8tasks
+    nice -n 10 python benchmarks/planted_clusters.py clusters_8tasks \\
+        --out benchmarks/results/planted_clusters.json
 """
 
 import argparse
 import json
-from pathlib import Path
+import sys
 
 import numpy as np
+from gain_tables import (
+    DATA,
+    fit_etap_subsampled,
+    fit_official,
+    fit_raw_affinity,
+    fit_ridge,
+    fit_tag,
+    fit_task_mean_size,
+    load,
+)
 
 from sklearn_etap import ETAPRegressor, GroupSelector, make_etap_search, select_groups
 
-DATA = Path(__file__).resolve().parent / "data"
+SUBSAMPLED = "etap_subsampled"
 N_TRAIN_GROUPS = 10
 N_DRAWS = 10
 
@@ -52,6 +63,21 @@ def planted_groups(name):
     clustered = {t for c in clusters for t in c}
     alone = [(t,) for t in range(sidecar["n_tasks"]) if t not in clustered]
     return [tuple(int(t) for t in c) for c in clusters] + alone
+
+
+def planted_methods():
+    """The methods whose selections the planted-clusters check scores."""
+    return {
+        "etap": None,  # GroupSelector(ETAPRegressor(affinity=A))
+        "etap_search": None,  # GroupSelector(make_etap_search(A, 10))
+        "etap_flat_affinity": None,  # the default with a constant affinity
+        SUBSAMPLED: fit_etap_subsampled,
+        "task_mean_size": fit_task_mean_size,
+        "ridge": fit_ridge,
+        "official": fit_official,
+        "raw_affinity": fit_raw_affinity,
+        "tag": fit_tag,
+    }
 
 
 def partition_total(table, groups):
@@ -83,7 +109,7 @@ def _select(method, fit, table, aff, train, budget):
 
 def planted_recovery(table, aff, planted, fits, n_draws=N_DRAWS):
     """Recovery of ``planted`` by every method of ``fits`` (name -> fit
-    function of ``bench_gain_prediction``; ``etap`` and ``etap_search`` go
+    function of ``gain_tables``; ``etap`` and ``etap_search`` go
     through ``GroupSelector``) over the benchmark's draws of 10 groups."""
     budget = len(planted)
     planted_set = {tuple(g) for g in planted}
@@ -152,8 +178,6 @@ def print_recovery(name, report):
 
 
 def main(argv=None):
-    import bench_gain_prediction as bench
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("tables", nargs="+", help="planted table names")
     parser.add_argument("--out", help="write the reports to this JSON file")
@@ -163,12 +187,15 @@ def main(argv=None):
         planted = planted_groups(name)
         if planted is None:
             parser.error(f"{name} was not measured on make_task_clusters")
-        table, aff = bench.load(name)
-        reports[name] = planted_recovery(table, aff, planted, bench.planted_methods())
+        table, aff = load(name)
+        reports[name] = planted_recovery(table, aff, planted, planted_methods())
         print_recovery(name, reports[name])
     if args.out:
+        given = sys.argv[1:] if argv is None else argv
+        command = " ".join(["python benchmarks/planted_clusters.py", *given])
+        written = {"command": command, "tables": reports}
         with open(args.out, "w") as f:
-            f.write(json.dumps(reports, indent=2) + "\n")
+            f.write(json.dumps(written, indent=2) + "\n")
 
 
 if __name__ == "__main__":

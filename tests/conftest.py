@@ -1,20 +1,10 @@
 """Shared test settings and data helpers (fixtures), for every test folder."""
 
-import os
-
 import numpy as np
 import pytest
 
-# Two cores on the CI machines: keep torch from oversubscribing them when
-# pytest or joblib runs several things at once.
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-
-try:
-    import torch
-except ImportError:  # pragma: no cover - torch is a hard dependency
-    torch = None
-else:
-    torch.set_num_threads(1)
+# One thread per BLAS and torch call: set for tests and doctests alike in the
+# repository's root conftest.py.
 
 
 def _task_data(n_samples=120, seed=0):

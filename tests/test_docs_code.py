@@ -9,11 +9,10 @@ the figures, which ``docs/make_figures.py`` makes at full length).
 import re
 from pathlib import Path
 
+import matplotlib
 import pytest
 
 from sklearn_etap import TorchAffinityExtractor
-
-pytest.importorskip("matplotlib")
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 PAGES = ["getting_started.md", "user_guide.md"]
@@ -29,9 +28,8 @@ def test_both_pages_have_code_to_run():
     assert all(counts.values()), counts
 
 
+@pytest.mark.slow
 def test_every_python_block_runs(monkeypatch):
-    import matplotlib
-
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -25,8 +25,9 @@ import sklearn_etap.datasets
 # - RT02: the first line of Returns may name the value (``self : object``),
 #   not only give its type, so the description can refer to it.
 # - SA01: a See Also section is optional. scikit-learn requires it of classes
-#   and functions but waives it on methods; with 17 public names, linked from
-#   docs/index.md, cross-references are added where they help, not everywhere.
+#   and functions but waives it on methods; the public names are few and
+#   linked from docs/index.md, so cross-references are added where they help,
+#   not everywhere.
 # - ES01, EX01 on methods: an extended summary and an Examples section are
 #   required of classes and functions (their Examples run as doctests); a
 #   method is shown in its class's Examples.
@@ -73,6 +74,37 @@ def _public_api():
             if inspect.isclass(obj):
                 for member in _public_members(obj):
                     yield pytest.param(f"{path}.{member}", obj, id=f"{path}.{member}")
+
+
+def _public_names(module):
+    """Names a user reaches in ``module`` without an underscore: what
+    ``__all__`` must list (submodules and imported modules aside)."""
+    return {
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_")
+        and not inspect.ismodule(value)
+        and getattr(value, "__module__", "").startswith("sklearn_etap")
+    }
+
+
+@pytest.mark.parametrize("module", [sklearn_etap, sklearn_etap.datasets])
+def test_all_lists_every_public_name(module):
+    # The walk below validates what __all__ lists; a public name left out of
+    # it would go unvalidated.
+    assert _public_names(module) == set(module.__all__)
+
+
+def test_the_api_walk_covers_every_listed_name():
+    found = {param.values[0] for param in _public_api()}
+    listed = {
+        f"{module.__name__}.{name}"
+        for module in (sklearn_etap, sklearn_etap.datasets)
+        for name in module.__all__
+    }
+    assert listed <= found
+    loaders = [n for n in sklearn_etap.datasets.__all__ if n.startswith("load_")]
+    assert len(loaders) >= 4  # mhc1, ridership, appliances, digits at least
 
 
 def test_the_api_walk_finds_classes_methods_properties_and_functions():

@@ -1,6 +1,7 @@
 """Task names from a DataFrame reach every stage; arrays keep integer names."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.model_selection import GridSearchCV, GroupKFold
 from sklearn.utils._testing import ignore_warnings
@@ -19,8 +20,6 @@ from sklearn_etap import (
     measure_gains,
     sample_groups,
 )
-
-pd = pytest.importorskip("pandas")
 
 NAMES = ["north", "south", "east"]
 

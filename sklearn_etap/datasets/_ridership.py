@@ -197,11 +197,11 @@ def load_ridership(
     training days reach about 64 standard deviations (``pressure_change``),
     46 (``wind_max``) and 30 (``percip``). Such inputs can make plain SGD with
     momentum blow up: ``TorchAffinityExtractor()`` with its defaults (SGD,
-    ``learning_rate=0.01``, momentum 0.9) on the 10 default stations trained
-    normally with ``random_state=0`` (final training loss 0.47) but with
-    ``random_state=1`` its loss jumped to 565 and ended at 10. Use Adam or a
-    smaller learning rate (the gain tables in ``benchmarks/data`` use Adam),
-    or clip or robust-scale these columns yourself.
+    ``learning_rate=0.01``, momentum 0.9) on the 10 default stations trains
+    normally with some seeds and diverges with others (``docs/datasets.md``).
+    Use Adam or a smaller learning rate (the gain tables in
+    ``benchmarks/data`` use Adam), or clip or robust-scale these columns
+    yourself.
 
     Examples
     --------

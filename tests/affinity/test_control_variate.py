@@ -30,6 +30,7 @@ from sklearn_etap._affinity.training import TaskData, masked_task_losses
 from sklearn_etap.callbacks import TrainingStep
 
 
+@pytest.mark.slow
 def test_control_variate_is_unbiased_for_the_every_step_mean():
     """Exact expectation over every placement: 23 steps in blocks of 5 (+3).
 
@@ -201,6 +202,7 @@ def test_without_a_shared_step_the_estimate_is_the_sampled_one(make_task_data):
     assert_allclose(with_cv.affinity_, without.affinity_, rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_control_variate_agrees_with_every_step_recording(make_task_data):
     """On a small fit, closer to every-step recording than sampling alone."""
     X, Y = make_task_data(400, seed=1)

@@ -61,6 +61,7 @@ def test_weighted_schedule_mean_is_unbiased_for_the_every_step_mean():
     assert np.abs(unweighted - Z.mean(axis=0)).min() > 0.5
 
 
+@pytest.mark.slow
 def test_schedule_and_accumulator_average_to_the_every_step_mean():
     """The schedule's own random placements, over many seeds (Monte Carlo)."""
     rng = np.random.RandomState(1)

@@ -7,11 +7,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sklearn_etap._cli import main
-
-pd = pytest.importorskip("pandas")
 
 ROOT = Path(__file__).resolve().parents[2]
 # Few epochs, groups and samples: the whole job in seconds.
@@ -42,6 +41,7 @@ def make_csv(path, n=160, seed=0):
     return path
 
 
+@pytest.mark.slow
 def test_run_on_builtin_digits_writes_the_report(tmp_path):
     out = tmp_path / "report"
     done = etap("run", *QUICK, "--max-samples", "300", "--budget", "2", "--out", out)
@@ -70,6 +70,7 @@ def test_run_on_builtin_digits_writes_the_report(tmp_path):
     assert 'src="affinity.png"' in html and "digit_" in html
 
 
+@pytest.mark.slow
 def test_run_on_a_csv_with_named_targets(tmp_path):
     data = make_csv(tmp_path / "plant.csv")
     out = tmp_path / "out"
@@ -127,6 +128,7 @@ def test_bad_input_gives_one_line_and_status_2(tmp_path, capsys, args, message):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow
 def test_bad_input_in_a_subprocess_exits_2_without_traceback(tmp_path):
     done = etap("run", "--groups", "5000", "--quiet", cwd=tmp_path)
     assert done.returncode == 2

@@ -1,11 +1,10 @@
 """`etap run`'s own-data reader: NPZ and Parquet layouts, names, task types."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sklearn_etap._cli.data import UsageError, load_table, read_table
-
-pd = pytest.importorskip("pandas")
 
 
 def test_npz_with_X_and_Y_names_tasks_and_features(tmp_path):

@@ -4,12 +4,11 @@ and the small command-line options (--version, -v/-q, --out checks)."""
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sklearn_etap import __version__
 from sklearn_etap._cli import job, main
-
-pd = pytest.importorskip("pandas")
 
 QUICK = ["--epochs", "2", "--groups", "3", "--jobs", "1"]
 

@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.utils import Bunch
 from test_cli import QUICK, make_csv
@@ -17,8 +18,6 @@ from sklearn_etap._cli.references import (
     verdict,
 )
 from sklearn_etap._gains import runner as _runner
-
-pd = pytest.importorskip("pandas")
 
 N_TASKS = 4
 GROUPS = [(0, 1), (1, 2), (2, 3), (0, 3), (0, 1, 2), (1, 2, 3)]

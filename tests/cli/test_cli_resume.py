@@ -10,11 +10,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sklearn_etap._cli import main
-
-pd = pytest.importorskip("pandas")
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -74,6 +73,7 @@ def kill_after(proc, cache, n_entries, timeout=240):
     proc.communicate()
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_to_the_same_report_and_retrains_nothing_finished(
     tmp_path,
 ):
@@ -122,6 +122,7 @@ def test_a_rerun_with_everything_cached_trains_nothing(tmp_path, capsys):
     assert a["selection"] == b["selection"] and a["affinity"] == b["affinity"]
 
 
+@pytest.mark.slow
 def test_adaptive_mode_killed_leaves_nothing_in_tmp(tmp_path):
     data = make_csv(tmp_path / "d.csv")
     tmp = tmp_path / "tmp"

@@ -8,6 +8,7 @@ import time
 from argparse import Namespace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sklearn_etap import select_groups
@@ -21,8 +22,6 @@ from sklearn_etap._cli.scaling import (
     resolve_settings,
 )
 from sklearn_etap._selection.problem import SelectionProblem
-
-pd = pytest.importorskip("pandas")
 
 
 def settings(n_tasks, groups=None, budget=None):

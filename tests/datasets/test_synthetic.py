@@ -118,6 +118,7 @@ def test_bad_input_raises_clear_error(kwargs, message):
         make_task_clusters(**kwargs)
 
 
+@pytest.mark.slow
 def test_gains_positive_within_a_cluster_negative_across():
     # The generator's purpose, on the settings of the planted gain table: a
     # one-unit encoder gains from a partner of its cluster and loses a lot

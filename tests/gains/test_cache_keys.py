@@ -173,6 +173,7 @@ print(estimator_key(ext))
 """
 
 
+@pytest.mark.slow
 def test_an_interactive_class_changed_between_processes_changes_the_key():
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     processes = [

@@ -1,11 +1,10 @@
 """measure_gains and MeasuredGains.load name the real problem of bad inputs."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sklearn_etap import MeasuredGains, TorchAffinityExtractor, measure_gains
-
-pd = pytest.importorskip("pandas")
 
 
 def make_extractor():

@@ -5,9 +5,14 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import FitFailedWarning
 
-from sklearn_etap import MeasuredGains, TorchAffinityExtractor, measure_gains
+from sklearn_etap import (
+    MeasuredGains,
+    TorchAffinityExtractor,
+    encode_groups,
+    group_row_ids,
+    measure_gains,
+)
 from sklearn_etap._gains import runner as _gains
-from sklearn_etap._groups import encode_groups, group_row_ids
 
 
 def make_extractor(**params):
@@ -185,6 +190,7 @@ def test_same_random_state_same_gains_and_other_seed_other_gains(make_gain_data)
     assert not np.array_equal(first.mtl_loss_per_seed, other.mtl_loss_per_seed)
 
 
+@pytest.mark.slow
 def test_parallel_processes_match_serial_exactly(make_gain_data):
     X, Y, X_test, Y_test = make_gain_data()
     args = (make_extractor(), X, Y, [(0, 1), (1, 2, 3)], X_test, Y_test)

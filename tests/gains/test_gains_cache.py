@@ -331,6 +331,7 @@ def run_script(cache_dir, mode, out):
     return subprocess.Popen([sys.executable, "-c", code, mode, str(out)], env=env)
 
 
+@pytest.mark.slow
 def test_a_hard_kill_loses_no_finished_training(tmp_path, make_gain_data, monkeypatch):
     cache_dir = tmp_path / "cache"
     process = run_script(cache_dir, "hang", tmp_path / "never.npy")
@@ -351,6 +352,7 @@ def test_a_hard_kill_loses_no_finished_training(tmp_path, make_gain_data, monkey
     assert_same_losses(result, measure(data, None))
 
 
+@pytest.mark.slow
 def test_two_processes_on_one_cache_agree(tmp_path, make_gain_data, monkeypatch):
     cache_dir = tmp_path / "cache"
     outs = [tmp_path / "a.npy", tmp_path / "b.npy"]

@@ -4,6 +4,7 @@ import re
 
 import joblib
 import numpy as np
+import pytest
 from distributed import Client, LocalCluster, get_task_stream
 
 from sklearn_etap import TorchAffinityExtractor, measure_gains
@@ -21,6 +22,7 @@ def must_not_train(*args):
     raise AssertionError("a cached training was run again")
 
 
+@pytest.mark.slow
 def test_dask_backend_gives_the_serial_gains(tmp_path, monkeypatch):
     rng = np.random.RandomState(0)
     X = rng.normal(size=(50, 4))

@@ -62,6 +62,7 @@ def is_running(pid):
     return stat is not None and stat[0] not in ("Z", "X")
 
 
+@pytest.mark.slow
 def test_workers_and_trackers_exit_with_a_killed_caller(tmp_path):
     tests = str(Path(__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}

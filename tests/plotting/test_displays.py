@@ -71,7 +71,8 @@ def test_affinity_display_draws_on_given_axes_and_checks_names():
 
 
 def test_affinity_display_from_extractor_uses_its_task_names():
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
+
     rng = np.random.RandomState(0)
     X = rng.normal(size=(80, 4))
     Y = pd.DataFrame({"up": X[:, 0], "down": -X[:, 0], "other": X[:, 1]})

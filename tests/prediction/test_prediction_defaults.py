@@ -11,12 +11,13 @@ from sklearn_etap import (
     ETAPRegressor,
     ResidualRidge,
     SplineAffinityRegressor,
+    all_groups,
     encode_groups,
     group_affinity,
+    group_row_ids,
     make_etap_search,
     sample_groups,
 )
-from sklearn_etap._groups import all_groups, group_row_ids
 from sklearn_etap._prediction.residual_ridge import TASK_PENALTIES, residual_features
 
 
