@@ -38,11 +38,6 @@ MEASURED = {
 # Modules whose docstrings still quote figures; being removed by issue 24
 # helpers. The lead empties this list after merging their branches.
 BEING_REMOVED = {
-    "sklearn_etap._affinity.control_variate",
-    "sklearn_etap._affinity.extractor",
-    "sklearn_etap._affinity.recording",
-    "sklearn_etap._affinity.training",
-    "sklearn_etap._cli.scaling",
     "sklearn_etap._linearized.checks",
 }
 
