@@ -3,7 +3,6 @@
 # The pipeline, stage by stage: affinity -> gains -> prediction -> selection.
 from ._adaptive import (
     GroupMeasurementError,
-    gains_measurer,  # noqa: F401 (deprecated, not in __all__)
     make_measure,
     search_groups,
 )
@@ -55,3 +54,12 @@ __all__ = [
     "select_groups",
     "trivial_losses",
 ]
+
+
+def __getattr__(name):
+    # Deprecated names stay importable without being public (PEP 562).
+    if name == "gains_measurer":
+        from ._adaptive import gains_measurer
+
+        return gains_measurer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
