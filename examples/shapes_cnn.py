@@ -7,7 +7,7 @@ and the extractor, the gain runner, ETAP and the group selector run on it
 unchanged. The benchmarks (``benchmarks/bench_cnn.py``,
 ``benchmarks/gpu_check.py``) time this same model.
 
-    python examples/shapes_cnn.py            # about 2 minutes on 2 CPU cores
+    python examples/shapes_cnn.py
 """
 
 import math

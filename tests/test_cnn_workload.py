@@ -89,3 +89,13 @@ def test_gpu_check_measures_on_the_cpu(tmp_path):
     }
     assert result["affinity_finite"] == {"default": True, "every_step": True}
     assert result["command"].endswith("--repeats 1 --out " + str(out))
+
+
+@pytest.mark.slow
+def test_the_example_runs_end_to_end():
+    import shapes_cnn
+
+    sel = shapes_cnn.main(n_samples=300, n_tasks=4, max_epochs=1)
+    covered = {task for group in sel.group_names_ for task in group}
+    assert covered == {"ellipse", "red", "striped", "large"}
+    assert all(len(group) <= 3 for group in sel.groups_)
