@@ -14,14 +14,17 @@ with the command that made it; rerunning a part replaces only that part):
 - ``throughput``: samples per CPU second of the hand-written loop
   (``plain_fit``) against ``TorchAffinityExtractor.fit`` with
   ``affinity=None``; interleaved, shuffled order, medians of repeats; then
-  one cProfile run of each, to say where the extractor's time goes.
+  one cProfile run of each, to say where the extractor's time goes; then
+  the same on a quarter of the rows for 4 times the epochs.
 - ``overhead``: ``fit`` with the default recording and with every step
   recorded, against ``affinity=None`` (and the hand-written loop), at 20
   and 40 tasks; interleaved, CPU time, 20 steps (one block of the default
-  schedule: the default records exactly one of them).
+  schedule: the default records exactly one of them); every step is
+  recorded in the first round only (it costs several times the others).
 - ``memory``: peak resident memory (``ru_maxrss``, which counts the file's
   mapped pages too) and the peak of numpy's traced allocations
-  (``tracemalloc``) of one ``fit`` in a fresh process, at 10,000 and 40,000
+  (``tracemalloc``) of one ``fit`` in a fresh process, and the sampled peaks
+  of its private memory and of its mapped file pages, at 10,000 and 40,000
   rows of the file, and on a 2 GB file (44,000 images of 64x64) with a cheap
   pooling encoder (the copy, not the model, decides host memory).
 - ``workflow``: affinity, measured groups (``measure_gains``, 2 jobs), the
@@ -43,6 +46,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -100,27 +104,46 @@ def warm_up():
     extractor("cpu", max_epochs=1, batch_size=8, affinity_every=1).fit(X, Y)
 
 
-def rss_mb():
+def rss_mb(field="VmRSS"):
+    """A memory figure of this process from /proc (MB): ``VmRSS``, or its
+    parts ``RssAnon`` (private memory) and ``RssFile`` (mapped file pages)."""
     with open("/proc/self/status") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+class PeakSampler(threading.Thread):
+    """Peaks of ``RssAnon`` and ``RssFile`` sampled every 20 ms: ``ru_maxrss``
+    counts the pages of a memory-mapped file that were read (the kernel can
+    drop them at will) with the private memory, this tells them apart."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.peaks = {"RssAnon": 0.0, "RssFile": 0.0}
+        self.done = threading.Event()
+
+    def run(self):
+        while not self.done.wait(0.02):
+            for field in self.peaks:
+                self.peaks[field] = max(self.peaks[field], rss_mb(field))
 
 
 def _median_ratio(times, top, bottom):
     return float(np.median(times[top]) / np.median(times[bottom]))
 
 
-def interleaved(runs, repeats, device="cpu"):
-    """CPU seconds of every run, repeats in a shuffled order each round."""
+def interleaved(runs, repeats, device="cpu", once=()):
+    """CPU seconds of every run, repeats in a shuffled order each round; the
+    runs named in ``once`` (the expensive ones) only in the first round."""
     times = {name: [] for name in runs}
     loads = []
     for repeat in range(repeats):
         order = list(runs)
         np.random.RandomState(repeat).shuffle(order)
         for name in order:
-            if runs[name] is None:
+            if repeat and name in once:
                 continue
             result = timed(runs[name], device)
             times[name].append(result["cpu_s"])
@@ -167,9 +190,8 @@ def profile_top(run, n=14):
     return stats.total_tt, top, named
 
 
-def part_throughput(data, cfg):
-    n, epochs = cfg["throughput_rows"], cfg["throughput_epochs"]
-    X, Y = data.X_train[:n], data.Y_train[:n]
+def throughput_at(X, Y, epochs, repeats):
+    """Samples per CPU second of the plain loop and of ``fit`` on ``X, Y``."""
 
     def run_plain():
         plain_fit(X, Y, "cpu", max_epochs=epochs)
@@ -177,26 +199,38 @@ def part_throughput(data, cfg):
     def run_fit():
         extractor("cpu", max_epochs=epochs, affinity=None).fit(X, Y)
 
-    times, loads = interleaved(
-        {"plain_loop": run_plain, "fit_affinity_none": run_fit}, cfg["repeats"]
-    )
-    samples = n * epochs
-    rate = {k: samples / float(np.median(v)) for k, v in times.items()}
-    plain_total, plain_profile, _ = profile_top(run_plain)
-    fit_total, fit_profile, fit_parts = profile_top(run_fit)
-    return {
-        "setup": f"{n} rows x {epochs} epochs, 40 tasks, batch 128, 1 thread",
+    runs = {"plain_loop": run_plain, "fit_affinity_none": run_fit}
+    times, loads = interleaved(runs, repeats)
+    rate = {k: len(X) * epochs / float(np.median(v)) for k, v in times.items()}
+    figures = {
+        "setup": f"{len(X)} rows x {epochs} epochs, 40 tasks, batch 128, 1 thread",
         "cpu_s": times,
         "samples_per_cpu_s": rate,
         "fit_vs_plain": rate["fit_affinity_none"] / rate["plain_loop"],
-        "target": ">= 0.9",
         "load_average_during": loads,
-        "profile_plain_total_s": plain_total,
-        "profile_plain": plain_profile,
-        "profile_fit_total_s": fit_total,
-        "profile_fit": fit_profile,
-        "profile_fit_parts_cum_s": fit_parts,
     }
+    return figures, runs
+
+
+def part_throughput(data, cfg):
+    n, epochs = cfg["throughput_rows"], cfg["throughput_epochs"]
+    X, Y = data.X_train[:n], data.Y_train[:n]
+    out, runs = throughput_at(X, Y, epochs, cfg["repeats"])
+    plain_total, plain_profile, _ = profile_top(runs["plain_loop"])
+    fit_total, fit_profile, fit_parts = profile_top(runs["fit_affinity_none"])
+    out.update(
+        target=">= 0.9",
+        profile_plain_total_s=plain_total,
+        profile_plain=plain_profile,
+        profile_fit_total_s=fit_total,
+        profile_fit=fit_profile,
+        profile_fit_parts_cum_s=fit_parts,
+    )
+    # the same number of samples in 4 times as many epochs: fit's cost per
+    # fit (before the first epoch) weighs 4 times less
+    rows = n // 4
+    out["longer_run"], _ = throughput_at(X[:rows], Y[:rows], 4 * epochs, cfg["repeats"])
+    return out
 
 
 def overhead_at(X, Y, repeats):
@@ -211,7 +245,7 @@ def overhead_at(X, Y, repeats):
         "default": run(),
         "every_step": run(affinity_every=1),
     }
-    times, loads = interleaved(runs, repeats)
+    times, loads = interleaved(runs, repeats, once=("every_step",))
     return {
         "cpu_s": times,
         "default_vs_none": _median_ratio(times, "default", "affinity_none"),
@@ -242,9 +276,13 @@ def memory_child(x_path, y_path, rows, encoder, epochs):
     Y = np.load(y_path)[:rows]
     tracemalloc.start()
     params = {"encoder": PooledLinear} if encoder == "pooled" else {}
+    sampler = PeakSampler()
+    sampler.start()
     start = time.process_time()
     extractor("cpu", max_epochs=epochs, affinity=None, **params).fit(X, Y)
     cpu = time.process_time() - start
+    sampler.done.set()
+    sampler.join()
     traced_peak = tracemalloc.get_traced_memory()[1]
     print(json.dumps({
         "rows": rows,
@@ -252,6 +290,8 @@ def memory_child(x_path, y_path, rows, encoder, epochs):
         "rss_after_imports_mb": baseline,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "peak_numpy_traced_mb": traced_peak / 2**20,
+        "peak_private_mb_sampled": sampler.peaks["RssAnon"],
+        "peak_file_pages_mb_sampled": sampler.peaks["RssFile"],
         "fit_cpu_s": cpu,
         "samples_per_cpu_s": rows * epochs / cpu,
     }))  # fmt: skip
@@ -319,7 +359,7 @@ def workflow_at(n_tasks, data, cfg):
     )
     selector = GroupSelector(
         search.best_estimator_, n_groups=-(-n_tasks // 3) + 1, max_group_size=3,
-        max_candidates=20_000, task_names=names, time_limit=60)  # fmt: skip
+        max_candidates=20_000, task_names=names, time_limit=30)  # fmt: skip
     stages["selection"] = timed(lambda: selector.fit(train.X, train.y), "cpu")
     return {
         "stages": stages,
@@ -336,7 +376,7 @@ def part_workflow(data, cfg):
     out = {"setup": f"{cfg['workflow_rows']} training and {cfg['workflow_test']} "
            f"test rows, {cfg['workflow_epochs']} epochs, {cfg['workflow_groups']} "
            "groups of 2-3 tasks, measure_gains n_jobs=2, selection over groups "
-           "of up to 3 tasks, solver time limit 60 s"}  # fmt: skip
+           "of up to 3 tasks, solver time limit 30 s"}  # fmt: skip
     for n_tasks in (20, 40):
         out[f"{n_tasks}_tasks"] = workflow_at(n_tasks, data, cfg)
     return out
