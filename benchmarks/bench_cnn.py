@@ -21,6 +21,8 @@ with the command that made it; rerunning a part replaces only that part):
   and 40 tasks; interleaved, CPU time, 20 steps (one block of the default
   schedule: the default records exactly one of them); every step is
   recorded in the first round only (it costs several times the others).
+- ``recording_profile``: one every-step fit (512 rows, 40 tasks) under
+  cProfile: which part of a recorded step takes the time.
 - ``memory``: peak resident memory (``ru_maxrss``, which counts the file's
   mapped pages too) and the peak of numpy's traced allocations
   (``tracemalloc``) of one ``fit`` in a fresh process, and the sampled peaks
@@ -60,13 +62,14 @@ from torch import nn  # noqa: E402
 from sklearn_etap.datasets import make_shapes  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "cnn.json"
-PARTS = ("throughput", "overhead", "memory", "workflow")
+PARTS = ("throughput", "overhead", "recording_profile", "memory", "workflow")
 FULL = dict(
     n_samples=50_000,
     throughput_rows=4096,
     throughput_epochs=2,
     overhead_rows=2560,
     repeats=3,
+    profile_rows=512,
     memory_rows=(10_000, 40_000),
     big_images=44_000,
     workflow_rows=2048,
@@ -75,7 +78,7 @@ FULL = dict(
     workflow_groups=5,
 )
 QUICK = dict(n_samples=1200, throughput_rows=256, throughput_epochs=1,
-             overhead_rows=256, repeats=1, memory_rows=(256, 512),
+             overhead_rows=256, repeats=1, profile_rows=128, memory_rows=(256, 512),
              big_images=300, workflow_rows=256, workflow_test=128,
              workflow_epochs=1, workflow_groups=3)  # fmt: skip
 
@@ -165,6 +168,9 @@ PROFILED = (
     "rows",
     "check_finite_task_losses",
     "warn_after_fit",
+    "per_task_gradients",
+    "descent_matrix",
+    "set_training_gradients",
 )
 
 
@@ -263,6 +269,21 @@ def part_overhead(data, cfg):
         out[f"{n_tasks}_tasks"] = overhead_at(X, Y, cfg["repeats"])
     out["target"] = "default_vs_none <= 1.10"
     return out
+
+
+def part_recording_profile(data, cfg):
+    """Where a recorded step's time goes: one every-step fit under cProfile."""
+    n = cfg["profile_rows"]
+    X, Y = data.X_train[:n], data.Y_train[:n]
+    total, top, parts = profile_top(
+        lambda: extractor("cpu", max_epochs=1, affinity_every=1).fit(X, Y)
+    )
+    return {
+        "setup": f"{n} rows x 1 epoch = {-(-n // 128)} steps, all recorded, 40 tasks",
+        "profile_total_s": total,
+        "profile_parts_cum_s": parts,
+        "profile_top": top,
+    }
 
 
 def memory_child(x_path, y_path, rows, encoder, epochs):
@@ -415,6 +436,8 @@ def main(argv=None):
                 figures = part_throughput(data, cfg)
             elif part == "overhead":
                 figures = part_overhead(data, cfg)
+            elif part == "recording_profile":
+                figures = part_recording_profile(data, cfg)
             elif part == "memory":
                 figures = part_memory(data, cfg, tmp)
             else:
