@@ -9,7 +9,8 @@ in every process; each part subsamples the file (first rows: the draws are
 independent) to stay short on a shared 2-core machine, and says how.
 
 Parts (``--parts``, each stored under its own key of ``results/cnn.json``
-with the command that made it; rerunning a part replaces only that part):
+with the command that made it; rerunning a part replaces only that part; the
+top-level ``command`` lists the commands of the parts in the file):
 
 - ``throughput``: samples per CPU second of the hand-written loop
   (``plain_fit``) against ``TorchAffinityExtractor.fit`` with
@@ -403,6 +404,12 @@ def part_workflow(data, cfg):
     return out
 
 
+def combined_command(results):
+    """The commands that made the parts in the file, in order, joined by ``;``."""
+    commands = [results[p]["command"] for p in PARTS if p in results]
+    return " ; ".join(dict.fromkeys(commands))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
@@ -445,6 +452,7 @@ def main(argv=None):
             figures["command"] = command
             figures["machine"] = machine()
             results[part] = figures
+            results["command"] = combined_command(results)
             print(json.dumps(figures, indent=1, default=str), flush=True)
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(results, indent=1, default=str) + "\n")

@@ -143,8 +143,8 @@ def make_shapes(
     one shape whose kind, colour, texture, size, elongation, position and
     rotation, and whose background's brightness, tint and noise, are drawn at
     random; each task is one binary attribute of those draws. The images are
-    drawn in chunks with array operations (50,000 images of 32x32 take a few
-    seconds) and can be written straight to a memory-mapped ``.npy`` file.
+    drawn in chunks with array operations and can be written straight to a
+    memory-mapped ``.npy`` file.
 
     Parameters
     ----------
