@@ -11,6 +11,7 @@ from ._appliances import load_appliances
 from ._digits import load_digits_tasks
 from ._mhc1 import load_mhc1
 from ._ridership import load_ridership
+from ._shapes import make_shapes
 from ._synthetic import make_task_clusters
 
 __all__ = [
@@ -18,5 +19,6 @@ __all__ = [
     "load_digits_tasks",
     "load_mhc1",
     "load_ridership",
+    "make_shapes",
     "make_task_clusters",
 ]
