@@ -40,7 +40,9 @@ def draw():
 
 @pytest.mark.parametrize("scaling", ["column", "within_task"])
 @pytest.mark.parametrize(
-    "stage1", [None, SplineAffinityRegressor(degree=1, n_knots=2)], ids=["default", "linear"]
+    "stage1",
+    [None, SplineAffinityRegressor(degree=1, n_knots=2)],
+    ids=["default", "linear"],
 )
 def test_copy_predicts_what_the_deprecated_switch_predicts(draw, scaling, stage1):
     A, X, y, train = draw

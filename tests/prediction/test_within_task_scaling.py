@@ -15,9 +15,7 @@ import pytest
 from sklearn_etap import ETAPRegressor, encode_groups, group_affinity, sample_groups
 
 N_TASKS = 8
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:.*affinity_scaling.*:FutureWarning"
-)
+pytestmark = pytest.mark.filterwarnings("ignore:.*affinity_scaling.*:FutureWarning")
 
 
 def planted(seed):
