@@ -70,8 +70,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
-from joblib import Parallel, delayed
 from affinity_scaling import ScaledAffinityETAP
+from joblib import Parallel, delayed
 from official_predictor import OfficialPredictor
 from pooled_residual import PooledResidualRidge
 from scipy import stats

@@ -4,8 +4,7 @@
 standardization, deprecated), ``spline_affinity`` and ``residual_ridge`` (the two
 stages), ``etap`` (the stacked regressor, whose defaults are the documented path),
 ``group_splits`` (its grouped cross-validation), ``search`` (a thin grid-search
-helper over those defaults), ``conformance`` (the estimator checks the defaults
-cannot pass, with the reason).
+helper over those defaults).
 """
 
 from .etap import ETAPRegressor
