@@ -101,7 +101,8 @@ class ETAPRegressor(RegressorMixin, BaseEstimator):
         The validated affinity matrix.
     affinity_center_, affinity_scale_ : ndarray of shape (n_tasks,) or None
         Per target task, what ``affinity_scaling`` subtracts from the feature
-        and divides it by (``None`` without scaling).
+        and divides it by (``None`` without scaling; deprecated with
+        ``affinity_scaling``).
     affinity_estimator_ : regressor
         Fitted clone of the stage-1 estimator.
     residual_estimator_ : regressor
