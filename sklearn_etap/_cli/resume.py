@@ -19,22 +19,36 @@ import joblib
 import numpy as np
 
 from .._gains.cache import estimator_key
+from .._gains.extractor_params import OVERRIDDEN_PARAMS
 
 FITTED_JSON = "fitted.json"
 WEIGHTS_NPZ = "module.npz"
-#: Settings that change what the affinity training computes but that
-#: ``estimator_key`` leaves out (``measure_gains`` sets them per training).
-KEYED_OVERRIDES = ("affinity", "random_state")
+
+
+def keyed_overrides(extractor):
+    """The extractor's own values of the parameters ``estimator_key`` leaves out.
+
+    ``measure_gains`` sets those parameters in every gain training
+    (:data:`OVERRIDDEN_PARAMS`, its one declared list), so the gain cache keys
+    them apart; the affinity model is trained with the extractor's own
+    values, so they enter its key here. The progress switch is left out: the
+    job sets it from ``--quiet``, and it changes nothing that is computed.
+    """
+    params = extractor.get_params(deep=False)
+    return {
+        name: repr(params[name])
+        for name in OVERRIDDEN_PARAMS
+        if name in params and name != "verbose"
+    }
 
 
 def affinity_entry(cache_dir, extractor, X, Y):
     """The folder of the affinity model trained with these settings on this data."""
-    params = extractor.get_params(deep=False)
     key = joblib.hash(
         (
             "affinity-model-1",
             estimator_key(extractor),
-            {name: repr(params[name]) for name in KEYED_OVERRIDES},
+            keyed_overrides(extractor),
             joblib.hash((np.ascontiguousarray(X), np.ascontiguousarray(Y))),
         )
     )
@@ -128,18 +142,35 @@ def _save(extractor, entry):
 def _restore(extractor, entry, X):
     import torch
 
-    from .._affinity.checks import check_hidden_layer_sizes
-    from .._affinity.modules import build_module
-
     fitted = json.loads((entry / FITTED_JSON).read_text())
     for name, value in fitted.items():
         setattr(extractor, name, _from_json(value))
     extractor.device_ = torch.device(extractor.device_)
+    module = _untrained_module(extractor, X[:8])
+    with np.load(entry / WEIGHTS_NPZ, allow_pickle=False) as weights:
+        state = {name: torch.as_tensor(weights[name]) for name in weights.files}
+    module.load_state_dict(state)
+    extractor.module_ = module.to(extractor.device_).eval()
+
+
+def _untrained_module(extractor, rows):
+    """The extractor's module as its ``fit`` builds it, before any training.
+
+    The one place this reads the extractor's internals: the extractor has no
+    public method that builds its module without training it (the method it
+    needs is ``TorchAffinityExtractor.initialize_module(X)``, as skorch's
+    ``initialize``; with it this function is that one call).
+    """
+    import torch
+
+    from .._affinity.checks import check_hidden_layer_sizes
+    from .._affinity.modules import build_module
+
     hidden = check_hidden_layer_sizes(extractor.hidden_layer_sizes, extractor.encoder)
     probe = torch.as_tensor(
-        np.asarray(X[:8], dtype=np.float32), device=extractor.device_
+        np.asarray(rows, dtype=np.float32), device=extractor.device_
     )
-    module = build_module(
+    return build_module(
         extractor.encoder,
         extractor.heads,
         hidden,
@@ -147,7 +178,3 @@ def _restore(extractor, entry, X):
         extractor.n_tasks_,
         probe=probe,
     )
-    with np.load(entry / WEIGHTS_NPZ, allow_pickle=False) as weights:
-        state = {name: torch.as_tensor(weights[name]) for name in weights.files}
-    module.load_state_dict(state)
-    extractor.module_ = module.to(extractor.device_).eval()

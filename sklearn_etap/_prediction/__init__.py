@@ -1,10 +1,10 @@
 """Stage 3: predict the gain of every group from affinity and a few measured gains.
 
-``group_affinity`` (the feature), ``affinity_scaling`` (its optional per-task
-standardization), ``spline_affinity`` and ``residual_ridge`` (the two stages), ``etap``
-(the stacked regressor, whose defaults are the documented path), ``group_splits`` (its
-grouped cross-validation), ``search`` (a thin grid-search helper over those defaults),
-``conformance`` (the estimator checks the defaults cannot pass, with the reason).
+``group_affinity`` (the feature), ``affinity_scaling`` (its per-task
+standardization, deprecated), ``spline_affinity`` and ``residual_ridge`` (the two
+stages), ``etap`` (the stacked regressor, whose defaults are the documented path),
+``group_splits`` (its grouped cross-validation), ``search`` (a thin grid-search
+helper over those defaults).
 """
 
 from .etap import ETAPRegressor

@@ -1,4 +1,8 @@
-"""Per-target-task centre and scale of the affinity feature (``affinity_scaling``)."""
+"""Per-target-task centre and scale of the affinity feature (``affinity_scaling``).
+
+Deprecated with ``affinity_scaling`` (removed in 0.2); the benchmarks keep
+their own copy (``benchmarks/affinity_scaling.py``).
+"""
 
 import numpy as np
 

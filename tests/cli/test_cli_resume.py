@@ -163,3 +163,16 @@ def test_leftovers_of_a_run_killed_while_publishing_are_found(tmp_path):
     (tmp_path / f".out.etap-old-{os.getpid()}").mkdir()  # a live run's: kept
     names = sorted(p.name for p in stale_partials(tmp_path / "out"))
     assert names == sorted([f".out.etap-old-{dead}", f".out.etap-partial-{dead}"])
+
+
+def test_the_affinity_entry_keys_seed_and_recording_not_progress(tmp_path):
+    from sklearn_etap import TorchAffinityExtractor
+    from sklearn_etap._cli.resume import affinity_entry
+
+    X, Y = np.zeros((4, 2)), np.zeros((4, 2))
+    base = TorchAffinityExtractor(random_state=0)
+    entry = affinity_entry(tmp_path, base, X, Y)
+    assert affinity_entry(tmp_path, base.set_params(verbose=True), X, Y) == entry
+    for change in ({"random_state": 1}, {"affinity": "tag"}, {"max_epochs": 3}):
+        other = TorchAffinityExtractor(**{"random_state": 0, **change})
+        assert affinity_entry(tmp_path, other, X, Y) != entry, change

@@ -20,13 +20,13 @@ from sklearn_etap import (
     make_etap_search,
     sample_groups,
 )
-from sklearn_etap._prediction.conformance import expected_failed_checks
+from sklearn_etap._conformance import expected_failed_checks
 from sklearn_etap._prediction.residual_ridge import INTERCEPT_SCALE
 
 # Every estimator is checked on its shipped defaults. ResidualRidge() and
 # ETAPRegressor() read group-task rows [u_G | e_t] and refuse the checks' random
 # continuous matrices: the checks that fit on those are declared, with their
-# reason, in the package's one list (sklearn_etap/_prediction/conformance.py)
+# reason, in the package's one list (sklearn_etap/_conformance.py)
 # and their properties are tested on group rows in test_default_conformance.py.
 # The passthrough instances run every check through the other code paths.
 CHECK_INSTANCES = [

@@ -12,7 +12,7 @@ from sklearn_etap import (
     group_row_ids,
     sample_groups,
 )
-from sklearn_etap._prediction.conformance import expected_failed_checks
+from sklearn_etap._conformance import expected_failed_checks
 from sklearn_etap._prediction.subsample import average_seen, draw_group_subsets
 from sklearn_etap._prediction.validation import check_group_rows
 

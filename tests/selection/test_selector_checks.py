@@ -1,8 +1,9 @@
 """GroupSelector against scikit-learn's estimator checks.
 
 The checks fit on random float features; ``GroupSelector.fit`` needs group-task
-rows, so most checks are declared as expected failures below, and what each of
-them checks is tested on valid rows here.
+rows, so the checks that need a successful fit on them are declared as expected
+failures (``sklearn_etap/_conformance.py``), and what each of them checks is
+tested on valid rows here.
 """
 
 import pickle
@@ -16,6 +17,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_etap import GroupSelector
+from sklearn_etap._conformance import expected_failed_checks
 
 
 def test_properties_of_the_failing_checks_on_group_rows(training_rows):
@@ -86,50 +88,12 @@ def test_properties_of_the_failing_checks_on_group_rows(training_rows):
 # The checks generate random float features; GroupSelector.fit needs
 # group-task rows [u_G | e_t] (0/1, 2 * n_tasks columns) because it reads the
 # number of tasks from them and predicts its own candidate rows. Every check
-# below fails for that reason alone, at the first fit (no tag makes the checks
-# draw 0/1 rows with 2 * n_tasks columns); what each checks is tested on valid
-# rows in test_properties_of_the_failing_checks_on_group_rows.
-# check_array_api_input is skipped unless SCIPY_ARRAY_API=1, then fails alike.
-NOT_GROUP_ROWS = (
-    "the check fits on random float features, not group-task rows "
-    "[u_G | e_t]; fit rejects them (the same properties are tested on valid "
-    "rows in test_properties_of_the_failing_checks_on_group_rows)"
-)
-EXPECTED_FAILED_CHECKS = {
-    name: NOT_GROUP_ROWS
-    for name in [
-        "check_array_api_input",
-        "check_dict_unchanged",
-        "check_dont_overwrite_parameters",
-        "check_dtype_object",
-        "check_estimators_dtypes",
-        "check_estimators_fit_returns_self",
-        "check_estimators_nan_inf",
-        "check_estimators_overwrite_params",
-        "check_estimators_pickle",
-        "check_f_contiguous_array_estimator",
-        "check_fit2d_predict1d",
-        "check_fit_check_is_fitted",
-        "check_fit_idempotent",
-        "check_fit_score_takes_y",
-        "check_methods_sample_order_invariance",
-        "check_methods_subset_invariance",
-        "check_n_features_in",
-        "check_n_features_in_after_fitting",
-        "check_pipeline_consistency",
-        "check_readonly_memmap_input",
-        "check_regressor_data_not_an_array",
-        "check_regressors_int",
-        "check_regressors_no_decision_function",
-        "check_regressors_train",
-        "check_supervised_y_2d",
-    ]
-}
-
-
+# that needs a successful fit on them is declared, with that reason, in the
+# package's one list (sklearn_etap/_conformance.py); what each checks is
+# tested on valid rows in test_properties_of_the_failing_checks_on_group_rows.
 @parametrize_with_checks(
     [GroupSelector(Ridge(), n_groups=2)],
-    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
+    expected_failed_checks=expected_failed_checks,
 )
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
