@@ -15,7 +15,7 @@ from .._groups import validated_rows
 from .agreement import gain_agreement
 from .checks import check_fitted_extractor, limited_threads, validation_mask
 from .group_fit import Rows, TaskBlock, fit_displacement
-from .jacobians import n_trainable, output_jacobians, rademacher_projection
+from .jacobians import SignSketch, n_trainable, output_jacobians
 
 # n_components="auto": the Jacobians are projected to this many columns when
 # the model has more parameters (each group costs one Cholesky factor of a
@@ -216,7 +216,7 @@ class LinearizedGainEstimator(BaseEstimator):
         self.n_parameters_ = n_trainable(module)
         projection = self._projection(module, rng)
         self.n_components_ = (
-            self.n_parameters_ if projection is None else projection.shape[1]
+            self.n_parameters_ if projection is None else projection.n_components
         )
         self._n_threads = extractor.n_threads
         with limited_threads(self._n_threads):
@@ -268,7 +268,7 @@ class LinearizedGainEstimator(BaseEstimator):
             return None
         k = AUTO_COMPONENTS if k == "auto" else int(k)
         device = next(module.parameters()).device
-        return rademacher_projection(self.n_parameters_, k, seed, device)
+        return SignSketch(self.n_parameters_, k, seed, device)
 
     def _task_block(self, task, outputs, jacobians, Y, validation):
         present = ~np.isnan(Y[:, task])

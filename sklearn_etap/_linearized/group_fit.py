@@ -63,12 +63,28 @@ class TaskBlock:
     def __post_init__(self):
         weights = loss_curvatures(self.fit.outputs, self.binary)
         self.hessian = (self.fit.J * weights[:, None]).T @ self.fit.J / len(self.fit.y)
+        # every group fit starts at delta = 0: its loss and gradient there are
+        # computed once per task, not once per group (a squared-error group
+        # fit then needs no pass over the Jacobian rows at all)
+        zero = np.zeros(self.fit.J.shape[1])
+        self.loss_at_zero = self._fit_loss(zero)
+        self.gradient_at_zero = self._fit_gradient(zero)
 
     def fit_loss(self, delta):
+        if not delta.any():
+            return self.loss_at_zero
+        return self._fit_loss(delta)
+
+    def fit_gradient(self, delta):
+        if not delta.any():
+            return self.gradient_at_zero
+        return self._fit_gradient(delta)
+
+    def _fit_loss(self, delta):
         z = self.fit.outputs_at(delta)
         return float(np.mean(losses(z, self.fit.y, self.binary)))
 
-    def fit_gradient(self, delta):
+    def _fit_gradient(self, delta):
         z = self.fit.outputs_at(delta)
         slopes = loss_slopes(z, self.fit.y, self.binary)
         return self.fit.J.T @ slopes / len(slopes)
@@ -97,7 +113,8 @@ def fit_displacement(blocks, lam, max_iter=10, tol=1e-8):
     """
     n_columns = blocks[0].hessian.shape[0]
     hessian = sum(block.hessian for block in blocks) / len(blocks)
-    factor = cho_factor(hessian + lam * np.eye(n_columns))
+    hessian[np.diag_indices(n_columns)] += lam
+    factor = cho_factor(hessian, overwrite_a=True, check_finite=False)
     delta = np.zeros(n_columns)
 
     def objective(d):
@@ -108,10 +125,10 @@ def fit_displacement(blocks, lam, max_iter=10, tol=1e-8):
         return sum(block.fit_gradient(d) for block in blocks) / len(blocks) + lam * d
 
     if not any(block.binary for block in blocks):
-        return delta - cho_solve(factor, gradient(delta))
+        return delta - cho_solve(factor, gradient(delta), check_finite=False)
     current = objective(delta)
     for _ in range(max_iter):
-        step = cho_solve(factor, gradient(delta))
+        step = cho_solve(factor, gradient(delta), check_finite=False)
         scale = 1.0
         while scale > 1e-3:
             candidate = delta - scale * step

@@ -4,7 +4,7 @@ A trained multi-task module maps one sample to one output per task (a value or
 a logit). Around its trained weights ``theta`` each output is linearized as
 ``f_t(x; theta + delta) ~ f_t(x; theta) + J_t(x) . delta``; this module computes
 the rows ``J_t(x)`` for every sample and task with ``torch.func``, in chunks
-that bound memory, optionally compressed by a random projection.
+that bound memory, optionally compressed by a sparse random projection.
 """
 
 import numpy as np
@@ -20,17 +20,38 @@ def n_trainable(module):
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
-def rademacher_projection(n_parameters, n_components, seed, device):
-    """A (n_parameters, n_components) matrix of +-1/sqrt(n_components).
+class SignSketch:
+    """A sparse Rademacher projection of parameter vectors to ``n_components``.
 
-    Random signs keep inner products of projected vectors unbiased
-    (Johnson-Lindenstrauss), so Gram matrices of projected Jacobians estimate
-    those of the full ones.
+    Parameter ``i`` is added, with a random sign, to one random column (a
+    count sketch, Clarkson and Woodruff 2013). Like a dense matrix of
+    +-1/sqrt(n_components) it keeps inner products unbiased, with the same
+    variance (each is ``(|a|^2 |b|^2 + (a.b)^2 - 2 sum_i a_i^2 b_i^2) / k``
+    for vectors ``a``, ``b``), so Gram matrices of projected Jacobians
+    estimate those of the full ones; but applying it costs one addition per
+    Jacobian entry instead of ``n_components`` multiplications, and it is
+    never stored as a matrix.
     """
-    generator = torch.Generator().manual_seed(int(seed))
-    signs = torch.randint(0, 2, (n_parameters, n_components), generator=generator)
-    scale = 1.0 / np.sqrt(n_components)
-    return ((2.0 * signs - 1.0) * scale).to(device=device, dtype=torch.float32)
+
+    def __init__(self, n_parameters, n_components, seed, device):
+        generator = torch.Generator().manual_seed(int(seed))
+        self.n_parameters = int(n_parameters)
+        self.n_components = int(n_components)
+        columns = torch.randint(0, n_components, (n_parameters,), generator=generator)
+        signs = torch.randint(0, 2, (n_parameters,), generator=generator)
+        self.columns = columns.to(device)
+        self.signs = (2.0 * signs - 1.0).to(device=device, dtype=torch.float32)
+
+    def __call__(self, rows):
+        """``rows`` (n, n_parameters) projected to (n, n_components)."""
+        out = rows.new_zeros((rows.shape[0], self.n_components))
+        return out.index_add_(1, self.columns, rows * self.signs)
+
+    def matrix(self):
+        """The (n_parameters, n_components) matrix it multiplies by (for tests)."""
+        dense = torch.zeros((self.n_parameters, self.n_components))
+        dense[torch.arange(self.n_parameters), self.columns.cpu()] = self.signs.cpu()
+        return dense
 
 
 def output_jacobians(module, X, present, projection=None):
@@ -45,8 +66,8 @@ def output_jacobians(module, X, present, projection=None):
     present : ndarray of bool of shape (n_samples, n_tasks)
         Where task labels exist; only those Jacobian rows are kept (and
         projected, the costly step when most labels are missing).
-    projection : tensor of shape (n_parameters, n_components) or None
-        Multiplies every Jacobian row on the right when given.
+    projection : SignSketch or None
+        Applied to every Jacobian row when given.
 
     Returns
     -------
@@ -94,7 +115,7 @@ def output_jacobians(module, X, present, projection=None):
         for task in range(n_tasks):
             kept = jac[rows[:, task], task]
             if projection is not None:
-                kept = kept @ projection
+                kept = projection(kept)
             jacobians[task].append(kept.detach().double().cpu().numpy())
         outputs.append(out.detach().double().cpu().numpy())
     return np.concatenate(outputs), [np.concatenate(rows) for rows in jacobians]

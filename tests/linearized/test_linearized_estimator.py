@@ -269,3 +269,26 @@ def test_gain_agreement_known_values():
     assert np.isnan(constant["within_task_r"]) and constant["n_tasks_scored"] == 0
     with pytest.raises(ValueError, match="1-D of one length"):
         gain_agreement(estimated[:5], measured, task)
+
+
+def test_sign_sketch_is_the_matrix_it_stands_for_and_keeps_inner_products():
+    from sklearn_etap._linearized.jacobians import SignSketch
+
+    rng = np.random.RandomState(0)
+    rows = torch.as_tensor(rng.normal(size=(5, 300)), dtype=torch.float32)
+    sketch = SignSketch(300, 16, seed=1, device=torch.device("cpu"))
+    np.testing.assert_allclose(
+        sketch(rows).numpy(), (rows @ sketch.matrix()).numpy(), rtol=1e-5, atol=1e-5
+    )
+    # every parameter lands in exactly one column, with sign +-1
+    assert np.array_equal(np.abs(sketch.matrix().numpy()).sum(axis=1), np.ones(300))
+    # unbiased inner products: the mean over sketches approaches the exact Gram
+    a, b = rows[0], rows[1]
+    estimates = [
+        float(SignSketch(300, 16, s, torch.device("cpu"))(torch.stack([a, b])).prod(0).sum())
+        for s in range(2000)
+    ]
+    exact = float(a @ b)
+    spread = np.std(estimates) / np.sqrt(len(estimates))
+    assert abs(np.mean(estimates) - exact) < 4 * spread
+    assert np.std(estimates) > 0  # a projection to 16 columns is not exact
