@@ -327,10 +327,11 @@ def summary(args):
         for name in ("etap_flat", "size_rule"):
             if name in methods:
                 row[name] = {
-                    key: methods[name][key]["mean"] for key in ("within", "noisy_within")
+                    key: methods[name][key]["mean"]
+                    for key in ("within", "noisy_within")
                 }
         out["tables"][table] = row
-    print(f"within r (noisy within r), mean over extractor seeds [range]: {args.result}")
+    print(f"within r, mean over extractor seeds [range] (noisy): {args.result}")
     header = "".join(f"{f'every {k}':>30s}" for k in intervals)
     print(f"{'table':32s}{header}{'etap_flat':>16s}{'size_rule':>16s}")
     for table, row in out["tables"].items():
@@ -338,11 +339,13 @@ def summary(args):
         for k in intervals:
             w = row[str(k)]["within"]
             noisy = row[str(k)]["noisy_within"]["mean_over_seeds"]
-            line += f" {w['mean_over_seeds']:.3f} [{w['min']:.3f}, {w['max']:.3f}] ({noisy:.3f})"
+            line += f" {w['mean_over_seeds']:.3f} [{w['min']:.3f}, {w['max']:.3f}]"
+            line += f" ({noisy:.3f})"
         for name in ("etap_flat", "size_rule"):
             line += f"{row[name]['within']:16.3f}" if name in row else " " * 16
         print(line)
-    write(out, args.out or Path(args.result).with_name(Path(args.result).stem + "_summary.json"))
+    default = Path(args.result).with_name(Path(args.result).stem + "_summary.json")
+    write(out, args.out or default)
 
 
 # --------------------------------------------------------------------------
@@ -393,8 +396,10 @@ def timings(args):
         plain = np.array(cpu[model, "plain"])
         rows = {}
         print(f"\n{model} {settings}")
-        print(f"  {'config':10s} {'median s':>9s} {'x plain':>8s} {'paired':>8s} "
-              f"{'paired range':>15s} {'recorded':>9s}")
+        print(
+            f"  {'config':10s} {'median s':>9s} {'x plain':>8s} {'paired':>8s} "
+            f"{'paired range':>15s} {'recorded':>9s}"
+        )
         for config in configs:
             t = np.array(cpu[model, config])
             ratios = t / plain

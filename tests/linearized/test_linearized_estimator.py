@@ -284,8 +284,9 @@ def test_sign_sketch_is_the_matrix_it_stands_for_and_keeps_inner_products():
     assert np.array_equal(np.abs(sketch.matrix().numpy()).sum(axis=1), np.ones(300))
     # unbiased inner products: the mean over sketches approaches the exact Gram
     a, b = rows[0], rows[1]
+    cpu = torch.device("cpu")
     estimates = [
-        float(SignSketch(300, 16, s, torch.device("cpu"))(torch.stack([a, b])).prod(0).sum())
+        float(SignSketch(300, 16, s, cpu)(torch.stack([a, b])).prod(0).sum())
         for s in range(2000)
     ]
     exact = float(a @ b)
