@@ -104,6 +104,7 @@ def main(argv=None):
         help="the estimator's n_components (an int, 'auto' or 'None'; default: "
         "the estimator's default)",
     )
+    parser.add_argument("--max-iter", type=int, default=None)
     parser.add_argument("--out-dir", default=str(DATA))
     args = parser.parse_args(argv)
     params = {}
@@ -112,6 +113,8 @@ def main(argv=None):
         params["n_components"] = (
             None if value == "None" else value if value == "auto" else int(value)
         )
+    if args.max_iter is not None:
+        params["max_iter"] = args.max_iter
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)

@@ -293,3 +293,23 @@ def test_sign_sketch_is_the_matrix_it_stands_for_and_keeps_inner_products():
     spread = np.std(estimates) / np.sqrt(len(estimates))
     assert abs(np.mean(estimates) - exact) < 4 * spread
     assert np.std(estimates) > 0  # a projection to 16 columns is not exact
+
+
+@pytest.mark.parametrize("fraction_labelled", [0.9, 0.3])
+def test_jacobian_rows_match_autograd_with_few_or_many_labels(tiny, fraction_labelled):
+    # above half the labels: every task's gradient per sample (jacrev);
+    # below: one gradient per labelled (sample, task) pair
+    from sklearn_etap._linearized.jacobians import SignSketch, output_jacobians
+
+    X, _, ext = tiny
+    module = ext.module_
+    present = np.random.RandomState(1).rand(len(X), 3) < fraction_labelled
+    outputs, J = autograd_jacobian(module, X)
+    got_outputs, rows = output_jacobians(module, X, present)
+    np.testing.assert_allclose(got_outputs, outputs, rtol=1e-5, atol=1e-6)
+    sketch = SignSketch(J.shape[2], 7, seed=0, device=torch.device("cpu"))
+    _, projected = output_jacobians(module, X, present, sketch)
+    for t in range(3):
+        np.testing.assert_allclose(rows[t], J[present[:, t], t], rtol=1e-4, atol=1e-5)
+        expected = J[present[:, t], t] @ sketch.matrix().double().numpy()
+        np.testing.assert_allclose(projected[t], expected, rtol=1e-4, atol=1e-5)
