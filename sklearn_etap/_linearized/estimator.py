@@ -14,7 +14,7 @@ from .._affinity.training import BINARY
 from .._groups import validated_rows
 from .agreement import gain_agreement
 from .checks import check_fitted_extractor, limited_threads, validation_mask
-from .group_fit import Rows, TaskBlock, fit_displacement
+from .group_fit import Rows, TaskBlock, fit_displacement, regression_group_losses
 from .jacobians import SignSketch, n_trainable, output_jacobians
 
 # n_components="auto": the Jacobians are projected to this many columns when
@@ -306,6 +306,14 @@ class LinearizedGainEstimator(BaseEstimator):
             self._cache[group] = losses
         return losses
 
+    def _fill_cache_for_regression(self, groups):
+        """Fit the uncached groups of regression tasks only, all at once."""
+        binary = self.task_types_ == BINARY
+        todo = [g for g in groups if g not in self._cache and not binary[list(g)].any()]
+        if todo:
+            losses = regression_group_losses(self._blocks, todo, self.penalty_)
+            self._cache.update(zip(todo, losses))
+
     def predict(self, P):
         """Estimated gain of every group-task row.
 
@@ -332,6 +340,9 @@ class LinearizedGainEstimator(BaseEstimator):
         unique, inverse = np.unique(membership, axis=0, return_inverse=True)
         gains = np.empty(len(P))
         with limited_threads(self._n_threads):
+            self._fill_cache_for_regression(
+                [tuple(np.flatnonzero(member).tolist()) for member in unique]
+            )
             group_losses = [
                 self._member_losses(tuple(np.flatnonzero(member).tolist()))
                 for member in unique

@@ -142,3 +142,51 @@ def fit_displacement(blocks, lam, max_iter=10, tol=1e-8):
         if improvement < tol:
             break
     return delta
+
+
+def regression_group_losses(blocks, groups, lam, chunk=64):
+    """Held-out losses of the members of many squared-error groups at once.
+
+    The same fit as :func:`fit_displacement` (one penalized solve on the
+    mean of the members' Hessians), batched: ``chunk`` groups' systems are
+    solved in one LAPACK call instead of one Python round trip each.
+
+    Parameters
+    ----------
+    blocks : list of TaskBlock
+        Every task's block (none binary), indexed by task.
+    groups : list of tuple of int
+        Sorted member tasks of each group.
+    lam : float
+
+    Returns
+    -------
+    losses : list of ndarray
+        The validation loss of each member of each group, in member order.
+    """
+    hessians = np.stack([block.hessian for block in blocks])
+    gradients = np.stack([block.gradient_at_zero for block in blocks])
+    n_columns = hessians.shape[1]
+    out = []
+    for start in range(0, len(groups), chunk):
+        part = groups[start : start + chunk]
+        weights = np.zeros((len(part), len(blocks)))
+        for row, group in enumerate(part):
+            weights[row, list(group)] = 1.0 / len(group)
+        systems = np.einsum("gt,tij->gij", weights, hessians)
+        systems[:, np.arange(n_columns), np.arange(n_columns)] += lam
+        deltas = -np.linalg.solve(systems, (weights @ gradients)[:, :, None])[..., 0]
+        losses = {}
+        for task in np.flatnonzero(weights.any(axis=0)):
+            members = np.flatnonzero(weights[:, task])
+            validation = blocks[task].validation
+            z = validation.outputs[:, None] + validation.J @ deltas[members].T
+            per_group = np.mean((z - validation.y[:, None]) ** 2, axis=0)
+            losses.update(
+                {(row, task): value for row, value in zip(members, per_group)}
+            )
+        out += [
+            np.array([losses[row, task] for task in group])
+            for row, group in enumerate(part)
+        ]
+    return out

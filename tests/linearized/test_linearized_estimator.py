@@ -313,3 +313,25 @@ def test_jacobian_rows_match_autograd_with_few_or_many_labels(tiny, fraction_lab
         np.testing.assert_allclose(rows[t], J[present[:, t], t], rtol=1e-4, atol=1e-5)
         expected = J[present[:, t], t] @ sketch.matrix().double().numpy()
         np.testing.assert_allclose(projected[t], expected, rtol=1e-4, atol=1e-5)
+
+
+def test_batched_regression_groups_equal_one_solve_per_group():
+    from sklearn_etap._linearized.group_fit import (
+        fit_displacement,
+        regression_group_losses,
+    )
+
+    data = make_task_clusters(300, random_state=0)
+    ext = TorchAffinityExtractor(
+        hidden_layer_sizes=(4,), max_epochs=5, affinity=None, random_state=0
+    ).fit(data.X_train, data.Y_train)
+    est = LinearizedGainEstimator(ext, alpha=0.01, random_state=0).fit(
+        data.X_train, data.Y_train
+    )
+    groups = [tuple(g) for g in all_groups(8)][:100]
+    batched = regression_group_losses(est._blocks, groups, est.penalty_, chunk=7)
+    for group, losses in zip(groups, batched):
+        blocks = [est._blocks[t] for t in group]
+        delta = fit_displacement(blocks, est.penalty_)
+        one = [b.validation_loss(delta) for b in blocks]
+        np.testing.assert_allclose(losses, one, rtol=1e-8)
