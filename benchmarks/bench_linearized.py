@@ -319,7 +319,7 @@ def table_costs(name, components, repeats):
     return out
 
 
-def cost_only(names, components, repeats):
+def cost_only(names, components, repeats, path=RESULTS / "linearized_cost.json"):
     warm = make_task_clusters(200, random_state=0)  # torch's first-call costs
     TorchAffinityExtractor(max_epochs=1, affinity=None, random_state=0).fit(
         warm.X_train, warm.Y_train
@@ -346,8 +346,7 @@ def cost_only(names, components, repeats):
                 f"training {e['fit_and_predict_over_train_paired_median']:.2f}",
                 flush=True,
             )
-    path = RESULTS / "linearized_cost.json"
-    path.write_text(json.dumps(report, indent=1) + "\n")
+    Path(path).write_text(json.dumps(report, indent=1) + "\n")
     print(f"written to {path}")
 
 
@@ -403,11 +402,14 @@ def main(argv=None):
         help="only the cost, of these comma-separated n_components settings "
         "(e.g. auto,128), into benchmarks/results/linearized_cost.json",
     )
+    parser.add_argument("--cost-out", default=str(RESULTS / "linearized_cost.json"))
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     names = args.tables or [n for n in ORDER if (DATA / f"linearized_{n}.npz").exists()]
     if args.cost_only:
-        return cost_only(names, args.cost_only.split(","), args.cost_repeats)
+        return cost_only(
+            names, args.cost_only.split(","), args.cost_repeats, args.cost_out
+        )
     jobs = [(n, d) for n in names for d in range(N_DRAWS)]
     if args.adaptive_only:
         return adaptive_only(names, jobs, args.n_jobs)
