@@ -35,7 +35,7 @@ from .training import (
     split_task_data,
 )
 
-DEFAULT_AFFINITY_EVERY = 20
+DEFAULT_AFFINITY_EVERY = 100
 
 
 class TorchAffinityExtractor(
@@ -114,16 +114,19 @@ class TorchAffinityExtractor(
         ``"etap"``: ETAP's score. ``"tag"``: TAG's lookahead score (Fifty et
         al. 2021), ``1 - L_j(after) / L_j(before)`` after task i's step alone,
         as a baseline. ``None``: plain training, ``affinity_`` is None.
-    affinity_every : int, default=20
-        The exact score (2 to 7.5 plain steps' cost) is computed on one step
-        at a random place in every block of this many steps (seeded by
-        ``random_state``), weighted by its block's length; 1: every step.
+    affinity_every : int, default=100
+        The exact score (about one backward pass per task: 1.8 to 8 plain
+        steps' cost) is computed on one step at a random place in every block
+        of this many steps (seeded by ``random_state``), weighted by its
+        block's length; 1: every step. At 100, recording costs at most about
+        1.1x plain training; ETAP's within-task r on the benchmark tables was
+        the same at 20, 50 and every step (``docs/benchmark_results.md``).
     affinity_control_variate : bool, default=False
         Score at every step the part all tasks share (momentum, weight
         decay) by one extra forward pass, and correct it on the sampled
         steps: an unbiased control variate. It fixes only each target task's
         column level, so ETAP's within-task r was the same without it, at
-        about 1.6x plain training against 1.1x to 1.3x (``docs/affinity.md``).
+        about 1.6x plain training (``docs/affinity.md``).
     affinity_gradient : {"parameters", "representation"}, default="parameters"
         ``"parameters"``: gradients with respect to the shared weights (the
         paper's score). ``"representation"``: a cheaper approximation using

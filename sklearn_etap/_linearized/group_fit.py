@@ -16,6 +16,7 @@ solution; for logistic losses the same factor drives a few damped steps
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from scipy.linalg import cho_factor, cho_solve
 from scipy.special import expit
 
@@ -144,7 +145,7 @@ def fit_displacement(blocks, lam, max_iter=10, tol=1e-8):
     return delta
 
 
-def regression_group_losses(blocks, groups, lam, chunk=64):
+def regression_group_losses(blocks, groups, lam, chunk=32):
     """Held-out losses of the members of many squared-error groups at once.
 
     The same fit as :func:`fit_displacement` (one penalized solve on the
@@ -175,7 +176,10 @@ def regression_group_losses(blocks, groups, lam, chunk=64):
             weights[row, list(group)] = 1.0 / len(group)
         systems = np.einsum("gt,tij->gij", weights, hessians)
         systems[:, np.arange(n_columns), np.arange(n_columns)] += lam
-        deltas = -np.linalg.solve(systems, (weights @ gradients)[:, :, None])[..., 0]
+        # batched Cholesky (half the work of the LU behind np.linalg.solve)
+        factors = torch.linalg.cholesky(torch.from_numpy(systems))
+        rhs = torch.from_numpy(weights @ gradients)[:, :, None]
+        deltas = -torch.cholesky_solve(rhs, factors)[..., 0].numpy()
         losses = {}
         for task in np.flatnonzero(weights.any(axis=0)):
             members = np.flatnonzero(weights[:, task])
