@@ -59,7 +59,7 @@ class LinearizedGainEstimator(BaseEstimator):
         have the least held-out loss (mean over tasks, each relative to the
         trained model's loss) is kept.
     n_components : int, "auto" or None, default="auto"
-        Columns of the Rademacher random projection applied to the
+        Columns of the sparse Rademacher projection (a count sketch) of the
         Jacobians. ``"auto"``: 1024 when the model has more parameters than
         that, else no projection. ``None``: never project (exact, but each
         group costs a solve of the size of the parameter count).
