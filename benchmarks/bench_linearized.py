@@ -275,7 +275,7 @@ def setting(text):
     return None if text == "None" else text if text == "auto" else int(text)
 
 
-def table_costs(name, components, repeats):
+def table_costs(name, components, repeats, fit_only=False):
     """Interleaved, per repeat: one plain training of the table's model, then
     the estimator's fit and its estimates of all the table's groups at every
     ``n_components`` setting (fresh estimators: nothing cached)."""
@@ -295,7 +295,7 @@ def table_costs(name, components, repeats):
                     extractor, n_components=setting(c), random_state=0
                 )
                 fit[c].append(cpu(est.fit, data.X_train, data.Y_train)[1])
-                predict[c].append(cpu(est.predict, P)[1])
+                predict[c].append(np.nan if fit_only else cpu(est.predict, P)[1])
         loads.append(list(__import__("os").getloadavg()))
     train = np.array(train)
     out = {
@@ -319,7 +319,9 @@ def table_costs(name, components, repeats):
     return out
 
 
-def cost_only(names, components, repeats, path=RESULTS / "linearized_cost.json"):
+def cost_only(
+    names, components, repeats, path=RESULTS / "linearized_cost.json", fit_only=False
+):
     warm = make_task_clusters(200, random_state=0)  # torch's first-call costs
     TorchAffinityExtractor(max_epochs=1, affinity=None, random_state=0).fit(
         warm.X_train, warm.Y_train
@@ -332,7 +334,7 @@ def cost_only(names, components, repeats, path=RESULTS / "linearized_cost.json")
         "tables": {},
     }
     for name in names:
-        entry = table_costs(name, components, repeats)
+        entry = table_costs(name, components, repeats, fit_only)
         report["tables"][name] = entry
         print(f"{name}: plain training {entry['train_median']:.3f} s (median)")
         for c, e in entry["settings"].items():
@@ -403,12 +405,17 @@ def main(argv=None):
         "(e.g. auto,128), into benchmarks/results/linearized_cost.json",
     )
     parser.add_argument("--cost-out", default=str(RESULTS / "linearized_cost.json"))
+    parser.add_argument("--fit-only", action="store_true", help="cost: skip groups")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     names = args.tables or [n for n in ORDER if (DATA / f"linearized_{n}.npz").exists()]
     if args.cost_only:
         return cost_only(
-            names, args.cost_only.split(","), args.cost_repeats, args.cost_out
+            names,
+            args.cost_only.split(","),
+            args.cost_repeats,
+            args.cost_out,
+            args.fit_only,
         )
     jobs = [(n, d) for n in names for d in range(N_DRAWS)]
     if args.adaptive_only:

@@ -20,6 +20,40 @@ def n_trainable(module):
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
+class DenseRademacher:
+    """A dense (n_parameters, n_components) matrix of +-1/sqrt(n_components).
+
+    Random signs keep inner products of projected vectors unbiased
+    (Johnson-Lindenstrauss), so Gram matrices of projected Jacobians estimate
+    those of the full ones. Applying it costs ``n_components``
+    multiplications per Jacobian entry.
+    """
+
+    def __init__(self, n_parameters, n_components, seed, device):
+        generator = torch.Generator().manual_seed(int(seed))
+        signs = torch.randint(0, 2, (n_parameters, n_components), generator=generator)
+        scale = 1.0 / np.sqrt(n_components)
+        self.n_components = int(n_components)
+        self._matrix = ((2.0 * signs - 1.0) * scale).to(
+            device=device, dtype=torch.float32
+        )
+
+    def __call__(self, rows):
+        return rows @ self._matrix
+
+    def apply_blocks(self, blocks):
+        """The projection of the rows whose columns are ``blocks`` side by side."""
+        out, offset = 0, 0
+        for block in blocks:
+            width = block.shape[1]
+            out = out + block @ self._matrix[offset : offset + width]
+            offset += width
+        return out
+
+    def matrix(self):
+        return self._matrix.cpu()
+
+
 class SignSketch:
     """A sparse Rademacher projection of parameter vectors to ``n_components``.
 
