@@ -105,6 +105,7 @@ def main(argv=None):
         "the estimator's default)",
     )
     parser.add_argument("--max-iter", type=int, default=None)
+    parser.add_argument("--projection", choices=("dense", "sparse"), default=None)
     parser.add_argument("--out-dir", default=str(DATA))
     args = parser.parse_args(argv)
     params = {}
@@ -115,6 +116,8 @@ def main(argv=None):
         )
     if args.max_iter is not None:
         params["max_iter"] = args.max_iter
+    if args.projection is not None:
+        params["projection"] = args.projection
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
