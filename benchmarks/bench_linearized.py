@@ -352,6 +352,31 @@ def cost_only(
     print(f"written to {path}")
 
 
+def score_dirs(directories, path):
+    """Within-task r of stored estimates on all rows of the groups of 3+ tasks
+    (against the seed-mean gains): draw-independent, since nothing is fitted."""
+    report = {
+        "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
+        "within_task_r_all_rows_3plus": {},
+    }
+    for directory in directories:
+        scores = {}
+        for name in ORDER:
+            file = Path(directory) / f"linearized_{name}.npz"
+            if not file.exists():
+                continue
+            table = MeasuredGains.load(DATA / f"gains_{name}.csv")
+            keep = table.X[:, : table.X.shape[1] // 2].sum(axis=1) >= 3
+            gain = np.load(file)["gain"]
+            scores[name] = float(
+                within_task_r(gain[keep], table.y[keep], table.row_task[keep])
+            )
+        report["within_task_r_all_rows_3plus"][str(directory)] = scores
+        print(directory, {k: round(v, 3) for k, v in scores.items()})
+    Path(path).write_text(json.dumps(report, indent=1) + "\n")
+    print(f"written to {path}")
+
+
 def many_tasks_cost(n_candidates=2000):
     """40 tasks (8 planted clusters of 5), the default (32, 16) MLP, 10 epochs."""
     data = make_task_clusters(
@@ -406,9 +431,19 @@ def main(argv=None):
     )
     parser.add_argument("--cost-out", default=str(RESULTS / "linearized_cost.json"))
     parser.add_argument("--fit-only", action="store_true", help="cost: skip groups")
+    parser.add_argument(
+        "--score-dirs",
+        default=None,
+        help="comma-separated directories of linearized_<table>.npz: print their "
+        "within-task r on all rows, into benchmarks/results/linearized_settings.json",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     names = args.tables or [n for n in ORDER if (DATA / f"linearized_{n}.npz").exists()]
+    if args.score_dirs:
+        return score_dirs(
+            args.score_dirs.split(","), RESULTS / "linearized_settings.json"
+        )
     if args.cost_only:
         return cost_only(
             names,
