@@ -115,12 +115,9 @@ class TorchAffinityExtractor(
         al. 2021), ``1 - L_j(after) / L_j(before)`` after task i's step alone,
         as a baseline. ``None``: plain training, ``affinity_`` is None.
     affinity_every : int, default=100
-        The exact score (about one backward pass per task: 1.8 to 8 plain
-        steps' cost) is computed on one step at a random place in every block
-        of this many steps (seeded by ``random_state``), weighted by its
-        block's length; 1: every step. At 100, recording costs at most about
-        1.1x plain training; ETAP's within-task r on the benchmark tables was
-        the same at 20, 50 and every step (``docs/benchmark_results.md``).
+        The exact score (about a backward pass per task) is computed on one
+        random step in every block of this many steps (seeded by
+        ``random_state``), weighted by its block's length; 1: every step.
     affinity_control_variate : bool, default=False
         Score at every step the part all tasks share (momentum, weight
         decay) by one extra forward pass, and correct it on the sampled
