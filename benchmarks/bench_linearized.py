@@ -40,6 +40,8 @@ Usage::
     nice -n 5 python benchmarks/bench_linearized.py --skip-cost
     nice -n 5 python benchmarks/bench_linearized.py mhc1_10tasks_full --merge
     nice -n 5 python benchmarks/bench_linearized.py --adaptive-only  # search only
+    PYTHONPATH=. nice -n 5 python benchmarks/bench_linearized.py --cost-only auto,128 \
+        --cost-repeats 3                                # cost of settings only
 """
 
 import argparse
@@ -268,6 +270,113 @@ def table_cost(name, repeats):
     }
 
 
+def setting(text):
+    """``"auto"``, ``"None"`` or an int: an ``n_components`` value."""
+    return None if text == "None" else text if text == "auto" else int(text)
+
+
+def table_costs(name, components, repeats, fit_only=False):
+    """Interleaved, per repeat: one plain training of the table's model, then
+    the estimator's fit and its estimates of all the table's groups at every
+    ``n_components`` setting (fresh estimators: nothing cached)."""
+    metadata = table_metadata(name)
+    data = table_data(metadata)
+    P = MeasuredGains.load(DATA / f"gains_{name}.csv").X
+    order = np.random.RandomState(0)
+    train, fit, predict = [], {c: [] for c in components}, {c: [] for c in components}
+    loads = [list(__import__("os").getloadavg())]
+    for _ in range(repeats):
+        extractor = table_extractor(metadata, affinity=None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            train.append(cpu(extractor.fit, data.X_train, data.Y_train)[1])
+            for c in order.permutation(components):
+                est = LinearizedGainEstimator(
+                    extractor, n_components=setting(c), random_state=0
+                )
+                fit[c].append(cpu(est.fit, data.X_train, data.Y_train)[1])
+                predict[c].append(np.nan if fit_only else cpu(est.predict, P)[1])
+        loads.append(list(__import__("os").getloadavg()))
+    train = np.array(train)
+    out = {
+        "repeats": repeats,
+        "n_groups": int(len(np.unique(P[:, : P.shape[1] // 2], axis=0))),
+        "train_cpu_seconds": train.tolist(),
+        "train_median": float(np.median(train)),
+        "load_average": loads,
+        "settings": {},
+    }
+    for c in components:
+        f, p = np.array(fit[c]), np.array(predict[c])
+        ratio, both = f / train, (f + p) / train
+        out["settings"][c] = {
+            "fit_cpu_seconds": f.tolist(),
+            "predict_all_groups_cpu_seconds": p.tolist(),
+            "fit_over_train_paired_median": float(np.median(ratio)),
+            "fit_over_train_paired_range": [float(ratio.min()), float(ratio.max())],
+            "fit_and_predict_over_train_paired_median": float(np.median(both)),
+        }
+    return out
+
+
+def cost_only(
+    names, components, repeats, path=RESULTS / "linearized_cost.json", fit_only=False
+):
+    warm = make_task_clusters(200, random_state=0)  # torch's first-call costs
+    TorchAffinityExtractor(max_epochs=1, affinity=None, random_state=0).fit(
+        warm.X_train, warm.Y_train
+    )
+    report = {
+        "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
+        "timing": "process CPU seconds, one torch thread; per repeat one plain "
+        "training, then every setting's fit and estimates of all groups in a "
+        "shuffled order; ratios paired within a repeat",
+        "tables": {},
+    }
+    for name in names:
+        entry = table_costs(name, components, repeats, fit_only)
+        report["tables"][name] = entry
+        print(f"{name}: plain training {entry['train_median']:.3f} s (median)")
+        for c, e in entry["settings"].items():
+            print(
+                f"  n_components={c}: fit {np.median(e['fit_cpu_seconds']):.3f} s, "
+                f"all {entry['n_groups']} groups "
+                f"{np.median(e['predict_all_groups_cpu_seconds']):.3f} s; fit / "
+                f"training {e['fit_over_train_paired_median']:.2f} "
+                f"[{e['fit_over_train_paired_range'][0]:.2f}, "
+                f"{e['fit_over_train_paired_range'][1]:.2f}], (fit + groups) / "
+                f"training {e['fit_and_predict_over_train_paired_median']:.2f}",
+                flush=True,
+            )
+    Path(path).write_text(json.dumps(report, indent=1) + "\n")
+    print(f"written to {path}")
+
+
+def score_dirs(directories, path):
+    """Within-task r of stored estimates on all rows of the groups of 3+ tasks
+    (against the seed-mean gains): draw-independent, since nothing is fitted."""
+    report = {
+        "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
+        "within_task_r_all_rows_3plus": {},
+    }
+    for directory in directories:
+        scores = {}
+        for name in ORDER:
+            file = Path(directory) / f"linearized_{name}.npz"
+            if not file.exists():
+                continue
+            table = MeasuredGains.load(DATA / f"gains_{name}.csv")
+            keep = table.X[:, : table.X.shape[1] // 2].sum(axis=1) >= 3
+            gain = np.load(file)["gain"]
+            scores[name] = float(
+                within_task_r(gain[keep], table.y[keep], table.row_task[keep])
+            )
+        report["within_task_r_all_rows_3plus"][str(directory)] = scores
+        print(directory, {k: round(v, 3) for k, v in scores.items()})
+    Path(path).write_text(json.dumps(report, indent=1) + "\n")
+    print(f"written to {path}")
+
+
 def many_tasks_cost(n_candidates=2000):
     """40 tasks (8 planted clusters of 5), the default (32, 16) MLP, 10 epochs."""
     data = make_task_clusters(
@@ -313,9 +422,36 @@ def main(argv=None):
         action="store_true",
         help="update these tables in the existing results JSON (others kept)",
     )
+    parser.add_argument(
+        "--cost-only",
+        default=None,
+        metavar="SETTINGS",
+        help="only the cost, of these comma-separated n_components settings "
+        "(e.g. auto,128), into benchmarks/results/linearized_cost.json",
+    )
+    parser.add_argument("--cost-out", default=str(RESULTS / "linearized_cost.json"))
+    parser.add_argument("--fit-only", action="store_true", help="cost: skip groups")
+    parser.add_argument(
+        "--score-dirs",
+        default=None,
+        help="comma-separated directories of linearized_<table>.npz: print their "
+        "within-task r on all rows, into benchmarks/results/linearized_settings.json",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     names = args.tables or [n for n in ORDER if (DATA / f"linearized_{n}.npz").exists()]
+    if args.score_dirs:
+        return score_dirs(
+            args.score_dirs.split(","), RESULTS / "linearized_settings.json"
+        )
+    if args.cost_only:
+        return cost_only(
+            names,
+            args.cost_only.split(","),
+            args.cost_repeats,
+            args.cost_out,
+            args.fit_only,
+        )
     jobs = [(n, d) for n in names for d in range(N_DRAWS)]
     if args.adaptive_only:
         return adaptive_only(names, jobs, args.n_jobs)

@@ -51,6 +51,10 @@ Methods (``--methods``, comma-separated; ``main`` for the default set):
   library's deprecated ``affinity_scaling``);
 - ``aff_<key>``: the default on another recording of the table
   (``etap_sampled``, ``etap_every1``, ``etap_nomomentum``, ``tag``);
+- ``recording_intervals``: ``aff_every<k>_s<seed>``, the default on the
+  affinity sampled at one step in k with extractor seed ``seed``
+  (``benchmarks/data/recordings_<table>.npz``, from
+  ``bench_recording_cost.py record``), to choose ``affinity_every``;
 - ``linearized`` / ``etap_linearized`` / ``etap_linearized_flat``: the
   issue-27 linearized gain estimate (``benchmarks/data/linearized_<table>.npz``)
   standalone, and as ETAP's stage-1 feature.
@@ -258,6 +262,28 @@ def linearized_methods():
     }
 
 
+def recording_intervals(names=None):
+    """The default on the recordings of ``bench_recording_cost.py record``.
+
+    ``aff_every<k>_s<seed>``: sampling alone at one step in k, extractor seed
+    ``seed`` (every key of the first table's ``recordings_<table>.npz``).
+    """
+    if names is None:
+        files = sorted(DATA.glob("recordings_*.npz"))
+        names = sorted(np.load(files[0]).files) if files else []
+    return {f"aff_{k}": etap(key=k) for k in names}
+
+
+def method_fit(name):
+    """The fit function of a method; ``aff_<key>`` for any recording key."""
+    methods = all_methods()
+    if name in methods:
+        return methods[name]
+    if name.startswith("aff_"):
+        return etap(key=name[4:])
+    raise KeyError(name)
+
+
 def all_methods():
     return {
         "etap": etap(),
@@ -293,6 +319,11 @@ def load(name, linearized_dir=DATA):
     )
     raw = np.load(DATA / f"affinity_{name}.npz")
     t.aff = {k: raw[k] for k in raw.files if not k.endswith("_seconds")}
+    # extra recordings (bench_recording_cost.py record): every<k>_s<seed>
+    extra = DATA / f"recordings_{name}.npz"
+    if extra.exists():
+        more = np.load(extra)
+        t.aff.update({k: more[k] for k in more.files})
     n = t.aff["etap"].shape[0]
     t.aff["flat"] = (~np.eye(n, dtype=bool)).astype(float)
     lin = Path(linearized_dir) / f"linearized_{name}.npz"
@@ -347,7 +378,7 @@ def run_draw(name, split, size, draw, methods, with_regret, linearized_dir=DATA)
     pairs = [(a, b) for a in range(n_seeds) for b in range(n_seeds) if a != b]
     out = {}
     for method in methods:
-        fit = all_methods()[method]
+        fit = method_fit(method)
         if method.startswith(("linearized", "etap_linearized")) and (
             table.linearized is None
         ):
@@ -505,9 +536,13 @@ def main(argv=None):
             methods += list(recordings())
         elif m == "linearized":
             methods += list(linearized_methods())
+        elif m == "recording_intervals":
+            methods += list(recording_intervals())
         else:
             methods.append(m)
-    unknown = set(methods) - set(all_methods())
+    unknown = {
+        m for m in methods if m not in all_methods() and not m.startswith("aff_")
+    }
     if unknown:
         parser.error(f"unknown methods {sorted(unknown)}")
     methods = list(dict.fromkeys(methods))

@@ -23,6 +23,9 @@ Usage::
 
     nice -n 5 python benchmarks/record_linearized.py               # missing files
     nice -n 5 python benchmarks/record_linearized.py --force digits_8tasks
+    # a candidate setting, written elsewhere (bench_within_task.py --linearized-dir)
+    PYTHONPATH=. nice -n 5 python benchmarks/record_linearized.py --n-components 128 \
+        --out-dir benchmarks/data/linearized_k128
 """
 
 import argparse
@@ -95,17 +98,38 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("tables", nargs="*", help="table names (default: all)")
     parser.add_argument("--force", action="store_true", help="re-record existing")
+    parser.add_argument(
+        "--n-components",
+        default=None,
+        help="the estimator's n_components (an int, 'auto' or 'None'; default: "
+        "the estimator's default)",
+    )
+    parser.add_argument("--max-iter", type=int, default=None)
+    parser.add_argument("--projection", choices=("dense", "sparse"), default=None)
+    parser.add_argument("--out-dir", default=str(DATA))
     args = parser.parse_args(argv)
+    params = {}
+    if args.n_components is not None:
+        value = args.n_components
+        params["n_components"] = (
+            None if value == "None" else value if value == "auto" else int(value)
+        )
+    if args.max_iter is not None:
+        params["max_iter"] = args.max_iter
+    if args.projection is not None:
+        params["projection"] = args.projection
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
     available = {p.stem.removeprefix("gains_") for p in DATA.glob("gains_*.csv")}
     names = args.tables or [n for n in ORDER if n in available] + sorted(
         available - set(ORDER)
     )
     for name in names:
-        path = DATA / f"linearized_{name}.npz"
+        path = out_dir / f"linearized_{name}.npz"
         if path.exists() and not args.force:
             continue
-        arrays = record(name)
+        arrays = record(name, params)
         np.savez(path, **arrays)
         print(
             f"{name}: {arrays['n_parameters']} parameters -> "

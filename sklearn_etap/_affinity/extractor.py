@@ -36,7 +36,7 @@ from .training import (
     split_task_data,
 )
 
-DEFAULT_AFFINITY_EVERY = 20
+DEFAULT_AFFINITY_EVERY = 100
 
 
 class TorchAffinityExtractor(
@@ -115,11 +115,10 @@ class TorchAffinityExtractor(
         ``"etap"``: ETAP's score. ``"tag"``: TAG's lookahead score (Fifty et
         al. 2021), ``1 - L_j(after) / L_j(before)`` after task i's step alone,
         as a baseline. ``None``: plain training, ``affinity_`` is None.
-    affinity_every : int, default=20
-        The exact score (a batched backward pass: a few plain steps' cost) is
-        computed on one step at a random place in every block of this many
-        steps (seeded by ``random_state``), weighted by its block's length;
-        1: every step.
+    affinity_every : int, default=100
+        The exact score (about a backward pass per task) is computed on one
+        random step in every block of this many steps (seeded by
+        ``random_state``), weighted by its block's length; 1: every step.
     affinity_control_variate : bool, default=False
         Score at every step the part all tasks share (momentum, weight
         decay) by one extra forward pass, and correct it on the sampled

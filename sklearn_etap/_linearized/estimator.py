@@ -14,8 +14,8 @@ from .._affinity.training import BINARY
 from .._groups import validated_rows
 from .agreement import gain_agreement
 from .checks import check_fitted_extractor, limited_threads, validation_mask
-from .group_fit import Rows, TaskBlock, fit_displacement
-from .jacobians import n_trainable, output_jacobians, rademacher_projection
+from .group_fit import Rows, TaskBlock, fit_displacement, regression_group_losses
+from .jacobians import DenseRademacher, SignSketch, n_trainable, output_jacobians
 
 # n_components="auto": the Jacobians are projected to this many columns when
 # the model has more parameters (each group costs one Cholesky factor of a
@@ -59,10 +59,18 @@ class LinearizedGainEstimator(BaseEstimator):
         have the least held-out loss (mean over tasks, each relative to the
         trained model's loss) is kept.
     n_components : int, "auto" or None, default="auto"
-        Columns of the Rademacher random projection applied to the
-        Jacobians. ``"auto"``: 1024 when the model has more parameters than
-        that, else no projection. ``None``: never project (exact, but each
-        group costs a solve of the size of the parameter count).
+        Columns of the random projection of the Jacobians. ``"auto"``: 1024
+        when the model has more parameters than that, else no projection.
+        ``None``: never project (exact, but each group costs a solve of the
+        size of the parameter count).
+    projection : {"dense", "sparse"}, default="dense"
+        ``"dense"``: a matrix of random signs (Rademacher, as Grad-TAG).
+        ``"sparse"``: a count sketch (each parameter added with a random sign
+        to one random column): inner products with the same mean and
+        variance, at one addition per Jacobian entry instead of
+        ``n_components`` multiplications; not the default because on the one
+        benchmark table it applies to (MHC-I) its estimate ranked groups
+        worse in the one projection seed measured (``docs/linearized.md``).
     validation_fraction : float, default=0.2
         Share of the training samples held out to measure the linearized
         fits (and to choose ``alpha``).
@@ -133,6 +141,7 @@ class LinearizedGainEstimator(BaseEstimator):
             StrOptions({"auto"}),
             None,
         ],
+        "projection": [StrOptions({"dense", "sparse"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
@@ -145,6 +154,7 @@ class LinearizedGainEstimator(BaseEstimator):
         alpha=None,
         alphas=(1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0),
         n_components="auto",
+        projection="dense",
         validation_fraction=0.2,
         max_iter=10,
         random_state=None,
@@ -153,6 +163,7 @@ class LinearizedGainEstimator(BaseEstimator):
         self.alpha = alpha
         self.alphas = alphas
         self.n_components = n_components
+        self.projection = projection
         self.validation_fraction = validation_fraction
         self.max_iter = max_iter
         self.random_state = random_state
@@ -216,7 +227,7 @@ class LinearizedGainEstimator(BaseEstimator):
         self.n_parameters_ = n_trainable(module)
         projection = self._projection(module, rng)
         self.n_components_ = (
-            self.n_parameters_ if projection is None else projection.shape[1]
+            self.n_parameters_ if projection is None else projection.n_components
         )
         self._n_threads = extractor.n_threads
         with limited_threads(self._n_threads):
@@ -268,7 +279,8 @@ class LinearizedGainEstimator(BaseEstimator):
             return None
         k = AUTO_COMPONENTS if k == "auto" else int(k)
         device = next(module.parameters()).device
-        return rademacher_projection(self.n_parameters_, k, seed, device)
+        kind = SignSketch if self.projection == "sparse" else DenseRademacher
+        return kind(self.n_parameters_, k, seed, device)
 
     def _task_block(self, task, outputs, jacobians, Y, validation):
         present = ~np.isnan(Y[:, task])
@@ -306,6 +318,14 @@ class LinearizedGainEstimator(BaseEstimator):
             self._cache[group] = losses
         return losses
 
+    def _fill_cache_for_regression(self, groups):
+        """Fit the uncached groups of regression tasks only, all at once."""
+        binary = self.task_types_ == BINARY
+        todo = [g for g in groups if g not in self._cache and not binary[list(g)].any()]
+        if todo:
+            losses = regression_group_losses(self._blocks, todo, self.penalty_)
+            self._cache.update(zip(todo, losses))
+
     def predict(self, P):
         """Estimated gain of every group-task row.
 
@@ -332,6 +352,9 @@ class LinearizedGainEstimator(BaseEstimator):
         unique, inverse = np.unique(membership, axis=0, return_inverse=True)
         gains = np.empty(len(P))
         with limited_threads(self._n_threads):
+            self._fill_cache_for_regression(
+                [tuple(np.flatnonzero(member).tolist()) for member in unique]
+            )
             group_losses = [
                 self._member_losses(tuple(np.flatnonzero(member).tolist()))
                 for member in unique

@@ -269,3 +269,69 @@ def test_gain_agreement_known_values():
     assert np.isnan(constant["within_task_r"]) and constant["n_tasks_scored"] == 0
     with pytest.raises(ValueError, match="1-D of one length"):
         gain_agreement(estimated[:5], measured, task)
+
+
+def test_sign_sketch_is_the_matrix_it_stands_for_and_keeps_inner_products():
+    from sklearn_etap._linearized.jacobians import SignSketch
+
+    rng = np.random.RandomState(0)
+    rows = torch.as_tensor(rng.normal(size=(5, 300)), dtype=torch.float32)
+    sketch = SignSketch(300, 16, seed=1, device=torch.device("cpu"))
+    np.testing.assert_allclose(
+        sketch(rows).numpy(), (rows @ sketch.matrix()).numpy(), rtol=1e-5, atol=1e-5
+    )
+    # every parameter lands in exactly one column, with sign +-1
+    assert np.array_equal(np.abs(sketch.matrix().numpy()).sum(axis=1), np.ones(300))
+    # unbiased inner products: the mean over sketches approaches the exact Gram
+    a, b = rows[0], rows[1]
+    cpu = torch.device("cpu")
+    estimates = [
+        float(SignSketch(300, 16, s, cpu)(torch.stack([a, b])).prod(0).sum())
+        for s in range(2000)
+    ]
+    exact = float(a @ b)
+    spread = np.std(estimates) / np.sqrt(len(estimates))
+    assert abs(np.mean(estimates) - exact) < 4 * spread
+    assert np.std(estimates) > 0  # a projection to 16 columns is not exact
+
+
+@pytest.mark.parametrize("fraction_labelled", [0.9, 0.3])
+def test_jacobian_rows_match_autograd_with_few_or_many_labels(tiny, fraction_labelled):
+    # above half the labels: every task's gradient per sample (jacrev);
+    # below: one gradient per labelled (sample, task) pair
+    from sklearn_etap._linearized.jacobians import SignSketch, output_jacobians
+
+    X, _, ext = tiny
+    module = ext.module_
+    present = np.random.RandomState(1).rand(len(X), 3) < fraction_labelled
+    outputs, J = autograd_jacobian(module, X)
+    got_outputs, rows = output_jacobians(module, X, present)
+    np.testing.assert_allclose(got_outputs, outputs, rtol=1e-5, atol=1e-6)
+    sketch = SignSketch(J.shape[2], 7, seed=0, device=torch.device("cpu"))
+    _, projected = output_jacobians(module, X, present, sketch)
+    for t in range(3):
+        np.testing.assert_allclose(rows[t], J[present[:, t], t], rtol=1e-4, atol=1e-5)
+        expected = J[present[:, t], t] @ sketch.matrix().double().numpy()
+        np.testing.assert_allclose(projected[t], expected, rtol=1e-4, atol=1e-5)
+
+
+def test_batched_regression_groups_equal_one_solve_per_group():
+    from sklearn_etap._linearized.group_fit import (
+        fit_displacement,
+        regression_group_losses,
+    )
+
+    data = make_task_clusters(300, random_state=0)
+    ext = TorchAffinityExtractor(
+        hidden_layer_sizes=(4,), max_epochs=5, affinity=None, random_state=0
+    ).fit(data.X_train, data.Y_train)
+    est = LinearizedGainEstimator(ext, alpha=0.01, random_state=0).fit(
+        data.X_train, data.Y_train
+    )
+    groups = [tuple(g) for g in all_groups(8)][:100]
+    batched = regression_group_losses(est._blocks, groups, est.penalty_, chunk=7)
+    for group, losses in zip(groups, batched):
+        blocks = [est._blocks[t] for t in group]
+        delta = fit_displacement(blocks, est.penalty_)
+        one = [b.validation_loss(delta) for b in blocks]
+        np.testing.assert_allclose(losses, one, rtol=1e-8)
