@@ -2,7 +2,7 @@
 
 # The pipeline, stage by stage: affinity -> gains -> prediction -> selection.
 from ._adaptive import GroupMeasurementError, gains_measurer, search_groups
-from ._affinity import TorchAffinityExtractor
+from ._affinity import AffinityRecorder, TorchAffinityExtractor
 from ._gains import (
     MeasuredGains,
     TrivialPredictorWarning,
@@ -26,6 +26,7 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "AffinityMatrixDisplay",
+    "AffinityRecorder",
     "ETAPRegressor",
     "GainPredictionDisplay",
     "GroupMeasurementError",
