@@ -62,7 +62,7 @@ MODELS = {
     "tiny": dict(hidden=(32, 16), batch_size=64),
     "wide": dict(hidden=(512, 512), batch_size=256),
 }
-EVERY = (20, 50)
+EVERY = (20, 50, 100)
 
 
 def load_tasks():
@@ -139,7 +139,7 @@ def breakdown(X, Y, hidden, batch_size, n_steps):
     extra = out["task_gradients"] + out["score"]
     out["extra_per_recorded_step_over_plain_step"] = extra / out["plain_step"]
     out["predicted_ratio"] = {
-        str(k): 1 + extra / (k * out["plain_step"]) for k in (*EVERY, 100)
+        str(k): 1 + extra / (k * out["plain_step"]) for k in EVERY
     }
     return out
 
