@@ -40,3 +40,29 @@ def test_lightning_example(monkeypatch, capsys):
     assert np.isfinite(callback.affinity_[~np.eye(5, dtype=bool)]).all()
     assert len(selector.groups_) <= 3 and covers_every_task(selector.groups_, 5)
     assert "train together" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["own_loop_pytorch", "own_loop_lightning"])
+def test_examples_use_public_names_only(name):
+    """A user's loop needs no private import and no subclass of a library class."""
+    import ast
+
+    import sklearn_etap
+    import sklearn_etap.lightning
+
+    tree = ast.parse((EXAMPLES / f"{name}.py").read_text())
+    imported = [
+        node.module
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module.startswith("sklearn_etap")
+    ]
+    assert imported and not any("._" in module for module in imported)
+    library = set(sklearn_etap.__all__) | set(sklearn_etap.lightning.__all__)
+    bases = {
+        base.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ClassDef)
+        for base in node.bases
+        if isinstance(base, ast.Name)
+    }
+    assert not bases & library
