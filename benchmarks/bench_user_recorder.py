@@ -28,6 +28,7 @@ Usage::
 
     nice -n 5 python benchmarks/bench_user_recorder.py            # ~3 min
     python benchmarks/bench_user_recorder.py --quick              # smoke test
+    nice -n 5 python benchmarks/bench_user_recorder.py --record-calls  # record()'s cost
 """
 
 import argparse
@@ -144,6 +145,31 @@ def breakdown(X, Y, hidden, batch_size, n_steps):
     return out
 
 
+def record_call_times(X, Y, hidden, batch_size, max_epochs):
+    """Median CPU ms of ``record()`` on a scored step, scored once in 20 steps
+    and at every step (the same loop otherwise)."""
+    out = {}
+    for every in (20, 1):
+        encoder, heads, optimizer = build(X.shape[1], Y.shape[1], hidden)
+        rec = AffinityRecorder(encoder.parameters(), Y.shape[1], every=every)
+        generator = torch.Generator().manual_seed(0)
+        times = []
+        for _ in range(max_epochs):
+            for batch in torch.randperm(len(X), generator=generator).split(batch_size):
+                logits = heads(encoder(X[batch]))
+                losses = F.binary_cross_entropy_with_logits(
+                    logits, Y[batch], reduction="none"
+                ).mean(0)
+                optimizer.zero_grad(set_to_none=True)
+                start = time.process_time()
+                if rec.record(losses, optimizer):
+                    times.append(time.process_time() - start)
+                losses.sum().backward()
+                optimizer.step()
+        out[f"record_ms_scored_every_{every}"] = float(np.median(times) * 1e3)
+    return out
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
@@ -151,7 +177,38 @@ def main(argv=None):
     parser.add_argument("--breakdown-steps", type=int, default=60)
     parser.add_argument("--quick", action="store_true", help="2 repeats, 2 epochs")
     parser.add_argument("--out", default=str(RESULTS / "user_recorder.json"))
+    parser.add_argument(
+        "--record-calls",
+        action="store_true",
+        help="only time record() on scored steps, once in 20 against every step "
+        "(written to user_recorder_record_calls.json)",
+    )
     args = parser.parse_args(argv)
+    if args.record_calls:
+        torch.set_num_threads(1)
+        X, Y = load_tasks()
+        load_before = os.getloadavg()
+        rows = {
+            model: record_call_times(
+                X, Y, spec["hidden"], spec["batch_size"], args.max_epochs // 2
+            )
+            for model, spec in MODELS.items()
+        }
+        result = {
+            "command": "python "
+            + shlex.join(
+                ["benchmarks/bench_user_recorder.py", *(argv or sys.argv[1:])]
+            ),
+            "machine": {
+                "loadavg_before": load_before,
+                "loadavg_after": os.getloadavg(),
+            },
+            "results": rows,
+        }
+        print(json.dumps(result, indent=2))
+        out = RESULTS / "user_recorder_record_calls.json"
+        out.write_text(json.dumps(result, indent=2) + "\n")
+        return
     if args.quick:
         args.repeats, args.max_epochs, args.breakdown_steps = 2, 2, 10
     torch.set_num_threads(1)
