@@ -6,7 +6,7 @@ from ._adaptive import (
     make_measure,
     search_groups,
 )
-from ._affinity import TorchAffinityExtractor
+from ._affinity import AffinityRecorder, TorchAffinityExtractor
 from ._gains import (
     MeasuredGains,
     TrivialPredictorWarning,
@@ -30,6 +30,7 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "AffinityMatrixDisplay",
+    "AffinityRecorder",
     "ETAPRegressor",
     "GainPredictionDisplay",
     "GroupMeasurementError",

@@ -1,6 +1,6 @@
 """numpydoc's validation over the public API, as scikit-learn's own test does.
 
-Every name in ``sklearn_etap.__all__`` and ``sklearn_etap.datasets.__all__`` is
+Every name in ``__all__`` of ``sklearn_etap`` and its public submodules is
 validated with ``numpydoc.validate.validate``: the functions, the classes, and
 the public methods and properties each class defines itself. Methods a class
 inherits (``get_params``, ``score``...) carry scikit-learn's docstrings, and
@@ -18,6 +18,7 @@ from numpydoc.validate import validate
 import sklearn_etap
 import sklearn_etap.callbacks
 import sklearn_etap.datasets
+import sklearn_etap.lightning
 
 # Error codes not enforced; scikit-learn's sklearn/tests/test_docstrings.py
 # leaves out each of them too.
@@ -53,7 +54,7 @@ def _named_object(path):
     """The object a dotted public path names."""
     _, _, rest = path.partition(".")
     obj = sklearn_etap
-    for submodule in ("datasets", "callbacks"):
+    for submodule in ("datasets", "callbacks", "lightning"):
         if rest.startswith(f"{submodule}."):
             obj, rest = getattr(sklearn_etap, submodule), rest[len(submodule) + 1 :]
     for part in rest.split("."):
@@ -66,7 +67,12 @@ def _documented_attributes(cls):
 
 
 def _public_api():
-    for module in (sklearn_etap, sklearn_etap.datasets, sklearn_etap.callbacks):
+    for module in (
+        sklearn_etap,
+        sklearn_etap.datasets,
+        sklearn_etap.callbacks,
+        sklearn_etap.lightning,
+    ):
         for name in module.__all__:
             obj = getattr(module, name)
             path = f"{module.__name__}.{name}"

@@ -9,9 +9,11 @@ the recorders (``recording``: ETAP and TAG, sampled one step in k;
 ``control_variate``; their score in ``scores``), ``early_stopping``,
 ``progress`` and the divergence check of ``safeguards``; ``fit_callbacks``
 chooses them from the extractor's parameters, ``fit_warnings`` says what a
-finished fit should know.
+finished fit should know. ``user_recorder``: the same ETAP recording in a
+user's own training loop (``AffinityRecorder``).
 """
 
 from .extractor import TorchAffinityExtractor
+from .user_recorder import AffinityRecorder
 
-__all__ = ["TorchAffinityExtractor"]
+__all__ = ["AffinityRecorder", "TorchAffinityExtractor"]

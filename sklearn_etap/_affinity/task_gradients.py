@@ -1,16 +1,18 @@
 """Every task's gradient in one batched backward pass: the one place the
-training loop (and the benchmarks' research recorders) compute them."""
+training loop, the public ``AffinityRecorder`` of a user's own loop (and the
+benchmarks' research recorders) compute them."""
 
 import torch
 
 
-def per_task_gradients(losses, params):
+def per_task_gradients(losses, params, *, retain_graph=False):
     """Gradients of every task's loss with respect to ``params``.
 
     ONE vectorized backward pass (``is_grads_batched``: the identity matrix
     as the batch of output gradients). Returns a list with one
     (n_tasks, *param.shape) tensor per parameter; a parameter a task does
-    not reach gets zeros.
+    not reach gets zeros. ``retain_graph=True`` keeps the graph for the
+    caller's own backward pass (a user's loop that records before it).
     """
     eye = torch.eye(losses.shape[0], dtype=losses.dtype, device=losses.device)
     return list(
@@ -18,6 +20,7 @@ def per_task_gradients(losses, params):
             losses,
             params,
             grad_outputs=eye,
+            retain_graph=retain_graph,
             is_grads_batched=True,
             allow_unused=True,
             materialize_grads=True,
