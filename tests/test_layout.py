@@ -42,6 +42,8 @@ ALLOWED_IMPORTS = {
     "_adaptive": SHARED | {"_gains", "_prediction", "_selection"},
     # The public face of the training loop's hooks.
     "callbacks": {"_affinity"},
+    # The Lightning callback records through the affinity stage's recorder.
+    "lightning": {"_affinity"},
     # The one list of the estimator checks each shipped estimator is exempt from.
     "_conformance": SHARED | {"_affinity", "_prediction", "_selection"},
     # The command line and the package's front door use everything.

@@ -1,6 +1,9 @@
-"""Every task's gradient in one batched backward pass: the one place the
-training loop, the public ``AffinityRecorder`` of a user's own loop (and the
-benchmarks' research recorders) compute them."""
+"""Every task's gradient in one batched backward pass.
+
+The one place they are computed: by the training loop, by the public
+``AffinityRecorder`` of a user's own loop and by the benchmarks' research
+recorders.
+"""
 
 import torch
 
