@@ -50,9 +50,9 @@ class AffinityCallback(Callback):
 
     Parameters
     ----------
-    every : int, default=20
+    every : int, default=100
         One step is scored at a random place in every block of this many;
-        1 scores every step.
+        1 scores every step (the extractor's ``affinity_every`` and default).
     random_state : int, RandomState instance or None, default=None
         Seeds the places of the scored steps.
 
@@ -104,7 +104,7 @@ class AffinityCallback(Callback):
     (2, 2)
     """
 
-    def __init__(self, every=20, random_state=None):
+    def __init__(self, every=100, random_state=None):
         self.every = every
         self.random_state = random_state
 

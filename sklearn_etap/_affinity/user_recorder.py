@@ -83,9 +83,10 @@ class AffinityRecorder:
     n_tasks : int
         Number of tasks: the length of the loss vector passed to
         :meth:`record`.
-    every : int, default=20
+    every : int, default=100
         One step is scored at a random place in every block of this many;
-        1 scores every step. The extractor's ``affinity_every``.
+        1 scores every step. The extractor's ``affinity_every``, with the same
+        default.
     n_steps : int, default=None
         The number of steps the training will take, when known (epochs times
         batches per epoch): the last, partial block is then sampled within
@@ -145,7 +146,7 @@ class AffinityRecorder:
     """
 
     def __init__(
-        self, shared_parameters, n_tasks, *, every=20, n_steps=None, random_state=None
+        self, shared_parameters, n_tasks, *, every=100, n_steps=None, random_state=None
     ):
         if isinstance(shared_parameters, torch.Tensor):
             shared_parameters = [shared_parameters]
