@@ -6,12 +6,12 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._affinity.checks import task_columns
 from .._affinity.training import BINARY
 from .._groups import validated_rows
+from .._validation import Interval, StrOptions
 from .agreement import gain_agreement
 from .checks import check_fitted_extractor, limited_threads, validation_mask
 from .group_fit import Rows, TaskBlock, fit_displacement, regression_group_losses

@@ -13,8 +13,8 @@ import functools
 from numbers import Integral
 
 import numpy as np
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
+from .._validation import Interval, StrOptions, validate_params
 from ._base import (
     common_constraints,
     import_pandas,

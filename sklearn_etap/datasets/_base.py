@@ -14,7 +14,8 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import Bunch
-from sklearn.utils._param_validation import Interval
+
+from .._validation import Interval
 
 #: dtype of every array the loaders return (natural for torch).
 DTYPE = np.float32

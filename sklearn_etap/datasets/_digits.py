@@ -3,8 +3,8 @@
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import validate_params
 
+from .._validation import validate_params
 from ._base import (
     check_task_labels,
     common_constraints,

@@ -9,8 +9,8 @@ from numbers import Real
 
 import numpy as np
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, validate_params
 
+from .._validation import Interval, validate_params
 from ._base import (
     check_task_labels,
     common_constraints,

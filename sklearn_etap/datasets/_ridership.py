@@ -10,8 +10,8 @@ same-day ridership enters ``X``.
 import functools
 
 import numpy as np
-from sklearn.utils._param_validation import validate_params
 
+from .._validation import validate_params
 from ._base import (
     DATASETS_EXTRA,
     common_constraints,

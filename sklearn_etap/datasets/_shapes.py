@@ -6,8 +6,8 @@ from numbers import Integral, Real
 import numpy as np
 from numpy.lib.format import open_memmap
 from sklearn.utils import Bunch, check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
+from .._validation import Interval, StrOptions, validate_params
 from ._shape_images import CHUNK, PALETTE, SHAPES, TEXTURES, draw_attributes, render
 
 _COLOURS = tuple(PALETTE)

@@ -12,8 +12,8 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, validate_params
 
+from .._validation import Interval, validate_params
 from ._base import make_bunch, split_indices, standardize_columns
 
 _DESCR = """\
