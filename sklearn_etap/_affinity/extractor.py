@@ -13,28 +13,19 @@ from sklearn.base import (
 )
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import validate_data
 
 from .._task_names import names_from_columns
-from .checks import (
-    check_hidden_layer_sizes,
-    check_targets,
-    resolve_device,
-    resolve_task_types,
-)
+from .checks import check_hidden_layer_sizes, resolve_device
+from .data_sources import is_dataset
 from .fit_callbacks import builtin_callbacks, make_recorder
 from .fit_warnings import warn_after_fit
 from .inference import TrainedModelMixin
 from .modules import build_module
 from .randomness import seeded_torch
 from .safeguards import torch_threads
-from .training import (
-    BINARY,
-    REGRESSION,
-    fit_loop,
-    make_optimizer,
-    split_task_data,
-)
+from .inputs import training_inputs, training_sources
+from .task_types import BINARY, MULTICLASS, REGRESSION, TaskLoss, resolve_tasks
+from .training import fit_loop, make_optimizer
 
 DEFAULT_AFFINITY_EVERY = 20
 
@@ -212,7 +203,11 @@ class TorchAffinityExtractor(
         ],
         "encoder": [callable, None],
         "heads": [list, tuple, callable, None],
-        "task_types": [StrOptions({"auto", REGRESSION, BINARY}), list, tuple],
+        "task_types": [
+            StrOptions({"auto", REGRESSION, BINARY, MULTICLASS}),
+            list,
+            tuple,
+        ],
         "optimizer": [StrOptions({"sgd", "adam"})],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "momentum": [Interval(Real, 0, 1, closed="left")],
@@ -228,6 +223,7 @@ class TorchAffinityExtractor(
         "affinity_control_variate": ["boolean"],
         "device": [str, torch.device],
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "num_workers": [Interval(Integral, 0, None, closed="left")],
         "callbacks": [list, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -255,6 +251,7 @@ class TorchAffinityExtractor(
         affinity_control_variate=False,
         device="auto",
         n_threads=1,
+        num_workers=0,
         callbacks=None,
         random_state=None,
         verbose=False,
@@ -278,13 +275,14 @@ class TorchAffinityExtractor(
         self.affinity_control_variate = affinity_control_variate
         self.device = device
         self.n_threads = n_threads
+        self.num_workers = num_workers
         self.callbacks = callbacks
         self.random_state = random_state
         self.verbose = verbose
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, Y):
+    def fit(self, X, Y=None):
         """Train the multi-task model on all columns of ``Y`` and record affinities.
 
         Parameters
@@ -317,21 +315,25 @@ class TorchAffinityExtractor(
             tasks with too few labels to be in a recorded batch), or no step
             was recorded.
         """
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
-        names = names_from_columns(Y)
-        Y = check_targets(Y, X, type(self).__name__)
+        names = None if is_dataset(X) else names_from_columns(Y)
+        X, Y = training_inputs(self, X, Y)
         hidden = check_hidden_layer_sizes(self.hidden_layer_sizes, self.encoder)
         self.n_tasks_ = Y.shape[1]
         self.task_names_ = np.asarray(
             range(self.n_tasks_) if names is None else names, dtype=object
         )
-        self.task_types_ = resolve_task_types(self.task_types, Y)
+        specs = resolve_tasks(self.task_types, Y)
+        self.task_types_ = np.asarray([spec.kind for spec in specs], dtype=str)
+        self.n_outputs_ = np.asarray([spec.n_outputs for spec in specs], dtype=int)
+        self._task_specs = specs
         self.device_ = resolve_device(self.device)
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
         fraction = self.validation_fraction if self.early_stopping else None
-        data, validation = split_task_data(X, Y, self.device_, fraction, rng)
-        is_binary = torch.as_tensor(self.task_types_ == BINARY, device=self.device_)
+        data, validation = training_sources(
+            X, Y, self.device_, fraction, rng, self.num_workers
+        )
+        is_binary = TaskLoss(specs, self.device_)
         recorder = make_recorder(
             self.affinity,
             self.n_tasks_,
@@ -346,13 +348,16 @@ class TorchAffinityExtractor(
         )
         self.callbacks_ = [copy.deepcopy(cb) for cb in self.callbacks or []]
         with torch_threads(self.n_threads), seeded_torch(seed, self.device_):
+            probe = data.probe(8)
+            self._input_shape = tuple(probe.shape[1:])
             module = build_module(
                 self.encoder,
                 self.heads,
                 hidden,
-                X.shape[1],
+                self._input_shape[0],
                 self.n_tasks_,
-                probe=data.X[:8],
+                probe=probe,
+                widths=self.n_outputs_,
             )
             optimizer = make_optimizer(
                 self.optimizer,
