@@ -252,12 +252,10 @@ class LabelledDataset(Dataset):
     def __getitem__(self, i):
         return self.dataset[int(self.index[i])][0], self.labels[i]
 
-    def restricted(self, rows, columns):
-        """The items ``rows`` with the label columns ``columns`` only."""
-        rows = np.asarray(rows)
-        return LabelledDataset(
-            self.dataset, self.labels[np.ix_(rows, columns)], self.index[rows]
-        )
+    def with_labels(self, rows, labels):
+        """The items ``rows`` (a boolean mask or indices) with ``labels[rows]``
+        as their labels (some of the tasks' columns, say)."""
+        return LabelledDataset(self.dataset, labels[rows], self.index[rows])
 
 
 def read_labels(dataset, num_workers=0, batch_size=256):

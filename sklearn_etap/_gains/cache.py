@@ -44,6 +44,9 @@ def training_overrides(seed, n_threads=None):
     """
     overrides = {"affinity": None, "random_state": seed, "verbose": False}
     overrides["n_threads"] = n_threads
+    # A user's callbacks observe the extractor's own run (a recorder of
+    # affinity, say); the gain trainings run without them.
+    overrides["callbacks"] = None
     return overrides
 
 

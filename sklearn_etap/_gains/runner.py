@@ -20,6 +20,7 @@ from joblib import Parallel, delayed
 from sklearn.base import clone
 from tqdm.auto import tqdm
 
+from .._affinity.data_sources import LabelledDataset
 from .._affinity.safeguards import NonFiniteLossError, TrainingBlewUpWarning
 from .cache import (
     StoredTraining,
@@ -42,9 +43,15 @@ def _fit_and_score(extractor, X, Y, X_test, Y_test, seed, caller_pid):
     overrides = _training_overrides(extractor, int(seed), n_threads)
     model = clone(extractor).set_params(**overrides)
     labelled = ~np.all(np.isnan(Y), axis=1)
-    model.fit(X[labelled], Y[labelled])
     scored = ~np.all(np.isnan(Y_test), axis=1)
-    losses = np.asarray(model.task_losses(X_test[scored], Y_test[scored]), dtype=float)
+    if isinstance(X, LabelledDataset):
+        # the Dataset's items of the training's label columns
+        model.fit(X.with_labels(labelled, Y))
+        losses = model.task_losses(X_test.with_labels(scored, Y_test))
+    else:
+        model.fit(X[labelled], Y[labelled])
+        losses = model.task_losses(X_test[scored], Y_test[scored])
+    losses = np.asarray(losses, dtype=float)
     if losses.shape != (Y.shape[1],):
         raise ValueError(
             f"{type(extractor).__name__}.task_losses returned shape {losses.shape} "
