@@ -173,7 +173,9 @@ class _Inputs:
     taken from the labels read before training)."""
 
     def __call__(self, items):
-        inputs = [item[0] if isinstance(item, (tuple, list)) else item for item in items]
+        inputs = [
+            item[0] if isinstance(item, (tuple, list)) else item for item in items
+        ]
         return torch.utils.data.default_collate(inputs)
 
 

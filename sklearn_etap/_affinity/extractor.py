@@ -20,10 +20,10 @@ from .data_sources import is_dataset
 from .fit_callbacks import builtin_callbacks, make_recorder
 from .fit_warnings import warn_after_fit
 from .inference import TrainedModelMixin
+from .inputs import training_inputs, training_sources
 from .modules import build_module
 from .randomness import seeded_torch
 from .safeguards import torch_threads
-from .inputs import training_inputs, training_sources
 from .task_types import BINARY, MULTICLASS, REGRESSION, TaskLoss, resolve_tasks
 from .training import fit_loop, make_optimizer
 

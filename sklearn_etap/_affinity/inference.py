@@ -10,14 +10,20 @@ import warnings
 
 import numpy as np
 import torch
+from sklearn.utils._available_if import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from .checks import task_columns
 from .data_sources import is_dataset
 from .inputs import check_inputs, dataset_labels, scoring_source
 from .safeguards import torch_threads
-from .task_types import TaskLoss, TaskSpec, check_scored_labels
+from .task_types import BINARY, MULTICLASS, TaskLoss, TaskSpec, check_scored_labels
 from .training import evaluate_task_losses
+
+
+def _has_classification_tasks(estimator):
+    check_is_fitted(estimator)
+    return bool(np.isin(estimator.task_types_, (BINARY, MULTICLASS)).any())
 
 
 class TrainedModelMixin:
@@ -99,8 +105,11 @@ class TrainedModelMixin:
         outputs = self._forward(X)[0]
         return TaskLoss(self._specs(), outputs.device).predict(outputs).numpy()
 
+    @available_if(_has_classification_tasks)
     def predict_proba(self, X):
         """Class probabilities of every binary and multiclass task.
+
+        Available when the model has a binary or multiclass task.
 
         Parameters
         ----------

@@ -79,9 +79,7 @@ def resolve_tasks(task_types, Y):
     n_tasks = Y.shape[1]
     if isinstance(task_types, str):
         if task_types == "auto":
-            specs = [
-                TaskSpec(BINARY if _is_01(col) else REGRESSION) for col in Y.T
-            ]
+            specs = [TaskSpec(BINARY if _is_01(col) else REGRESSION) for col in Y.T]
         else:
             specs = [_parse(task_types, task) for task in range(n_tasks)]
     else:
@@ -170,7 +168,9 @@ class TaskLoss:
         # all tasks one output each, scored by the two built-in formulas
         self.scalar = all(k in (REGRESSION, BINARY) for k in kinds)
         self.is_binary = torch.as_tensor(self.kinds == BINARY, device=device)
-        self._scalar_tasks = [t for t, k in enumerate(kinds) if k in (REGRESSION, BINARY)]
+        self._scalar_tasks = [
+            t for t, k in enumerate(kinds) if k in (REGRESSION, BINARY)
+        ]
         self._scalar_columns = torch.as_tensor(
             self.offsets[self._scalar_tasks], dtype=torch.long, device=device
         )
@@ -236,7 +236,8 @@ class TaskLoss:
         return torch.stack(columns, dim=1)
 
     def probabilities(self, outputs, task):
-        """Class probabilities of a binary (n, 2) or multiclass (n, k) task, else None."""
+        """Class probabilities of a binary (n, 2) or multiclass (n, k) task,
+        else None."""
         spec = self.specs[task]
         out = self.columns(outputs, task)
         if spec.kind == BINARY:
