@@ -12,25 +12,24 @@ from .task_types import resolve_tasks
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
-def check_float32_range(A, name, rows_per_chunk=None, after_chunk=None):
+def check_float32_range(A, name, rows_per_chunk=None, reader=None):
     """Refuse finite values too large for the float32 the models compute in.
 
     With ``rows_per_chunk`` the rows are checked that many at a time (no
-    temporary of the array's size: a memory map stays on disk), calling
-    ``after_chunk(n_bytes)`` after each.
+    temporary of the array's size: a memory map stays on disk), read by
+    ``reader.read(rows)`` when given (a memory map's file reader).
     """
     A = np.asarray(A)
     if rows_per_chunk is not None and A.ndim:
         for start in range(0, A.shape[0], rows_per_chunk):
-            chunk = A[start : start + rows_per_chunk]
+            rows = np.arange(start, min(start + rows_per_chunk, A.shape[0]))
+            chunk = A[rows] if reader is None else reader.read(rows)
             check_float32_range(chunk, name)
             if not np.isfinite(chunk).all():
                 raise ValueError(
                     f"{name} holds NaN or infinity (in rows {start} to "
                     f"{start + len(chunk) - 1}); inputs must be finite."
                 )
-            if after_chunk is not None:
-                after_chunk(chunk.nbytes)
         return
     if A.dtype.kind not in "fc":
         return  # integers are finite and within float32's range

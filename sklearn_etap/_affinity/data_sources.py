@@ -7,9 +7,8 @@ and share its protocol (``len``, ``device``, ``n_tasks``, ``batches``,
 ``in_order``, ``probe``, ``evaluation_sample``, ``subset``):
 
 - :class:`HostArrays`: a memory-mapped array (``np.load(mmap_mode="r")``,
-  ``np.memmap``), read a batch of rows at a time; the pages read are handed
-  back to the operating system as training goes, so the process's memory
-  does not grow with the file;
+  ``np.memmap``), read a batch of rows at a time through its file
+  (:class:`FileRows`), so the process's memory does not grow with the file;
 - :class:`DatasetSource`: a ``torch.utils.data.Dataset`` yielding ``(x, y)``,
   loaded through a ``DataLoader`` (worker processes, pinned memory and
   non-blocking copies on CUDA).
@@ -21,6 +20,7 @@ same batches as the arrays it holds.
 """
 
 import mmap
+import os
 
 import numpy as np
 import torch
@@ -32,9 +32,8 @@ from .training import TaskData
 # this many samples of a streamed source: a full pass would cost an epoch.
 EVALUATION_SAMPLES = 4096
 
-# Pages of a memory map read since the last release above which they are
-# handed back to the operating system.
-RELEASE_BYTES = 64 * 2**20
+# The inputs of one scoring batch (in_order) stay under this many bytes.
+SCORING_BATCH_BYTES = 8 * 2**20
 
 
 def is_dataset(X):
@@ -43,37 +42,74 @@ def is_dataset(X):
 
 
 def memory_map_of(X):
-    """The ``mmap.mmap`` behind ``X`` when it is a shared (read-only or
+    """The ``np.memmap`` behind ``X`` when it is a shared (read-only or
     read-write) memory map or a view of one, else None."""
-    base, mode = X, None
+    base = X
     while base is not None:
-        if isinstance(base, mmap.mmap):
-            # "c" (copy-on-write) maps privately: dropping its pages would
-            # drop the caller's changes, so it is read like any array.
-            return base if mode in ("r", "r+", "readonly", "readwrite") else None
-        if isinstance(base, np.memmap) and mode is None:
-            mode = getattr(base, "mode", None)
+        if isinstance(base, np.memmap) and getattr(base, "filename", None):
+            # "c" (copy-on-write) maps privately: the file does not hold the
+            # caller's changes, so such a map is read like any array
+            return base if base.mode in ("r", "r+", "readonly", "readwrite") else None
         base = getattr(base, "base", None)
     return None
 
 
-class PageRelease:
-    """Hands the pages of a memory map back to the OS every ``RELEASE_BYTES``
-    read (they stay in the page cache; the process's resident memory drops)."""
+class FileRows:
+    """Rows of a C-contiguous memory-mapped array, read through its file.
 
-    def __init__(self, mapping):
-        self.mapping = mapping
-        self.pending = 0
+    Reading through the mapping would make every page read count in the
+    process's resident memory (with large page-cache folios, a whole folio
+    per row touched); ``os.preadv`` copies the rows from the page cache
+    into the batch and leaves nothing mapped. Runs of consecutive rows are
+    read in one call.
+    """
 
-    def read(self, n_bytes):
-        self.pending += n_bytes
-        if self.mapping is not None and self.pending >= RELEASE_BYTES:
-            self.release()
+    def __init__(self, X, memmap_):
+        mapping = memmap_.base
+        mapped_at = np.frombuffer(mapping, dtype=np.uint8).ctypes.data
+        # the mapping starts at the offset rounded down to the granularity
+        file_start = memmap_.offset - memmap_.offset % mmap.ALLOCATIONGRANULARITY
+        self.path = memmap_.filename
+        self.start = file_start + (X.ctypes.data - mapped_at)
+        self.row_shape, self.dtype = X.shape[1:], X.dtype
+        self.row_bytes = X[:1].nbytes
+        self._fd = None
 
-    def release(self):
-        if self.mapping is not None and hasattr(self.mapping, "madvise"):
-            self.mapping.madvise(mmap.MADV_DONTNEED)
-        self.pending = 0
+    def __getstate__(self):
+        return {**self.__dict__, "_fd": None}
+
+    def __del__(self):
+        if self._fd is not None:
+            os.close(self._fd)
+
+    def read(self, rows):
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDONLY)
+        order = np.argsort(rows, kind="stable")
+        ordered = np.asarray(rows)[order]
+        out = np.empty((len(rows), *self.row_shape), dtype=self.dtype)
+        breaks = np.flatnonzero(np.diff(ordered) != 1) + 1
+        for a, b in zip(np.r_[0, breaks], np.r_[breaks, len(rows)]):
+            view = memoryview(out[a:b]).cast("B")
+            position = self.start + int(ordered[a]) * self.row_bytes
+            while len(view):
+                n_read = os.preadv(self._fd, [view], position)
+                if n_read <= 0:
+                    raise OSError(f"could not read {self.path} at byte {position}")
+                view, position = view[n_read:], position + n_read
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(len(order))
+        return out[inverse]
+
+
+def row_reader(X):
+    """A :class:`FileRows` for a C-contiguous memory map ``X``, else None."""
+    memmap_ = memory_map_of(X)
+    if memmap_ is None or not isinstance(memmap_.base, mmap.mmap):
+        return None
+    if not X.flags.c_contiguous:
+        return None
+    return FileRows(X, memmap_)
 
 
 def label_tensors(Y, device):
@@ -126,6 +162,11 @@ class _Source:
             yield TaskData(x, *self._labels(positions))
 
     def in_order(self, batch_size):
+        # scoring batches are large (4096); a batch of large inputs (images)
+        # would hold its copy and its pages at once, so they are capped
+        if not hasattr(self, "_input_bytes"):
+            self._input_bytes = max(1, self.probe(1).nbytes) if len(self) else 1
+        batch_size = max(1, min(batch_size, SCORING_BATCH_BYTES // self._input_bytes))
         return self.batches(torch.arange(len(self)), batch_size)
 
     def probe(self, n_rows):
@@ -151,20 +192,23 @@ class HostArrays(_Source):
         The rows of ``X`` and ``Y`` this source holds (None: all).
     """
 
-    def __init__(self, X, Y, device, index=None):
+    def __init__(self, X, Y, device, index=None, reader=None):
         super().__init__(Y, device, index)
         self.X = X
-        self._release = PageRelease(memory_map_of(X))
+        self._reader = row_reader(X) if reader is None else reader
 
     def subset(self, positions):
-        source = HostArrays(self.X, self.Y, self._device, self.index[positions])
-        source._release = self._release
-        return source
+        index = self.index[positions]
+        return HostArrays(self.X, self.Y, self._device, index, self._reader)
 
     def _inputs(self, chunks):
         for positions in chunks:
-            rows = np.asarray(self.X[self.index[positions]], dtype=np.float32)
-            self._release.read(rows.nbytes)
+            rows = self.index[positions]
+            if self._reader is not None:
+                rows = self._reader.read(rows)
+            else:
+                rows = self.X[rows]
+            rows = np.asarray(rows, dtype=np.float32)
             yield _to_device(torch.from_numpy(rows), self._device)
 
 

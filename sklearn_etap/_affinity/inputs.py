@@ -13,15 +13,15 @@ from .checks import check_float32_range, check_labelled_tasks, check_targets
 from .data_sources import (
     DatasetSource,
     HostArrays,
-    PageRelease,
     is_dataset,
     memory_map_of,
     read_labels,
+    row_reader,
 )
 from .training import split_task_data, validation_split
 
 # Rows of a memory map checked at a time (finite, within float32).
-_CHECK_BYTES = 32 * 2**20
+_CHECK_BYTES = 8 * 2**20
 
 
 def check_inputs(estimator, X, *, reset):
@@ -43,15 +43,12 @@ def check_inputs(estimator, X, *, reset):
             f"X is a memory map of dtype {X.dtype}; it must hold numbers "
             "(float or integer)."
         )
-    release = PageRelease(memory_map_of(X))
-    row_bytes = max(1, X[:1].nbytes)
     check_float32_range(
         X,
         "X",
-        rows_per_chunk=max(1, _CHECK_BYTES // row_bytes),
-        after_chunk=release.read,
+        rows_per_chunk=max(1, _CHECK_BYTES // X[:1].nbytes),
+        reader=row_reader(X),
     )
-    release.release()
     return X
 
 
