@@ -108,8 +108,10 @@ def main():
     labels = path.with_suffix(".labels.npy")
     start = time.perf_counter()
     np.save(labels, write_file(path, n_samples, args.n_features))
-    print(f"wrote {path} ({path.stat().st_size / 2**30:.2f} GiB) in "
-          f"{time.perf_counter() - start:.0f} s")
+    print(
+        f"wrote {path} ({path.stat().st_size / 2**30:.2f} GiB) in "
+        f"{time.perf_counter() - start:.0f} s"
+    )
     cases = ["memmap", "dataset"] + (["in_memory"] if args.in_memory else [])
     results = {}
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -117,7 +119,10 @@ def main():
         for case in cases:
             out = subprocess.run(
                 [sys.executable, "-c", WORKER, case, str(path), str(labels)],
-                capture_output=True, text=True, env=env, check=True,
+                capture_output=True,
+                text=True,
+                env=env,
+                check=True,
             ).stdout.split()
             before, peak, wall, steps = map(float, out[-4:])
             results[case] = {
@@ -126,8 +131,10 @@ def main():
                 "fit_wall_seconds": wall,
                 "n_steps": int(steps),
             }
-            print(f"{case:10s} RSS before fit {before:7.0f} MB, peak {peak:7.0f} MB, "
-                  f"fit {wall:6.1f} s ({int(steps)} steps)")
+            print(
+                f"{case:10s} RSS before fit {before:7.0f} MB, peak {peak:7.0f} MB, "
+                f"fit {wall:6.1f} s ({int(steps)} steps)"
+            )
     finally:
         path.unlink()
         labels.unlink()

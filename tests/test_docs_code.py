@@ -16,7 +16,7 @@ from sklearn_etap import TorchAffinityExtractor
 pytest.importorskip("matplotlib")
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-PAGES = ["getting_started.md", "user_guide.md"]
+PAGES = ["getting_started.md", "user_guide.md", "data_and_tasks.md"]
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 

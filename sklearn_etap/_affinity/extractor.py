@@ -62,16 +62,24 @@ class TorchAffinityExtractor(
         called as ``encoder(n_features)`` under the seeded torch RNG and must
         return such a module. All its trainable parameters are shared.
     heads : callable or list of torch.nn.Module, default=None
-        ``None``: one linear unit per task (stored as the rows of one
-        ``nn.Linear``). A callable is called once per task as
-        ``heads(n_representation)``; a list gives one module per task (so it
-        only fits a ``Y`` with that many columns). Each head maps the
-        representation to shape (batch_size, 1) or (batch_size,).
-    task_types : {"auto", "regression", "binary"} or list of str, default="auto"
-        Loss of each task: ``"regression"`` (mean squared error) or
-        ``"binary"`` (labels {0, 1}, binary cross-entropy with logits).
-        ``"auto"``: a column whose labels are all 0 or 1 is binary, any other
-        is regression. A list gives one type per column of ``Y``.
+        ``None``: the outputs of every task (one, or k for a k-class task)
+        as the rows of one ``nn.Linear``. A callable is called once per task
+        as ``heads(n_representation)``; a list gives one module per task (so
+        it only fits a ``Y`` with that many columns). Each head maps the
+        representation to its task's outputs: shape (batch_size, 1) or
+        (batch_size,) for one output, (batch_size, k) for k.
+    task_types : {"auto", "regression", "binary", "multiclass"} or list, \
+            default="auto"
+        Loss of each task: ``"regression"`` (mean squared error),
+        ``"binary"`` (labels {0, 1}, binary cross-entropy with logits),
+        ``("multiclass", k)`` (k outputs; labels the class indices 0 .. k-1
+        stored as floats; cross-entropy; ``"multiclass"`` alone: k = the
+        largest training label + 1), or a callable ``loss(output, target)``
+        returning per-sample losses of shape (batch_size,) (a custom task
+        with one output; ``(loss, n_outputs)`` for several). ``"auto"``: a
+        column whose labels are all 0 or 1 is binary, any other is
+        regression. A list gives one entry per task. The user guide's page
+        "Data sets, memory maps and task types" shows each.
     optimizer : {"sgd", "adam"}, default="sgd"
         ``"sgd"``: SGD with momentum (the paper's setting). ``"adam"``: Adam;
         the affinity then scores the Adam step each task's gradient alone
@@ -119,6 +127,10 @@ class TorchAffinityExtractor(
         agreement with sampling alone.
     device : str, default="auto"
         ``"auto"``: CUDA when available, else CPU; or any torch device string.
+    num_workers : int, default=0
+        Worker processes of the ``DataLoader`` that loads a
+        ``torch.utils.data.Dataset`` input (0: load in the training process).
+        Unused with arrays. The shuffling order never depends on it.
     n_threads : int or None, default=1
         Torch threads ``fit``, ``predict``, ``transform`` and ``task_losses``
         use; the process's setting is restored when they return. Small
@@ -145,13 +157,17 @@ class TorchAffinityExtractor(
         z[i -> j] (``affinity_every``, ``affinity_control_variate``); NaN for
         a pair never scored (a task without labels in every recorded batch).
     n_tasks_ : int
-        Number of tasks (columns of ``Y``).
+        Number of tasks (columns of ``Y``, or the length of a Dataset's
+        label vectors).
     task_names_ : ndarray of object of shape (n_tasks,)
         The column labels of ``Y`` when it was a DataFrame with string
         labels, else the integers ``0 .. n_tasks - 1``.
     task_types_ : ndarray of str of shape (n_tasks,)
-        ``"regression"`` or ``"binary"`` for every task, as resolved from
-        ``task_types``.
+        ``"regression"``, ``"binary"``, ``"multiclass"`` or ``"custom"`` for
+        every task, as resolved from ``task_types``.
+    n_outputs_ : ndarray of int of shape (n_tasks,)
+        Outputs of every task's head (k for a k-class task, else 1 or the
+        ``n_outputs`` of a custom loss).
     loss_curve_ : list of float
         Mean summed training loss of every epoch.
     validation_scores_ : list of float or None
@@ -171,7 +187,7 @@ class TorchAffinityExtractor(
     device_ : torch.device
         The device the model was trained on.
     n_features_in_ : int
-        Number of features seen in ``fit``.
+        Number of features seen in ``fit`` (array input only).
     feature_names_in_ : ndarray of shape (n_features_in,)
         Names of the features seen in ``fit``, when ``X`` has string column
         names.
@@ -287,11 +303,17 @@ class TorchAffinityExtractor(
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training inputs.
-        Y : array-like of shape (n_samples, n_tasks) or (n_samples,)
+        X : array-like of shape (n_samples, n_features) or Dataset
+            Training inputs: an array (copied to the device), a memory-mapped
+            array (``np.load(path, mmap_mode="r")``: read a batch of rows at
+            a time from its file; it may have more axes, e.g. images), or a
+            ``torch.utils.data.Dataset`` whose items are ``(x, y)`` pairs,
+            ``y`` the label vector (NaN for missing), loaded a batch at a
+            time through a ``DataLoader``.
+        Y : array-like of shape (n_samples, n_tasks) or (n_samples,), default=None
             One column per task; NaN marks a missing label (the sample still
-            trains the other tasks). A 1-D ``Y`` is one task.
+            trains the other tasks). A 1-D ``Y`` is one task. None when
+            ``X`` is a Dataset (its items carry the labels).
 
         Returns
         -------
