@@ -5,7 +5,8 @@ features per sample: a flattened 3 x 64 x 64 image by default) under
 ``--dir``, then fits ``TorchAffinityExtractor`` (the default MLP, one epoch,
 early stopping on so the validation split streams too) in a fresh
 subprocess per case and reads the subprocess's peak resident memory
-(``resource.getrusage(RUSAGE_SELF).ru_maxrss``) and its resident memory
+(``VmHWM`` of ``/proc/self/status``; ``resource.getrusage``'s ``ru_maxrss``
+would count the parent's memory at fork time too) and its resident memory
 after the imports, before the fit:
 
 - ``memmap``: ``X = np.load(path, mmap_mode="r")``, labels in memory;
@@ -37,16 +38,16 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 WORKER = r"""
-import resource, sys, time, warnings
+import sys, time, warnings
 import numpy as np, torch
 torch.set_num_threads(1)
 from torch.utils.data import Dataset
 from sklearn_etap import TorchAffinityExtractor
 
-def rss_mb():
+def status_mb(field):
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
 
 class MapDataset(Dataset):
@@ -61,7 +62,7 @@ class MapDataset(Dataset):
 
 case, path, labels = sys.argv[1], sys.argv[2], sys.argv[3]
 Y = np.load(labels)
-before = rss_mb()
+before = status_mb("VmRSS")
 ext = TorchAffinityExtractor(max_epochs=1, batch_size=256, early_stopping=True,
                              n_iter_no_change=1, device="cpu", random_state=0)
 start = time.perf_counter()
@@ -74,12 +75,14 @@ with warnings.catch_warnings():
     else:
         ext.fit(np.load(path), Y)
 wall = time.perf_counter() - start
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM: the peak of this program's own memory. ru_maxrss would also count
+# the parent's resident memory at fork time (kept across exec by Linux).
+peak = status_mb("VmHWM")
 print(f"{before:.1f} {peak:.1f} {wall:.2f} {ext.n_steps_}")
 """
 
 
-def write_file(path, n_samples, n_features, chunk=4096):
+def write_file(path, n_samples, n_features, chunk=512):
     X = np.lib.format.open_memmap(
         path, mode="w+", dtype=np.float32, shape=(n_samples, n_features)
     )
