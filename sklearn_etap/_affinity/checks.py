@@ -1,12 +1,49 @@
 """Input checks of TorchAffinityExtractor: targets, sizes, task types, device."""
 
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array
 
-from .task_types import resolve_tasks
+from .task_types import BINARY, MULTICLASS, REGRESSION, resolve_tasks
+
+#: What each parameter of TorchAffinityExtractor accepts (its
+#: ``_parameter_constraints``).
+PARAMETER_CONSTRAINTS = {
+    "hidden_layer_sizes": [
+        "array-like",
+        Interval(Integral, 1, None, closed="left"),
+    ],
+    "encoder": [callable, None],
+    "heads": [list, tuple, callable, None],
+    "task_types": [
+        StrOptions({"auto", REGRESSION, BINARY, MULTICLASS}),
+        list,
+        tuple,
+    ],
+    "optimizer": [StrOptions({"sgd", "adam"})],
+    "learning_rate": [Interval(Real, 0, None, closed="neither")],
+    "momentum": [Interval(Real, 0, 1, closed="left")],
+    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "max_epochs": [Interval(Integral, 1, None, closed="left")],
+    "weight_decay": [Interval(Real, 0, None, closed="left")],
+    "early_stopping": ["boolean"],
+    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+    "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+    "tol": [Interval(Real, 0, None, closed="left")],
+    "affinity": [StrOptions({"etap", "tag"}), None],
+    "affinity_every": [Interval(Integral, 1, None, closed="left")],
+    "affinity_control_variate": ["boolean"],
+    "device": [str, torch.device],
+    "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+    "num_workers": [Interval(Integral, 0, None, closed="left")],
+    "callbacks": [list, None],
+    "random_state": ["random_state"],
+    "verbose": ["verbose"],
+}
+
 
 # The models compute in float32; larger magnitudes become infinite.
 FLOAT32_MAX = float(np.finfo(np.float32).max)

@@ -1,7 +1,6 @@
 """TorchAffinityExtractor: one multi-task torch model on all tasks, and affinities."""
 
 import copy
-from numbers import Integral, Real
 
 import numpy as np
 import torch
@@ -12,10 +11,9 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._task_names import names_from_columns
-from .checks import check_hidden_layer_sizes, resolve_device
+from .checks import PARAMETER_CONSTRAINTS, check_hidden_layer_sizes, resolve_device
 from .data_sources import is_dataset
 from .fit_callbacks import builtin_callbacks, make_recorder
 from .fit_warnings import warn_after_fit
@@ -24,7 +22,7 @@ from .inputs import training_inputs, training_sources
 from .modules import build_module
 from .randomness import seeded_torch
 from .safeguards import torch_threads
-from .task_types import BINARY, MULTICLASS, REGRESSION, TaskLoss, resolve_tasks
+from .task_types import TaskLoss, resolve_tasks
 from .training import fit_loop, make_optimizer
 
 DEFAULT_AFFINITY_EVERY = 20
@@ -212,38 +210,7 @@ class TorchAffinityExtractor(
     (3,)
     """
 
-    _parameter_constraints = {
-        "hidden_layer_sizes": [
-            "array-like",
-            Interval(Integral, 1, None, closed="left"),
-        ],
-        "encoder": [callable, None],
-        "heads": [list, tuple, callable, None],
-        "task_types": [
-            StrOptions({"auto", REGRESSION, BINARY, MULTICLASS}),
-            list,
-            tuple,
-        ],
-        "optimizer": [StrOptions({"sgd", "adam"})],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "momentum": [Interval(Real, 0, 1, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "affinity": [StrOptions({"etap", "tag"}), None],
-        "affinity_every": [Interval(Integral, 1, None, closed="left")],
-        "affinity_control_variate": ["boolean"],
-        "device": [str, torch.device],
-        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
-        "num_workers": [Interval(Integral, 0, None, closed="left")],
-        "callbacks": [list, None],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
-    }
+    _parameter_constraints = PARAMETER_CONSTRAINTS
 
     def __init__(
         self,

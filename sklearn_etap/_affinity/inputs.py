@@ -43,13 +43,18 @@ def check_inputs(estimator, X, *, reset):
             f"X is a memory map of dtype {X.dtype}; it must hold numbers "
             "(float or integer)."
         )
-    check_float32_range(
-        X,
-        "X",
-        rows_per_chunk=max(1, _CHECK_BYTES // X[:1].nbytes),
-        reader=row_reader(X),
-    )
+    check_values(X, "X")
     return X
+
+
+def check_values(X, name):
+    """Refuse non-finite values (a memory map) and values beyond float32 (any
+    array), a chunk of rows at a time for a memory map."""
+    if memory_map_of(X) is None:
+        check_float32_range(X, name)
+        return
+    rows = max(1, _CHECK_BYTES // max(1, X[:1].nbytes))
+    check_float32_range(X, name, rows_per_chunk=rows, reader=row_reader(X))
 
 
 def forget_array_input(estimator):

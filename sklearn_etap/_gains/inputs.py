@@ -5,6 +5,7 @@ from sklearn.utils.validation import check_array, check_consistent_length
 
 from .._affinity.checks import check_float32_range
 from .._affinity.data_sources import LabelledDataset, is_dataset, read_labels
+from .._affinity.inputs import check_values
 from .._groups import check_groups
 
 
@@ -56,7 +57,7 @@ def check_data(X, Y, X_test, Y_test):
     Y = _check_targets(Y, "Y")
     Y_test = _check_targets(Y_test, "Y_test")
     for array, name in ((X, "X"), (X_test, "X_test"), (Y, "Y"), (Y_test, "Y_test")):
-        check_float32_range(array, name)
+        check_values(array, name)  # a memory map a chunk at a time
     check_consistent_length(X, Y)
     check_consistent_length(X_test, Y_test)
     if X_test.shape[1] != X.shape[1]:
