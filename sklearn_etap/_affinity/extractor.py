@@ -233,8 +233,8 @@ class TorchAffinityExtractor(
         affinity_every=DEFAULT_AFFINITY_EVERY,
         affinity_control_variate=False,
         device="auto",
-        n_threads=1,
         num_workers=0,
+        n_threads=1,
         callbacks=None,
         random_state=None,
         verbose=False,
@@ -257,8 +257,8 @@ class TorchAffinityExtractor(
         self.affinity_every = affinity_every
         self.affinity_control_variate = affinity_control_variate
         self.device = device
-        self.n_threads = n_threads
         self.num_workers = num_workers
+        self.n_threads = n_threads
         self.callbacks = callbacks
         self.random_state = random_state
         self.verbose = verbose
