@@ -304,6 +304,27 @@ class LabelledDataset(Dataset):
         return LabelledDataset(self.dataset, labels[rows], self.index[rows])
 
 
+class ArrayRows(LabelledDataset):
+    """Rows ``index`` of an array (a memory map) with their labels, as a Dataset.
+
+    The extractor trains on it as on :class:`HostArrays` (a batch of rows at
+    a time from the file), so a gain training on some rows of a memory map
+    copies nothing.
+    """
+
+    def __getitem__(self, i):
+        return self.dataset[int(self.index[i])], self.labels[i]
+
+    def with_labels(self, rows, labels):
+        return ArrayRows(self.dataset, labels[rows], self.index[rows])
+
+    def source(self, device):
+        """The rows as :class:`HostArrays` on ``device``."""
+        Y = np.full((len(self.dataset), self.labels.shape[1]), np.nan)
+        Y[self.index] = self.labels
+        return HostArrays(self.dataset, Y, device, index=self.index)
+
+
 def read_labels(dataset, num_workers=0, batch_size=256):
     """The label vector of every item of ``dataset``: (len(dataset), n_tasks).
 

@@ -11,6 +11,7 @@ from sklearn.utils.validation import validate_data
 
 from .checks import check_float32_range, check_labelled_tasks, check_targets
 from .data_sources import (
+    ArrayRows,
     DatasetSource,
     HostArrays,
     is_dataset,
@@ -94,7 +95,9 @@ def training_inputs(estimator, X, Y):
 def training_sources(X, Y, device, validation_fraction, rng, num_workers):
     """Training and validation (None without early stopping) data of ``X, Y``:
     tensors on the device for in-memory arrays, streamed sources otherwise."""
-    if is_dataset(X):
+    if isinstance(X, ArrayRows):
+        source = X.source(device)
+    elif is_dataset(X):
         source = DatasetSource(X, Y, device, num_workers=num_workers)
     elif memory_map_of(X) is not None:
         source = HostArrays(X, Y, device)
@@ -109,6 +112,8 @@ def training_sources(X, Y, device, validation_fraction, rng, num_workers):
 def scoring_source(X, Y, device, num_workers):
     """``X`` (and labels ``Y``, or None) as a source scored in order, a batch
     at a time: a Dataset through its loader, arrays a slice of rows at a time."""
+    if isinstance(X, ArrayRows):
+        return X.source(device)  # its labels are Y
     if is_dataset(X):
         labels = np.zeros((len(X), 0)) if Y is None else Y
         return DatasetSource(X, labels, device, num_workers=num_workers)

@@ -20,7 +20,7 @@ from joblib import Parallel, delayed
 from sklearn.base import clone
 from tqdm.auto import tqdm
 
-from .._affinity.data_sources import LabelledDataset
+from .._affinity.data_sources import ArrayRows, LabelledDataset, memory_map_of
 from .._affinity.safeguards import NonFiniteLossError, TrainingBlewUpWarning
 from .cache import (
     StoredTraining,
@@ -44,12 +44,16 @@ def _fit_and_score(extractor, X, Y, X_test, Y_test, seed, caller_pid):
     model = clone(extractor).set_params(**overrides)
     labelled = ~np.all(np.isnan(Y), axis=1)
     scored = ~np.all(np.isnan(Y_test), axis=1)
+    # a Dataset's items, or a memory map's rows, with the training's label
+    # columns: streamed, never copied
+    X, X_test = _rows_of(X, Y), _rows_of(X_test, Y_test)
     if isinstance(X, LabelledDataset):
-        # the Dataset's items of the training's label columns
         model.fit(X.with_labels(labelled, Y))
-        losses = model.task_losses(X_test.with_labels(scored, Y_test))
     else:
         model.fit(X[labelled], Y[labelled])
+    if isinstance(X_test, LabelledDataset):
+        losses = model.task_losses(X_test.with_labels(scored, Y_test))
+    else:
         losses = model.task_losses(X_test[scored], Y_test[scored])
     losses = np.asarray(losses, dtype=float)
     if losses.shape != (Y.shape[1],):
@@ -58,6 +62,11 @@ def _fit_and_score(extractor, X, Y, X_test, Y_test, seed, caller_pid):
             f"for {Y.shape[1]} task(s); it must return one loss per task."
         )
     return losses
+
+
+def _rows_of(X, Y):
+    """A memory map as :class:`ArrayRows` (labels ``Y``), anything else as is."""
+    return ArrayRows(X, Y) if memory_map_of(X) is not None else X
 
 
 def _training_overrides(extractor, seed, n_threads=None):

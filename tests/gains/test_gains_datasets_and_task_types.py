@@ -10,6 +10,7 @@ from sklearn.base import clone
 from torch.utils.data import Dataset
 
 from sklearn_etap import TorchAffinityExtractor, measure_gains
+from sklearn_etap._affinity.data_sources import HostArrays
 from sklearn_etap._gains.cache import estimator_key
 from sklearn_etap.callbacks import TrainingCallback
 
@@ -144,15 +145,27 @@ def test_gain_trainings_run_without_the_users_callbacks():
         with_callback.fit(X, Y)  # the extractor's own run does notify it
 
 
-def test_a_memory_mapped_training_set(tmp_path):
+def test_a_memory_mapped_training_set_is_streamed(tmp_path, monkeypatch):
     X, Y, X_test, Y_test = make_data()
     np.save(tmp_path / "X.npy", X)
     X_map = np.load(tmp_path / "X.npy", mmap_mode="r")
     ext = extractor()
+    arrays = measure(ext, X, Y, GROUPS, X_test, Y_test)
+    sources = []
+    original = HostArrays.__init__
+
+    def spy(self, X, *args, **kwargs):
+        original(self, X, *args, **kwargs)
+        sources.append(X)
+
+    monkeypatch.setattr(HostArrays, "__init__", spy)
     np.testing.assert_array_equal(
-        measure(ext, X_map, Y, GROUPS, X_test, Y_test).y,
-        measure(ext, X, Y, GROUPS, X_test, Y_test).y,
+        measure(ext, X_map, Y, GROUPS, X_test, Y_test).y, arrays.y
     )
+    # every training read the rows it trains on from the file (X has rows
+    # without any label of a group, so a copy would have been a subset)
+    trained = [X for X in sources if len(X) == len(X_map)]
+    assert len(trained) >= 6 and all(np.shares_memory(X, X_map) for X in trained)
 
 
 def test_torch_tensors_in_items():
