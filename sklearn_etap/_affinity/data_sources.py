@@ -123,12 +123,13 @@ def label_tensors(Y, device):
 
 def _to_device(x, device):
     """A batch of inputs on ``device``: floating point as float32, other
-    dtypes (token ids, say) as they are; pinned, non-blocking on CUDA."""
-    if x.is_floating_point():
-        x = x.float()
+    dtypes (token ids, say) as they are. On CUDA the batch is copied from
+    pinned memory without blocking, and converted on the device."""
     if device.type == "cuda":
-        return x.pin_memory().to(device, non_blocking=True)
-    return x.to(device)
+        if not x.is_pinned():
+            x = x.pin_memory()
+        x = x.to(device, non_blocking=True)
+    return x.float() if x.is_floating_point() else x
 
 
 class _Source:
@@ -258,7 +259,8 @@ class DatasetSource(_Source):
             batch_sampler=[self.index[positions].tolist() for positions in chunks],
             num_workers=self.num_workers,
             collate_fn=_Inputs(),
-            pin_memory=False,  # pinned in _to_device, for the model's device
+            # pinned by the loader (in a background thread) for a CUDA model
+            pin_memory=self._device.type == "cuda",
             # the loader's own seed: the training's random stream is untouched
             generator=torch.Generator().manual_seed(0),
         )
