@@ -57,10 +57,12 @@ def masked_task_losses(outputs, targets, present, is_binary):
         labels.
     has_label : bool tensor of shape (n_tasks,)
     """
-    if isinstance(is_binary, TaskLoss):
-        elementwise = is_binary.elementwise(outputs, targets)
-    else:
+    if not isinstance(is_binary, TaskLoss):
         elementwise = elementwise_losses(outputs, targets, is_binary)
+    elif is_binary.scalar:  # regression and binary tasks only: one formula
+        elementwise = elementwise_losses(outputs, targets, is_binary.is_binary)
+    else:
+        elementwise = is_binary.elementwise(outputs, targets)
     counts = present.sum(dim=0)
     losses = (elementwise * present).sum(dim=0) / counts.clamp(min=1)
     return losses, counts > 0
