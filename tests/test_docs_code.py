@@ -15,7 +15,7 @@ import pytest
 from sklearn_etap import TorchAffinityExtractor
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-PAGES = ["getting_started.md", "user_guide.md"]
+PAGES = ["getting_started.md", "user_guide.md", "data_and_tasks.md"]
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 

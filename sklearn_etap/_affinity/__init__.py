@@ -1,7 +1,10 @@
 """Stage 1 of the pipeline: one multi-task training run that records task affinity.
 
 ``extractor`` (the public estimator) and ``inference`` (what a trained model
-does); ``modules`` (the built-in MLP and the user's encoder); ``training``
+does); ``inputs`` (arrays, memory maps, Datasets) and ``data_sources`` (the
+last two streamed a batch at a time); ``task_types`` (each task's loss:
+regression, binary, multiclass, custom); ``modules`` (the built-in MLP and the
+user's encoder); ``training``
 (the one training loop), which calls the hooks of ``callback``'s
 ``TrainingCallback`` objects and takes per-task gradients through
 ``task_gradients``, with torch's random state in ``randomness``. Callbacks:

@@ -186,8 +186,12 @@ class TrainingStep:
         Their names in ``module.named_parameters()``.
     head_params : list of torch.nn.Parameter
         The trainable head parameters.
-    is_binary : torch.Tensor of bool, shape (n_tasks,)
-        Which tasks are binary (their outputs are logits).
+    is_binary : TaskLoss
+        The tasks' losses (regression, binary, multiclass, custom; the
+        name is historical): ``masked_task_losses(outputs, batch.targets,
+        batch.present, step.is_binary)`` scores the batch again, e.g. at
+        moved weights. Its ``is_binary`` attribute is the bool tensor of
+        the binary tasks.
     rng_state : dict or None, default=None
         Torch's random state before the forward pass; the loop keeps it when
         a callback declares ``replays_forward``.

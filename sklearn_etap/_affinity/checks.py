@@ -1,20 +1,75 @@
 """Input checks of TorchAffinityExtractor: targets, sizes, task types, device."""
 
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.utils.validation import check_array
 
-from .training import BINARY, REGRESSION
+from .._validation import Interval, StrOptions
+from .task_types import BINARY, MULTICLASS, REGRESSION, resolve_tasks
+
+#: What each parameter of TorchAffinityExtractor accepts (its
+#: ``_parameter_constraints``).
+PARAMETER_CONSTRAINTS = {
+    "hidden_layer_sizes": [
+        "array-like",
+        Interval(Integral, 1, None, closed="left"),
+    ],
+    "encoder": [callable, None],
+    "heads": [list, tuple, callable, None],
+    "task_types": [
+        StrOptions({"auto", REGRESSION, BINARY, MULTICLASS}),
+        list,
+        tuple,
+    ],
+    "optimizer": [StrOptions({"sgd", "adam"})],
+    "learning_rate": [Interval(Real, 0, None, closed="neither")],
+    "momentum": [Interval(Real, 0, 1, closed="left")],
+    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "max_epochs": [Interval(Integral, 1, None, closed="left")],
+    "weight_decay": [Interval(Real, 0, None, closed="left")],
+    "early_stopping": ["boolean"],
+    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+    "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+    "tol": [Interval(Real, 0, None, closed="left")],
+    "affinity": [StrOptions({"etap", "tag"}), None],
+    "affinity_every": [Interval(Integral, 1, None, closed="left")],
+    "affinity_control_variate": ["boolean"],
+    "device": [str, torch.device],
+    "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+    "num_workers": [Interval(Integral, 0, None, closed="left")],
+    "callbacks": [list, None],
+    "random_state": ["random_state"],
+    "verbose": ["verbose"],
+}
+
 
 # The models compute in float32; larger magnitudes become infinite.
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
-def check_float32_range(A, name):
-    """Refuse finite values too large for the float32 the models compute in."""
+def check_float32_range(A, name, rows_per_chunk=None, reader=None):
+    """Refuse finite values too large for the float32 the models compute in.
+
+    With ``rows_per_chunk`` the rows are checked that many at a time (no
+    temporary of the array's size: a memory map stays on disk), read by
+    ``reader.read(rows)`` when given (a memory map's file reader).
+    """
     A = np.asarray(A)
+    if rows_per_chunk is not None and A.ndim:
+        for start in range(0, A.shape[0], rows_per_chunk):
+            rows = np.arange(start, min(start + rows_per_chunk, A.shape[0]))
+            chunk = A[rows] if reader is None else reader.read(rows)
+            check_float32_range(chunk, name)
+            if not np.isfinite(chunk).all():
+                raise ValueError(
+                    f"{name} holds NaN or infinity (in rows {start} to "
+                    f"{start + len(chunk) - 1}); inputs must be finite."
+                )
+        return
+    if A.dtype.kind not in "fc":
+        return  # integers are finite and within float32's range
     with np.errstate(invalid="ignore"):
         too_large = np.abs(A) > FLOAT32_MAX
     if too_large.any():
@@ -52,10 +107,12 @@ def task_columns(Y):
     return Y[:, None] if Y.ndim == 1 else Y
 
 
-def check_targets(Y, X, estimator_name):
+def check_targets(Y, X, estimator_name, check_X=True):
     """``Y`` as (n_samples, n_tasks) floats, with every column labelled; ``X``
-    and ``Y`` within the float32 range the models compute in."""
-    check_float32_range(X, "X")
+    (unless ``check_X`` is False: checked already) and ``Y`` within the
+    float32 range the models compute in."""
+    if check_X:
+        check_float32_range(X, "X")
     n_samples = X.shape[0]
     if Y is None:
         raise ValueError(
@@ -67,13 +124,18 @@ def check_targets(Y, X, estimator_name):
         raise ValueError(
             f"X has {n_samples} samples but Y has {Y.shape[0]}; they must match."
         )
+    check_labelled_tasks(Y, "Y")
+    return Y
+
+
+def check_labelled_tasks(Y, name):
+    """Refuse a task column without any label."""
     empty = np.flatnonzero(np.isnan(Y).all(axis=0))
     if empty.size:
         raise ValueError(
-            f"task column(s) {empty.tolist()} of Y hold no label (all NaN); "
+            f"task column(s) {empty.tolist()} of {name} hold no label (all NaN); "
             "drop them before fitting."
         )
-    return Y
 
 
 def check_hidden_layer_sizes(hidden_layer_sizes, encoder):
@@ -93,33 +155,9 @@ def check_hidden_layer_sizes(hidden_layer_sizes, encoder):
 
 
 def resolve_task_types(task_types, Y):
-    """The loss type of every column of ``Y`` from ``task_types``."""
-    n_tasks = Y.shape[1]
-    is_01 = [bool(np.isin(col[~np.isnan(col)], (0.0, 1.0)).all()) for col in Y.T]
-    if isinstance(task_types, str):
-        if task_types == "auto":
-            types = [BINARY if b else REGRESSION for b in is_01]
-        else:
-            types = [task_types] * n_tasks
-    else:
-        types = list(task_types)
-        if len(types) != n_tasks:
-            raise ValueError(
-                f"task_types lists {len(types)} types but Y has {n_tasks} task "
-                "columns; give one type per column, or 'auto'."
-            )
-        unknown = sorted({str(t) for t in types} - {REGRESSION, BINARY})
-        if unknown:
-            raise ValueError(
-                f"task_types holds {unknown}; each must be 'regression' or 'binary'."
-            )
-    for task, (kind, binary_labels) in enumerate(zip(types, is_01)):
-        if kind == BINARY and not binary_labels:
-            raise ValueError(
-                f"task {task} is binary but its labels are not all 0 or 1; "
-                "encode them as 0/1 or declare the task 'regression'."
-            )
-    return np.asarray(types, dtype=str)
+    """The kind of every column of ``Y`` from ``task_types``: "regression",
+    "binary", "multiclass" or "custom" (:mod:`.task_types`)."""
+    return np.asarray([spec.kind for spec in resolve_tasks(task_types, Y)], dtype=str)
 
 
 def resolve_device(device):

@@ -18,11 +18,12 @@ class EarlyStopping(TrainingCallback):
         Epochs without improvement before stopping.
     tol : float
         The least decrease of the score that counts as an improvement.
-    validation : TaskData or None
+    validation : TaskData, HostArrays, DatasetSource or None
         The held-out data scored after every epoch (the summed per-task
         losses); None to feed :meth:`update` by hand.
-    is_binary : torch.Tensor of bool, shape (n_tasks,)
-        Which tasks are binary; needed with ``validation``.
+    is_binary : TaskLoss or torch.Tensor of bool
+        The tasks' losses (:class:`~.task_types.TaskLoss`); needed with
+        ``validation``.
     """
 
     def __init__(self, n_iter_no_change, tol, validation=None, is_binary=None):

@@ -1,7 +1,6 @@
 """TorchAffinityExtractor: one multi-task torch model on all tasks, and affinities."""
 
 import copy
-from numbers import Integral, Real
 
 import numpy as np
 import torch
@@ -12,29 +11,19 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import validate_data
 
 from .._task_names import names_from_columns
-from .checks import (
-    check_hidden_layer_sizes,
-    check_targets,
-    resolve_device,
-    resolve_task_types,
-)
+from .checks import PARAMETER_CONSTRAINTS, check_hidden_layer_sizes, resolve_device
+from .data_sources import is_dataset
 from .fit_callbacks import builtin_callbacks, make_recorder
 from .fit_warnings import warn_after_fit
 from .inference import TrainedModelMixin
+from .inputs import training_inputs, training_sources
 from .modules import build_module
 from .randomness import seeded_torch
 from .safeguards import torch_threads
-from .training import (
-    BINARY,
-    REGRESSION,
-    fit_loop,
-    make_optimizer,
-    split_task_data,
-)
+from .task_types import TaskLoss, resolve_tasks
+from .training import fit_loop, make_optimizer
 
 DEFAULT_AFFINITY_EVERY = 100
 
@@ -71,16 +60,24 @@ class TorchAffinityExtractor(
         called as ``encoder(n_features)`` under the seeded torch RNG and must
         return such a module. All its trainable parameters are shared.
     heads : callable or list of torch.nn.Module, default=None
-        ``None``: one linear unit per task (stored as the rows of one
-        ``nn.Linear``). A callable is called once per task as
-        ``heads(n_representation)``; a list gives one module per task (so it
-        only fits a ``Y`` with that many columns). Each head maps the
-        representation to shape (batch_size, 1) or (batch_size,).
-    task_types : {"auto", "regression", "binary"} or list of str, default="auto"
-        Loss of each task: ``"regression"`` (mean squared error) or
-        ``"binary"`` (labels {0, 1}, binary cross-entropy with logits).
-        ``"auto"``: a column whose labels are all 0 or 1 is binary, any other
-        is regression. A list gives one type per column of ``Y``.
+        ``None``: the outputs of every task (one, or k for a k-class task)
+        as the rows of one ``nn.Linear``. A callable is called once per task
+        as ``heads(n_representation)``; a list gives one module per task (so
+        it only fits a ``Y`` with that many columns). Each head maps the
+        representation to its task's outputs: shape (batch_size, 1) or
+        (batch_size,) for one output, (batch_size, k) for k.
+    task_types : {"auto", "regression", "binary", "multiclass"} or list, \
+            default="auto"
+        Loss of each task: ``"regression"`` (mean squared error),
+        ``"binary"`` (labels {0, 1}, binary cross-entropy with logits),
+        ``("multiclass", k)`` (k outputs; labels the class indices 0 .. k-1
+        stored as floats; cross-entropy; ``"multiclass"`` alone: k = the
+        largest training label + 1), or a callable ``loss(output, target)``
+        returning per-sample losses of shape (batch_size,) (a custom task
+        with one output; ``(loss, n_outputs)`` for several). ``"auto"``: a
+        column whose labels are all 0 or 1 is binary, any other is
+        regression. A list gives one entry per task. The user guide's page
+        "Data sets, memory maps and task types" shows each.
     optimizer : {"sgd", "adam"}, default="sgd"
         ``"sgd"``: SGD with momentum (the paper's setting). ``"adam"``: Adam;
         the affinity then scores the Adam step each task's gradient alone
@@ -127,6 +124,10 @@ class TorchAffinityExtractor(
         agreement with sampling alone.
     device : str, default="auto"
         ``"auto"``: CUDA when available, else CPU; or any torch device string.
+    num_workers : int, default=0
+        Worker processes of the ``DataLoader`` that loads a
+        ``torch.utils.data.Dataset`` input (0: load in the training process).
+        Unused with arrays. The shuffling order never depends on it.
     n_threads : int or None, default=1
         Torch threads ``fit``, ``predict``, ``transform`` and ``task_losses``
         use; the process's setting is restored when they return. Small
@@ -153,13 +154,17 @@ class TorchAffinityExtractor(
         z[i -> j] (``affinity_every``, ``affinity_control_variate``); NaN for
         a pair never scored (a task without labels in every recorded batch).
     n_tasks_ : int
-        Number of tasks (columns of ``Y``).
+        Number of tasks (columns of ``Y``, or the length of a Dataset's
+        label vectors).
     task_names_ : ndarray of object of shape (n_tasks,)
         The column labels of ``Y`` when it was a DataFrame with string
         labels, else the integers ``0 .. n_tasks - 1``.
     task_types_ : ndarray of str of shape (n_tasks,)
-        ``"regression"`` or ``"binary"`` for every task, as resolved from
-        ``task_types``.
+        ``"regression"``, ``"binary"``, ``"multiclass"`` or ``"custom"`` for
+        every task, as resolved from ``task_types``.
+    n_outputs_ : ndarray of int of shape (n_tasks,)
+        Outputs of every task's head (k for a k-class task, else 1 or the
+        ``n_outputs`` of a custom loss).
     loss_curve_ : list of float
         Mean summed training loss of every epoch.
     validation_scores_ : list of float or None
@@ -179,7 +184,7 @@ class TorchAffinityExtractor(
     device_ : torch.device
         The device the model was trained on.
     n_features_in_ : int
-        Number of features seen in ``fit``.
+        Number of features seen in ``fit`` (array input only).
     feature_names_in_ : ndarray of shape (n_features_in,)
         Names of the features seen in ``fit``, when ``X`` has string column
         names.
@@ -205,33 +210,7 @@ class TorchAffinityExtractor(
     """
 
     per_task_params = ("task_types", "heads")  # measure_gains cuts them per model
-    _parameter_constraints = {
-        "hidden_layer_sizes": [
-            "array-like",
-            Interval(Integral, 1, None, closed="left"),
-        ],
-        "encoder": [callable, None],
-        "heads": [list, tuple, callable, None],
-        "task_types": [StrOptions({"auto", REGRESSION, BINARY}), list, tuple],
-        "optimizer": [StrOptions({"sgd", "adam"})],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "momentum": [Interval(Real, 0, 1, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "affinity": [StrOptions({"etap", "tag"}), None],
-        "affinity_every": [Interval(Integral, 1, None, closed="left")],
-        "affinity_control_variate": ["boolean"],
-        "device": [str, torch.device],
-        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
-        "callbacks": [list, None],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
-    }
+    _parameter_constraints = PARAMETER_CONSTRAINTS
 
     def __init__(
         self,
@@ -254,6 +233,7 @@ class TorchAffinityExtractor(
         affinity_every=DEFAULT_AFFINITY_EVERY,
         affinity_control_variate=False,
         device="auto",
+        num_workers=0,
         n_threads=1,
         callbacks=None,
         random_state=None,
@@ -277,22 +257,29 @@ class TorchAffinityExtractor(
         self.affinity_every = affinity_every
         self.affinity_control_variate = affinity_control_variate
         self.device = device
+        self.num_workers = num_workers
         self.n_threads = n_threads
         self.callbacks = callbacks
         self.random_state = random_state
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, Y):
+    def fit(self, X, Y=None):
         """Train the multi-task model on all columns of ``Y`` and record affinities.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training inputs.
-        Y : array-like of shape (n_samples, n_tasks) or (n_samples,)
+        X : array-like of shape (n_samples, n_features) or Dataset
+            Training inputs: an array (copied to the device), a memory-mapped
+            array (``np.load(path, mmap_mode="r")``: read a batch of rows at
+            a time from its file; it may have more axes, e.g. images), or a
+            ``torch.utils.data.Dataset`` whose items are ``(x, y)`` pairs,
+            ``y`` the label vector (NaN for missing), loaded a batch at a
+            time through a ``DataLoader``.
+        Y : array-like of shape (n_samples, n_tasks) or (n_samples,), default=None
             One column per task; NaN marks a missing label (the sample still
-            trains the other tasks). A 1-D ``Y`` is one task.
+            trains the other tasks). A 1-D ``Y`` is one task. None when
+            ``X`` is a Dataset (its items carry the labels).
 
         Returns
         -------
@@ -316,21 +303,25 @@ class TorchAffinityExtractor(
             tasks with too few labels to be in a recorded batch), or no step
             was recorded.
         """
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
-        names = names_from_columns(Y)
-        Y = check_targets(Y, X, type(self).__name__)
+        names = None if is_dataset(X) else names_from_columns(Y)
+        X, Y = training_inputs(self, X, Y)
         hidden = check_hidden_layer_sizes(self.hidden_layer_sizes, self.encoder)
         self.n_tasks_ = Y.shape[1]
         self.task_names_ = np.asarray(
             range(self.n_tasks_) if names is None else names, dtype=object
         )
-        self.task_types_ = resolve_task_types(self.task_types, Y)
+        specs = resolve_tasks(self.task_types, Y)
+        self.task_types_ = np.asarray([spec.kind for spec in specs], dtype=str)
+        self.n_outputs_ = np.asarray([spec.n_outputs for spec in specs], dtype=int)
+        self._task_specs = specs
         self.device_ = resolve_device(self.device)
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
         fraction = self.validation_fraction if self.early_stopping else None
-        data, validation = split_task_data(X, Y, self.device_, fraction, rng)
-        is_binary = torch.as_tensor(self.task_types_ == BINARY, device=self.device_)
+        data, validation = training_sources(
+            X, Y, self.device_, fraction, rng, self.num_workers
+        )
+        is_binary = TaskLoss(specs, self.device_)
         recorder = make_recorder(
             self.affinity,
             self.n_tasks_,
@@ -345,13 +336,16 @@ class TorchAffinityExtractor(
         )
         self.callbacks_ = [copy.deepcopy(cb) for cb in self.callbacks or []]
         with torch_threads(self.n_threads), seeded_torch(seed, self.device_):
+            probe = data.probe(8)
+            self._input_shape = tuple(probe.shape[1:])
             module = build_module(
                 self.encoder,
                 self.heads,
                 hidden,
-                X.shape[1],
+                self._input_shape[0],
                 self.n_tasks_,
-                probe=data.X[:8],
+                probe=probe,
+                widths=self.n_outputs_,
             )
             optimizer = make_optimizer(
                 self.optimizer,

@@ -10,36 +10,55 @@ import warnings
 
 import numpy as np
 import torch
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils._available_if import available_if
+from sklearn.utils.validation import check_is_fitted
 
-from .checks import check_float32_range, task_columns
+from .checks import task_columns
+from .data_sources import is_dataset
+from .inputs import check_inputs, dataset_labels, scoring_source
 from .safeguards import torch_threads
-from .training import BINARY, TaskData, evaluate_task_losses
+from .task_types import BINARY, MULTICLASS, TaskLoss, TaskSpec, check_scored_labels
+from .training import evaluate_task_losses
+
+
+def _has_classification_tasks(estimator):
+    check_is_fitted(estimator)
+    return bool(np.isin(estimator.task_types_, (BINARY, MULTICLASS)).any())
 
 
 class TrainedModelMixin:
-    """``transform``, ``predict`` and ``task_losses`` of a fitted ``module_``.
+    """``transform``, ``predict``, ``predict_proba`` and ``task_losses`` of a
+    fitted ``module_``.
 
-    The host estimator sets ``module_``, ``n_tasks_``, ``task_types_`` and
-    ``n_features_in_`` in ``fit`` and has an ``n_threads`` parameter.
+    The host estimator sets ``module_``, ``n_tasks_``, ``task_types_`` (and
+    the tasks' specifications ``_task_specs``) and ``n_features_in_`` in
+    ``fit`` and has ``n_threads`` and ``num_workers`` parameters. Inputs are
+    arrays, memory maps or torch Datasets, scored a batch at a time.
     """
 
     def _module_device(self):
         return next(self.module_.parameters()).device
 
-    def _forward(self, X, batch_size=4096):
+    def _specs(self):
+        specs = getattr(self, "_task_specs", None)
+        return specs if specs is not None else [TaskSpec(k) for k in self.task_types_]
+
+    def _task_loss(self):
+        return TaskLoss(self._specs(), self._module_device())
+
+    def _inputs(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        check_float32_range(X, "X")
-        device = self._module_device()
+        return X if is_dataset(X) else check_inputs(self, X, reset=False)
+
+    def _forward(self, X, batch_size=4096):
+        source = scoring_source(
+            self._inputs(X), None, self._module_device(), self.num_workers
+        )
         outputs, representations = [], []
         self.module_.eval()
         with torch_threads(self.n_threads), torch.no_grad():
-            for start in range(0, X.shape[0], batch_size):
-                xb = torch.from_numpy(
-                    np.array(X[start : start + batch_size], dtype=np.float32)
-                )
-                out, rep = self.module_(xb.to(device))
+            for batch in source.in_order(batch_size):
+                out, rep = self.module_(batch.X)
                 outputs.append(out.double().cpu())
                 representations.append(rep.double().cpu())
         return torch.cat(outputs), torch.cat(representations)
@@ -49,8 +68,9 @@ class TrainedModelMixin:
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Inputs to encode.
+        X : array-like of shape (n_samples, n_features) or Dataset
+            Inputs to encode (a Dataset's items are ``(x, y)`` pairs; ``y``
+            is not used).
 
         Returns
         -------
@@ -60,71 +80,124 @@ class TrainedModelMixin:
         return self._forward(X)[1].numpy()
 
     def predict(self, X):
-        """Per-task predictions: values for regression tasks, P(class 1) for binary.
+        """Per-task predictions, one column per task.
+
+        A regression task's column is its predicted value, a binary task's
+        P(class 1), a multiclass task's most probable class (an index, as a
+        float), a custom task's output (of a one-output head).
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features) or Dataset
             Inputs to predict.
 
         Returns
         -------
         Y_pred : ndarray of shape (n_samples, n_tasks)
             One column per task, in the order of the columns of ``Y``.
-        """
-        outputs = self._forward(X)[0]
-        binary = torch.as_tensor(self.task_types_ == BINARY)
-        return torch.where(binary, torch.sigmoid(outputs), outputs).numpy()
-
-    def task_losses(self, X, Y):
-        """Mean loss of every task of the trained model on ``(X, Y)``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Inputs to score.
-        Y : array-like of shape (n_samples, n_tasks) or (n_samples,)
-            NaN marks a missing label.
-
-        Returns
-        -------
-        losses : ndarray of shape (n_tasks,)
-            MSE (in the units of ``Y``) for regression tasks, binary
-            cross-entropy for binary tasks, over the labels present; NaN for
-            a task with no label in ``Y``.
 
         Raises
         ------
         ValueError
-            When a binary task's labels in ``Y`` are not all 0 or 1.
+            When a custom task has several outputs (use
+            :meth:`predict_outputs`).
+        """
+        outputs = self._forward(X)[0]
+        return TaskLoss(self._specs(), outputs.device).predict(outputs).numpy()
+
+    @available_if(_has_classification_tasks)
+    def predict_proba(self, X):
+        """Class probabilities of every binary and multiclass task.
+
+        Available when the model has a binary or multiclass task.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or Dataset
+            Inputs to predict.
+
+        Returns
+        -------
+        probabilities : list of (ndarray or None)
+            One entry per task: an array of shape (n_samples, n_classes)
+            for a binary (2 columns: P(0), P(1)) or multiclass task (k
+            columns), None for a regression or custom task.
+        """
+        outputs = self._forward(X)[0]
+        loss = TaskLoss(self._specs(), outputs.device)
+        probabilities = [loss.probabilities(outputs, t) for t in range(loss.n_tasks)]
+        return [None if p is None else p.numpy() for p in probabilities]
+
+    def predict_outputs(self, X):
+        """The heads' raw outputs: values, logits, a custom task's outputs.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or Dataset
+            Inputs to predict.
+
+        Returns
+        -------
+        outputs : ndarray of shape (n_samples, n_outputs)
+            Every task's outputs side by side, in the order of the tasks
+            (``n_outputs_[t]`` columns for task ``t``).
+        """
+        return self._forward(X)[0].numpy()
+
+    def task_losses(self, X, Y=None):
+        """Mean loss of every task of the trained model on ``(X, Y)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or Dataset
+            Inputs to score; a Dataset's items are ``(x, y)`` pairs.
+        Y : array-like of shape (n_samples, n_tasks) or (n_samples,), default=None
+            NaN marks a missing label. None when ``X`` is a Dataset.
+
+        Returns
+        -------
+        losses : ndarray of shape (n_tasks,)
+            Every task's own loss over the labels present: MSE (in the
+            units of ``Y``) for regression tasks, binary cross-entropy for
+            binary tasks, cross-entropy for multiclass tasks, the task's
+            loss function for custom tasks; NaN for a task with no label.
+
+        Raises
+        ------
+        ValueError
+            When a binary task's labels are not all 0 or 1, or a multiclass
+            task's are not its class indices.
 
         Warns
         -----
         RuntimeWarning
-            When a task has no label in ``Y`` (its loss is NaN).
+            When a task has no label (its loss is NaN).
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        check_float32_range(X, "X")
-        Y = task_columns(Y)
-        if Y.shape != (X.shape[0], self.n_tasks_):
+        X = self._inputs(X)
+        if is_dataset(X):
+            Y = dataset_labels(X, Y, self.num_workers, require_labels=False)
+            n_samples = len(X)
+        else:
+            Y = task_columns(Y)
+            n_samples = X.shape[0]
+        if Y.shape != (n_samples, self.n_tasks_):
             raise ValueError(
-                f"Y has shape {Y.shape}; expected ({X.shape[0]}, {self.n_tasks_}): "
+                f"Y has shape {Y.shape}; expected ({n_samples}, {self.n_tasks_}): "
                 "one row per sample of X and one column per task the model was "
                 "trained on."
             )
-        _check_scored_labels(Y, self.task_types_)
+        _check_scored_labels(Y, self._specs())
         device = self._module_device()
-        data = TaskData.from_numpy(X, Y, device)
-        is_binary = torch.as_tensor(self.task_types_ == BINARY, device=device)
+        source = scoring_source(X, Y, device, self.num_workers)
         self.module_.eval()
         with torch_threads(self.n_threads):
-            return evaluate_task_losses(self.module_, data, is_binary)
+            return evaluate_task_losses(self.module_, source, self._task_loss())
 
     @property
     def _n_features_out(self):
         """Size of the representation (names ``get_feature_names_out``)."""
-        probe = torch.zeros((1, self.n_features_in_), device=self._module_device())
+        shape = getattr(self, "_input_shape", None) or (self.n_features_in_,)
+        probe = torch.zeros((1, *shape), device=self._module_device())
         with torch.no_grad():
             return self.module_.encoder(probe).shape[1]
 
@@ -138,16 +211,9 @@ class TrainedModelMixin:
         return state
 
 
-def _check_scored_labels(Y, task_types):
-    """Refuse binary labels other than 0 and 1; warn about unlabelled tasks."""
-    for task, kind in enumerate(task_types):
-        labels = Y[:, task][~np.isnan(Y[:, task])]
-        if kind == BINARY and not np.isin(labels, (0.0, 1.0)).all():
-            wrong = np.unique(labels[~np.isin(labels, (0.0, 1.0))])[:5].tolist()
-            raise ValueError(
-                f"task {task} is binary but Y holds the label(s) {wrong}; a "
-                "binary task's labels must be 0 or 1 (NaN for missing), as in fit."
-            )
+def _check_scored_labels(Y, specs):
+    """Refuse labels the tasks cannot score; warn about unlabelled tasks."""
+    check_scored_labels(Y, specs)
     empty = np.flatnonzero(np.isnan(Y).all(axis=0)).tolist()
     if empty:
         warnings.warn(

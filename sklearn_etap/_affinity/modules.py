@@ -26,24 +26,32 @@ class MLPEncoder(nn.Sequential):
 
 
 class ListHeads(nn.Module):
-    """One user-given module per task, each mapping the representation to one output."""
+    """One user-given module per task, each mapping the representation to its
+    task's outputs (``widths[t]`` of them: 1, or k for a k-class task)."""
 
-    def __init__(self, heads):
+    def __init__(self, heads, widths=None):
         super().__init__()
         self.heads = nn.ModuleList(heads)
+        self.widths = [1] * len(heads) if widths is None else list(widths)
 
     def forward(self, representation):
         outputs = []
-        for task, head in enumerate(self.heads):
+        for task, (head, width) in enumerate(zip(self.heads, self.widths)):
             out = head(representation)
-            if out.ndim == 1:
+            if out.ndim == 1 and width == 1:
                 out = out.unsqueeze(1)
-            if out.ndim != 2 or out.shape != (representation.shape[0], 1):
+            if out.ndim != 2 or out.shape != (representation.shape[0], width):
+                expected = (
+                    "(batch_size,) or (batch_size, 1): one output (a value or a "
+                    "logit) per sample"
+                    if width == 1
+                    else f"(batch_size, {width}): the {width} outputs its task "
+                    "type asks for"
+                )
                 raise ValueError(
                     f"the head of task {task} returned a tensor of shape "
                     f"{tuple(out.shape)} for a batch of {representation.shape[0]} "
-                    "samples; each head must return shape (batch_size,) or "
-                    "(batch_size, 1): one output (a value or a logit) per sample."
+                    f"samples; it must return shape {expected}."
                 )
             outputs.append(out)
         return torch.cat(outputs, dim=1)
@@ -88,7 +96,9 @@ def check_representation(representation, n_samples):
         )
 
 
-def build_module(encoder, heads, hidden_layer_sizes, n_features, n_tasks, probe):
+def build_module(
+    encoder, heads, hidden_layer_sizes, n_features, n_tasks, probe, widths=None
+):
     """Build a fresh :class:`MultiTaskModule` (under the caller's seeded torch RNG).
 
     Parameters
@@ -104,7 +114,16 @@ def build_module(encoder, heads, hidden_layer_sizes, n_features, n_tasks, probe)
     n_features, n_tasks : int
     probe : torch.Tensor
         A few input rows, used to find and check the representation size.
+    widths : list of int, default=None
+        Outputs of every task's head (None: one each).
     """
+    widths = [1] * n_tasks if widths is None else list(widths)
+    if encoder is None and probe.ndim != 2:
+        raise ValueError(
+            f"the built-in MLP encoder takes inputs of one axis, but X's inputs "
+            f"have shape {tuple(probe.shape[1:])}; pass an encoder that takes "
+            "them (a CNN for images, say), or flatten the inputs."
+        )
     if encoder is None:
         encoder_module = MLPEncoder(n_features, hidden_layer_sizes)
     elif isinstance(encoder, nn.Module):
@@ -138,7 +157,7 @@ def build_module(encoder, heads, hidden_layer_sizes, n_features, n_tasks, probe)
             "that builds one head, or a list with one module per task."
         )
     if heads is None:
-        head_module = nn.Linear(n_representation, n_tasks)
+        head_module = nn.Linear(n_representation, sum(widths))
     else:
         if isinstance(heads, (list, tuple)):
             if len(heads) != n_tasks:
@@ -156,13 +175,15 @@ def build_module(encoder, heads, hidden_layer_sizes, n_features, n_tasks, probe)
                     f"the head of task {task} is {type(head).__name__}; heads "
                     "must be torch.nn.Module instances."
                 )
-        head_module = ListHeads(head_list)
+        head_module = ListHeads(head_list, widths)
     module = MultiTaskModule(encoder_module, head_module).to(probe.device).eval()
     with torch.no_grad():
         outputs, _ = module(probe)
-    if outputs.shape != (probe.shape[0], n_tasks):
+    if outputs.shape != (probe.shape[0], sum(widths)):
         raise ValueError(
             f"the heads returned shape {tuple(outputs.shape)}; expected "
-            f"({probe.shape[0]}, {n_tasks}): one output per sample and task."
+            f"({probe.shape[0]}, {sum(widths)}): the outputs of every task "
+            "side by side (one per regression, binary or custom task, k per "
+            "k-class task)."
         )
     return module

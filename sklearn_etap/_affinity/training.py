@@ -17,14 +17,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .callback import TrainingCallback, TrainingStep
 from .randomness import get_rng_state
 from .task_gradients import backward_with_task_gradients
+from .task_types import BINARY, REGRESSION, TaskLoss, elementwise_losses
 
-REGRESSION = "regression"
-BINARY = "binary"
+__all__ = [
+    "BINARY",
+    "REGRESSION",
+    "TaskData",
+    "elementwise_losses",
+    "evaluate_task_losses",
+    "fit_loop",
+    "masked_task_losses",
+]
 
 
 def masked_task_losses(outputs, targets, present, is_binary):
@@ -32,41 +39,33 @@ def masked_task_losses(outputs, targets, present, is_binary):
 
     Parameters
     ----------
-    outputs : tensor of shape (batch, n_tasks)
-        Values (regression tasks) or logits (binary tasks).
+    outputs : tensor of shape (batch, n_outputs)
+        The model's outputs: values (regression tasks), logits (binary and
+        multiclass tasks), a custom task's outputs.
     targets : tensor of shape (batch, n_tasks)
         Labels, with missing labels replaced by 0.
     present : tensor of shape (batch, n_tasks)
         1.0 where the label is present, else 0.0.
-    is_binary : bool tensor of shape (n_tasks,)
+    is_binary : TaskLoss or bool tensor of shape (n_tasks,)
+        The tasks' losses (:class:`~.task_types.TaskLoss`); a bool tensor
+        stands for regression and binary tasks of one output each.
 
     Returns
     -------
     losses : tensor of shape (n_tasks,)
-        MSE or BCE-with-logits per task; 0 for a task without labels.
+        Every task's mean loss over its labels present; 0 for a task without
+        labels.
     has_label : bool tensor of shape (n_tasks,)
     """
-    elementwise = elementwise_losses(outputs, targets, is_binary)
+    if not isinstance(is_binary, TaskLoss):
+        elementwise = elementwise_losses(outputs, targets, is_binary)
+    elif is_binary.scalar:  # regression and binary tasks only: one formula
+        elementwise = elementwise_losses(outputs, targets, is_binary.is_binary)
+    else:
+        elementwise = is_binary.elementwise(outputs, targets)
     counts = present.sum(dim=0)
     losses = (elementwise * present).sum(dim=0) / counts.clamp(min=1)
     return losses, counts > 0
-
-
-def elementwise_losses(outputs, targets, is_binary):
-    """BCE with logits in the binary columns, squared error in the others.
-
-    Written as masked sums rather than ``torch.where``: in the batched
-    (vmapped) backward pass of affinity recording, ``where`` and ``softplus``
-    have no batching rule and fall back to a slower loop over tasks. Each
-    column only ever sees its own loss, so no 0 * inf arises from the other
-    formula.
-    """
-    binary = is_binary.to(outputs.dtype)
-    logits = outputs * binary
-    cross_entropy = F.binary_cross_entropy_with_logits(
-        logits, targets, reduction="none"
-    )
-    return binary * cross_entropy + ((outputs - targets) * (1 - binary)) ** 2
 
 
 @dataclass
@@ -92,8 +91,36 @@ class TaskData:
     def __len__(self):
         return self.X.shape[0]
 
+    @property
+    def device(self):
+        return self.X.device
+
+    @property
+    def n_tasks(self):
+        return self.targets.shape[1]
+
     def rows(self, index):
         return TaskData(self.X[index], self.targets[index], self.present[index])
+
+    def batches(self, order, batch_size):
+        """The batches of one epoch: rows ``order`` (a CPU index tensor) in
+        slices of ``batch_size``."""
+        order = order.to(self.device)
+        for start in range(0, len(self), batch_size):
+            yield self.rows(order[start : start + batch_size])
+
+    def in_order(self, batch_size):
+        """The samples in their order, in batches of ``batch_size``."""
+        for start in range(0, len(self), batch_size):
+            yield self.rows(slice(start, start + batch_size))
+
+    def probe(self, n_rows):
+        """The first ``n_rows`` inputs, on the device (to check a model)."""
+        return self.X[:n_rows]
+
+    def evaluation_sample(self):
+        """The samples the loss before training is measured on: all of them."""
+        return self
 
 
 @dataclass
@@ -129,18 +156,20 @@ def make_optimizer(name, params, learning_rate, momentum, weight_decay):
 
 def evaluate_task_losses(module, data, is_binary, batch_size=4096):
     """Per-task mean losses of ``module`` on ``data`` (no gradient, float64 sums)."""
-    n_tasks = data.targets.shape[1]
-    device = data.X.device
+    n_tasks = data.n_tasks
+    device = data.device
     sums = torch.zeros(n_tasks, dtype=torch.float64, device=device)
     counts = torch.zeros(n_tasks, dtype=torch.float64, device=device)
     with torch.no_grad():
-        for start in range(0, len(data), batch_size):
-            batch = data.rows(slice(start, start + batch_size))
+        for batch in data.in_order(batch_size):
             outputs, _ = module(batch.X)
             outputs = outputs.double()
             targets = batch.targets.double()
             present = batch.present.double()
-            elementwise = elementwise_losses(outputs, targets, is_binary)
+            if isinstance(is_binary, TaskLoss):
+                elementwise = is_binary.elementwise(outputs, targets)
+            else:
+                elementwise = elementwise_losses(outputs, targets, is_binary)
             sums += (elementwise * present).sum(dim=0)
             counts += present.sum(dim=0)
     losses = sums / counts
@@ -221,7 +250,7 @@ class TrainingLoop:
         history = self.history
         self.module.eval()  # no dropout draw, no BatchNorm update: RNG untouched
         history.initial_task_losses = evaluate_task_losses(
-            self.module, self.data, self.is_binary
+            self.module, self.data.evaluation_sample(), self.is_binary
         )
         for cb in self.callbacks:
             cb.on_train_begin(self)
@@ -251,13 +280,11 @@ class TrainingLoop:
         step_end = self._hooks["on_step_end"]
         module.train()
         shared_names, shared_params, head_params = _parameter_groups(module)
-        device = data.X.device
-        n_samples = len(data)
-        order = torch.randperm(n_samples, generator=self.generator).to(device)
-        epoch_losses = torch.zeros(data.targets.shape[1], device=device)
-        for start in range(0, n_samples, self.batch_size):
+        device = data.device
+        order = torch.randperm(len(data), generator=self.generator)
+        epoch_losses = torch.zeros(data.n_tasks, device=data.device)
+        for batch in data.batches(order, self.batch_size):
             index = self.history.n_steps
-            batch = data.rows(order[start : start + self.batch_size])
             for hook in step_begin:
                 hook(self, index)
             # every callback is asked (a sampling schedule draws at each call)
@@ -340,7 +367,15 @@ def split_task_data(X, Y, device, validation_fraction, rng):
     data drawn at random by ``rng``, as tensors on ``device``."""
     if validation_fraction is None:
         return TaskData.from_numpy(X, Y, device), None
-    n_samples = X.shape[0]
+    train, validation = validation_split(X.shape[0], validation_fraction, rng)
+    return (
+        TaskData.from_numpy(X[train], Y[train], device),
+        TaskData.from_numpy(X[validation], Y[validation], device),
+    )
+
+
+def validation_split(n_samples, validation_fraction, rng):
+    """Sorted training and validation positions, drawn by ``rng``."""
     n_validation = max(1, int(round(validation_fraction * n_samples)))
     if n_validation >= n_samples:
         raise ValueError(
@@ -348,8 +383,4 @@ def split_task_data(X, Y, device, validation_fraction, rng):
             "early_stopping off or pass more samples."
         )
     order = rng.permutation(n_samples)
-    train, validation = np.sort(order[n_validation:]), np.sort(order[:n_validation])
-    return (
-        TaskData.from_numpy(X[train], Y[train], device),
-        TaskData.from_numpy(X[validation], Y[validation], device),
-    )
+    return np.sort(order[n_validation:]), np.sort(order[:n_validation])

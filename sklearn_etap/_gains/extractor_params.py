@@ -10,8 +10,8 @@ The extractor is read through ``get_params(deep=False)``, ``clone`` and
 
 and one list kept here, :func:`training_overrides`: the parameters
 :func:`~sklearn_etap.measure_gains` sets in every training (recording off,
-the repetition's seed, silence, the thread bound), each applied only if the
-extractor has it. The cache key leaves out exactly these names.
+the repetition's seed, silence, the thread bound, no user callbacks), each
+applied only if the extractor has it. The cache key leaves out exactly these names.
 """
 
 from sklearn.base import clone
@@ -27,6 +27,9 @@ def training_overrides(seed, n_threads=None):
     """
     overrides = {"affinity": None, "random_state": seed, "verbose": False}
     overrides["n_threads"] = n_threads
+    # A user's callbacks observe the extractor's own run (a recorder of
+    # affinity, say); the gain trainings run without them.
+    overrides["callbacks"] = None
     return overrides
 
 

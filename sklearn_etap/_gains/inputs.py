@@ -4,6 +4,8 @@ import numpy as np
 from sklearn.utils.validation import check_array, check_consistent_length
 
 from .._affinity.checks import check_float32_range
+from .._affinity.data_sources import LabelledDataset, is_dataset, read_labels
+from .._affinity.inputs import check_values
 from .._groups import check_groups
 
 
@@ -46,6 +48,8 @@ def _check_same_columns(train, test, name):
 
 
 def check_data(X, Y, X_test, Y_test):
+    if is_dataset(X) or is_dataset(X_test):
+        return _check_datasets(X, Y, X_test, Y_test)
     _check_same_columns(X, X_test, "X")
     _check_same_columns(Y, Y_test, "Y")
     X = check_array(X, dtype=[np.float64, np.float32], input_name="X")
@@ -53,7 +57,7 @@ def check_data(X, Y, X_test, Y_test):
     Y = _check_targets(Y, "Y")
     Y_test = _check_targets(Y_test, "Y_test")
     for array, name in ((X, "X"), (X_test, "X_test"), (Y, "Y"), (Y_test, "Y_test")):
-        check_float32_range(array, name)
+        check_values(array, name)  # a memory map a chunk at a time
     check_consistent_length(X, Y)
     check_consistent_length(X_test, Y_test)
     if X_test.shape[1] != X.shape[1]:
@@ -67,6 +71,33 @@ def check_data(X, Y, X_test, Y_test):
             "both need one column per task, in the same order."
         )
     return X, Y, X_test, Y_test
+
+
+def _check_datasets(X, Y, X_test, Y_test):
+    """Datasets with their labels read once: ``(X, Y, X_test, Y_test)`` with
+    ``X`` and ``X_test`` as :class:`LabelledDataset` and their labels."""
+    for inputs, labels, name in ((X, Y, "X"), (X_test, Y_test, "X_test")):
+        if not is_dataset(inputs):
+            raise ValueError(
+                f"{name} is a {type(inputs).__name__} but the other input is a "
+                "torch Dataset; pass X and X_test both as Datasets or both as "
+                "arrays."
+            )
+        if labels is not None:
+            raise ValueError(
+                f"{name} is a torch Dataset but Y{name[1:]} was given too; a "
+                "Dataset's items carry their labels as (x, y) pairs, so pass "
+                f"Y{name[1:]}=None."
+            )
+    Y, Y_test = read_labels(X), read_labels(X_test)
+    for labels, name in ((Y, "X"), (Y_test, "X_test")):
+        check_float32_range(labels, f"the labels of {name}")
+    if Y_test.shape[1] != Y.shape[1]:
+        raise ValueError(
+            f"the items of X_test have {Y_test.shape[1]} labels but those of X "
+            f"have {Y.shape[1]}; both need one label per task, in the same order."
+        )
+    return LabelledDataset(X, Y), Y, LabelledDataset(X_test, Y_test), Y_test
 
 
 def _check_targets(Y, name):

@@ -12,6 +12,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning, FitFailedWarning
 from sklearn.utils import check_random_state
+from torch.utils.data import Dataset
 
 from .._task_names import check_task_names, names_from_columns
 from .._validation import Interval, StrOptions, validate_params
@@ -26,11 +27,11 @@ from .trivial import trivial_losses_of
 @validate_params(
     {
         "extractor": "no_validation",  # duck-typed; checked with a named method
-        "X": ["array-like"],
-        "Y": ["array-like"],
+        "X": ["array-like", Dataset],
+        "Y": ["array-like", None],
         "groups": [Iterable],
-        "X_test": ["array-like"],
-        "Y_test": ["array-like"],
+        "X_test": ["array-like", Dataset],
+        "Y_test": ["array-like", None],
         "n_jobs": [Integral, None],
         "n_seeds": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
@@ -77,22 +78,31 @@ def measure_gains(
         Its settings define every model trained (the fitted state, if any, is
         not used). Each training is
         ``clone(extractor).set_params(affinity=None, random_state=seed,
-        verbose=False).fit(X_rows, Y_rows[:, list(group)])`` (and
-        ``n_threads=1`` in a worker process) followed by
+        verbose=False, callbacks=None).fit(X_rows, Y_rows[:, list(group)])``
+        (and ``n_threads=1`` in a worker process) followed by
         ``task_losses(X_test, Y_test[:, list(group)])``, where samples with
-        no label in any column of the group are left out.
-    X : array-like of shape (n_samples, n_features)
-        Training inputs.
-    Y : array-like of shape (n_samples, n_tasks)
+        no label in any column of the group are left out. The extractor's
+        ``callbacks`` observe its own run only: the gain trainings run
+        without them (and they are not part of the cache key).
+    X : array-like of shape (n_samples, n_features) or Dataset
+        Training inputs, or a ``torch.utils.data.Dataset`` of ``(x, y)``
+        items (``y`` the label vector, NaN for missing; ``Y`` is then None).
+        The Dataset's labels are read once (one pass over its items); each
+        training streams the items with a label in its group, with the
+        group's label columns.
+    Y : array-like of shape (n_samples, n_tasks) or None
         Training targets, one column per task; NaN marks a missing label. The
-        string column labels of a DataFrame name the tasks.
+        string column labels of a DataFrame name the tasks. None when ``X``
+        is a Dataset.
     groups : iterable of iterables of int
         Distinct groups of at least 2 task indices (a single task has no
         MTL gain; its STL model is trained anyway when it is in a group).
-    X_test : array-like of shape (n_test_samples, n_features)
-        Held-out inputs on which the gains are measured.
-    Y_test : array-like of shape (n_test_samples, n_tasks)
+    X_test : array-like of shape (n_test_samples, n_features) or Dataset
+        Held-out inputs on which the gains are measured (a Dataset when
+        ``X`` is one).
+    Y_test : array-like of shape (n_test_samples, n_tasks) or None
         Held-out targets; every task in a group needs at least one label.
+        None when ``X_test`` is a Dataset.
     n_jobs : int, default=None
         Number of trainings run at once by joblib; ``None`` means 1 unless
         in a ``joblib.parallel_config`` context, -1 means all processors.
@@ -310,8 +320,8 @@ def _describe_run(extractor, X, X_test, random_state, n_failed):
         "extractor": type(extractor).__name__,
         "extractor_params": described,
         "random_state": _json_seed(random_state),
-        "n_train_samples": int(X.shape[0]),
-        "n_test_samples": int(X_test.shape[0]),
+        "n_train_samples": int(len(X)),
+        "n_test_samples": int(len(X_test)),
         "n_failed_trainings": int(n_failed),
     }
 

@@ -20,6 +20,7 @@ from joblib import Parallel, delayed
 from sklearn.base import clone
 from tqdm.auto import tqdm
 
+from .._affinity.data_sources import ArrayRows, LabelledDataset, memory_map_of
 from .._affinity.safeguards import NonFiniteLossError, TrainingBlewUpWarning
 from .cache import (
     StoredTraining,
@@ -39,15 +40,30 @@ def _fit_and_score(extractor, X, Y, X_test, Y_test, seed, caller_pid):
     overrides = overrides_for(extractor, int(seed), n_threads)
     model = clone(extractor).set_params(**overrides)
     labelled = ~np.all(np.isnan(Y), axis=1)
-    model.fit(X[labelled], Y[labelled])
     scored = ~np.all(np.isnan(Y_test), axis=1)
-    losses = np.asarray(model.task_losses(X_test[scored], Y_test[scored]), dtype=float)
+    # a Dataset's items, or a memory map's rows, with the training's label
+    # columns: streamed, never copied
+    X, X_test = _rows_of(X, Y), _rows_of(X_test, Y_test)
+    if isinstance(X, LabelledDataset):
+        model.fit(X.with_labels(labelled, Y))
+    else:
+        model.fit(X[labelled], Y[labelled])
+    if isinstance(X_test, LabelledDataset):
+        losses = model.task_losses(X_test.with_labels(scored, Y_test))
+    else:
+        losses = model.task_losses(X_test[scored], Y_test[scored])
+    losses = np.asarray(losses, dtype=float)
     if losses.shape != (Y.shape[1],):
         raise ValueError(
             f"{type(extractor).__name__}.task_losses returned shape {losses.shape} "
             f"for {Y.shape[1]} task(s); it must return one loss per task."
         )
     return losses
+
+
+def _rows_of(X, Y):
+    """A memory map as :class:`ArrayRows` (labels ``Y``), anything else as is."""
+    return ArrayRows(X, Y) if memory_map_of(X) is not None else X
 
 
 class _Training:

@@ -1,16 +1,17 @@
 """The trivial predictor: the bar every trained model must clear.
 
 A regression task's trivial prediction is its training mean, a binary task's
-its training base rate, scored on the test labels with the loss the models
-are scored with (mean squared error, binary cross-entropy). A single-task
+its training base rate, a multiclass task's the training class frequencies
+(the class prior), scored on the test labels with the loss the models are
+scored with (mean squared error, binary cross-entropy, cross-entropy). A
+task with its own loss has no trivial predictor here (NaN: not checked). A single-task
 model no better than that learned nothing, and the gains measured against it
 only say how much less bad a shared model is.
 """
 
 import numpy as np
 
-from .._affinity.checks import resolve_task_types
-from .._affinity.training import BINARY
+from .._affinity.task_types import BINARY, MULTICLASS, REGRESSION, resolve_tasks
 
 # Base rates are clipped so that a class absent from the training labels
 # gives a large but finite log-loss, as a model's clipped logits would.
@@ -48,16 +49,18 @@ def trivial_losses(Y, Y_test, task_types="auto"):
         Training labels; NaN marks a missing label.
     Y_test : ndarray of shape (n_test_samples, n_tasks)
         Test labels; NaN marks a missing label.
-    task_types : "auto", "regression", "binary" or list of str, default="auto"
+    task_types : "auto", "regression", "binary" or list, default="auto"
         As the extractor's ``task_types``: ``"auto"`` makes a column of 0/1
-        labels binary and any other regression.
+        labels binary and any other regression; a list may hold
+        ``("multiclass", k)`` and loss functions too.
 
     Returns
     -------
     losses : ndarray of shape (n_tasks,)
-        Mean squared error of the training mean (regression) or binary
-        cross-entropy of the training base rate (binary) over the test labels
-        present; NaN for a task without training or test labels.
+        Mean squared error of the training mean (regression), binary
+        cross-entropy of the training base rate (binary) or cross-entropy of
+        the class prior (multiclass) over the test labels present; NaN for a
+        task without training or test labels and for a custom loss.
 
     Examples
     --------
@@ -70,19 +73,24 @@ def trivial_losses(Y, Y_test, task_types="auto"):
     """
     Y = np.asarray(Y, dtype=float)
     Y_test = np.asarray(Y_test, dtype=float)
-    types = resolve_task_types(task_types, Y)
+    specs = resolve_tasks(task_types, Y)
     losses = np.full(Y.shape[1], np.nan)
-    for task, kind in enumerate(types):
+    for task, spec in enumerate(specs):
         train = Y[:, task][~np.isnan(Y[:, task])]
         test = Y_test[:, task][~np.isnan(Y_test[:, task])]
         if train.size == 0 or test.size == 0:
             continue
-        prediction = train.mean()
-        if kind == BINARY:
-            rate = np.clip(prediction, _EPS, 1 - _EPS)
+        if spec.kind == BINARY:
+            rate = np.clip(train.mean(), _EPS, 1 - _EPS)
             losses[task] = -np.mean(test * np.log(rate) + (1 - test) * np.log1p(-rate))
-        else:
-            losses[task] = np.mean((test - prediction) ** 2)
+        elif spec.kind == MULTICLASS:
+            prior = np.bincount(train.astype(int), minlength=spec.n_outputs)
+            prior = np.clip(prior / train.size, _EPS, None)
+            classes = np.clip(test.astype(int), 0, spec.n_outputs - 1)
+            losses[task] = -np.mean(np.log(prior[classes]))
+        elif spec.kind == REGRESSION:
+            losses[task] = np.mean((test - train.mean()) ** 2)
+        # a custom loss has no known trivial predictor: NaN, not checked
     return losses
 
 
