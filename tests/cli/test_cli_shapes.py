@@ -102,3 +102,29 @@ def test_run_on_shapes_records_a_40_by_40_affinity(tmp_path):
     assert np.shape(summary["affinity"]) == (40, 40)
     assert summary["n_features"] == 3 * SHAPES_SIDE**2
     assert (out / "affinity.png").stat().st_size > 0
+
+
+def test_report_of_40_tasks_stays_readable(tmp_path):
+    image = pytest.importorskip("matplotlib.image")
+
+    from sklearn_etap._cli.report import (
+        AFFINITY_PNG,
+        MOST_FEATURES_LISTED,
+        _features_html,
+        _write_figures,
+    )
+
+    names = list(TASKS)
+    affinity = np.random.RandomState(0).normal(size=(40, 40))
+    plots = {"affinity": affinity, "task_names": names, "y_true": None, "y_pred": None}
+    assert _write_figures(tmp_path, plots) == [AFFINITY_PNG]
+    # About the page's width (60em), not 0.45 inch a task (over 2,000 pixels).
+    height, width, _ = image.imread(tmp_path / AFFINITY_PNG).shape
+    assert width <= 1200 and height <= 1100
+
+    pixels = [f"r_{k}" for k in range(768)]
+    page = _features_html({"names": pixels, "source": "built-in dataset"})
+    assert "Features (768," in page and "r_0, r_1" in page and "r_767." in page
+    assert "r_100," not in page and "every name is in summary.json" in page
+    few = [f"f{k}" for k in range(MOST_FEATURES_LISTED)]
+    assert ", ".join(few) in _features_html({"names": few, "source": "--feature"})
