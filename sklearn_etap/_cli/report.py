@@ -11,6 +11,10 @@ from .linearized_check import linearized_html, linearized_lines
 from .report_references import references_html, trivial_html
 
 AFFINITY_PNG = "affinity.png"
+#: Most tasks whose heatmap keeps the display's own size (0.45 inch a task).
+LEGIBLE_AT_DISPLAY_SIZE = 20
+#: Most feature names the page lists in full.
+MOST_FEATURES_LISTED = 60
 GAINS_PNG = "predicted_vs_measured.png"
 GROUPS_CSV = "groups.csv"
 GAINS_CSV = "measured_gains.csv"
@@ -46,8 +50,16 @@ def _write_figures(out, plots):
 
     from .._plotting import AffinityMatrixDisplay, GainPredictionDisplay
 
+    ax = None
+    if len(plots["task_names"]) > LEGIBLE_AT_DISPLAY_SIZE:
+        # The display's own size (0.45 inch a task) is legible at full size,
+        # but the page shrinks it to its width, labels to a few pixels: a
+        # figure about the page's width with smaller labels reads there.
+        _, ax = plt.subplots(figsize=(11, 10))
     disp = AffinityMatrixDisplay(plots["affinity"], task_names=plots["task_names"])
-    disp.plot()
+    disp.plot(ax=ax)
+    if ax is not None:
+        disp.ax_.tick_params(labelsize=8)
     disp.figure_.tight_layout()
     disp.figure_.savefig(out / AFFINITY_PNG, dpi=100)
     plt.close(disp.figure_)
@@ -206,9 +218,14 @@ def _features_html(features):
         if labels
         else ""
     )
+    names = features["names"]
+    if len(names) > MOST_FEATURES_LISTED:
+        # Images' pixels: hundreds of names say nothing a few do not.
+        names = [*names[:8], "...", *names[-4:]]
+        source += "; every name is in summary.json"
     return (
         f"<p>Features ({len(features['names'])}, {esc(source)}): "
-        f"{esc(', '.join(features['names']))}.</p><ul>{left}{note}</ul>"
+        f"{esc(', '.join(names))}.</p><ul>{left}{note}</ul>"
     )
 
 
@@ -239,7 +256,8 @@ def _html(summary, figures):
         for g in summary["measured_groups"]
     )
     images = "".join(
-        f'<figure><img src="{name}" alt="{name}"><figcaption>{caption}</figcaption>'
+        f'<figure><a href="{name}"><img src="{name}" alt="{name}"></a>'
+        f"<figcaption>{caption}</figcaption>"
         "</figure>"
         for name, caption in zip(
             figures,
