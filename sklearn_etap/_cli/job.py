@@ -129,7 +129,7 @@ def _run_job(data, options, say):
         candidates = candidate_groups(
             n_tasks, settings.max_size, [*gains.groups, all_tasks(n_tasks)]
         )
-        member_gains = step.selection_gains(model, candidates, gains)
+        member_gains = step.selection_gains(model, candidates, all_gains)
         basis = step.basis
     selection = choose_groups(
         candidates,

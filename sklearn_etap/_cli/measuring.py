@@ -1,20 +1,19 @@
 """The measuring step of ``etap run``, the one step that ``--measure`` changes.
 
 Each step measures groups (and all tasks together, a reference answer),
-names the predictor fitted on them and says which gains the selection reads;
-:func:`~sklearn_etap._cli.job.run_job` runs every step the same way.
+and names the predictor fitted on them; :func:`~sklearn_etap._cli.job.run_job`
+runs every step the same way, and in both the selection reads measured gains
+where known (all tasks together included) and predictions elsewhere.
 
 - :class:`RandomMeasurement` (``--measure random``): random groups measured
   at once; ETAP's grid search (``make_etap_search``), cross-validated over
-  the groups, predicts every candidate and the selection reads the
-  predictions.
+  the groups, predicts every candidate.
 - :class:`AdaptiveMeasurement` (``--measure adaptive``):
   :func:`~sklearn_etap.search_groups` measures half of the groups at random,
   then, round by round, the groups the selection would choose, refitting
   ``ETAPRegressor(affinity=...)`` with its defaults (which tune their own
   penalties on the measured groups; no grid search) every round; the same
-  predictor is fitted on every measured group at the end, and the selection
-  reads measured gains where known and predictions elsewhere.
+  predictor is fitted on every measured group at the end.
 """
 
 import dataclasses
@@ -40,7 +39,7 @@ class MeasuringStep:
     #: The ``--measure`` value.
     name = None
     #: What the selection's gains are, as the report says it.
-    basis = None
+    basis = "measured gains where known, ETAP's predictions elsewhere"
 
     def announce(self, n_groups, exhaustive):
         """The step message of step 2."""
@@ -57,15 +56,28 @@ class MeasuringStep:
         raise NotImplementedError
 
     def selection_gains(self, model, candidates, gains):
-        """Member gains of every candidate, as the selection reads them."""
-        raise NotImplementedError
+        """Member gains of every candidate, as the selection reads them.
+
+        A group that was measured (every member's gain finite), all tasks
+        together included, counts with its measured gains, never with a
+        prediction that contradicts them; the others with the predictor's.
+        """
+        predicted = predicted_member_gains(model, candidates, gains.n_tasks)
+        index = {g: i for i, g in enumerate(gains.groups)}
+        out = []
+        for group, values in zip(candidates, predicted):
+            measured = (
+                gains.y[gains.row_group == index[group]] if group in index else None
+            )
+            finite = measured is not None and np.isfinite(measured).all()
+            out.append(measured if finite else values)
+        return out
 
 
 class RandomMeasurement(MeasuringStep):
     """``--measure random``: random groups, ETAP's grid search, predictions."""
 
     name = "random"
-    basis = "ETAP's predictions"
 
     def announce(self, n_groups, exhaustive):
         which = f"all {n_groups}" if exhaustive else f"{n_groups} random"
@@ -109,16 +121,12 @@ class RandomMeasurement(MeasuringStep):
         # the grid search's folds are group-wise: GroupKFold needs groups=
         return search, {"groups": row_group}
 
-    def selection_gains(self, model, candidates, gains):
-        return predicted_member_gains(model, candidates, gains.n_tasks)
-
 
 class AdaptiveMeasurement(MeasuringStep):
     """``--measure adaptive``: :func:`~sklearn_etap.search_groups`, ETAP's
     defaults refitted every round, measured gains where known."""
 
     name = "adaptive"
-    basis = "measured gains where known, ETAP's predictions elsewhere"
 
     def announce(self, n_groups, exhaustive):
         return (
@@ -169,18 +177,6 @@ class AdaptiveMeasurement(MeasuringStep):
             "predictor of the rounds; it tunes its own penalties)"
         )
         return ETAPRegressor(affinity=affinity), {}
-
-    def selection_gains(self, model, candidates, gains):
-        predicted = predicted_member_gains(model, candidates, gains.n_tasks)
-        index = {g: i for i, g in enumerate(gains.groups)}
-        out = []
-        for group, values in zip(candidates, predicted):
-            measured = (
-                gains.y[gains.row_group == index[group]] if group in index else None
-            )
-            finite = measured is not None and np.isfinite(measured).all()
-            out.append(measured if finite else values)
-        return out
 
 
 MEASUREMENTS = {step.name: step for step in (RandomMeasurement, AdaptiveMeasurement)}
