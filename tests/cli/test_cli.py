@@ -64,7 +64,7 @@ def test_run_on_builtin_digits_writes_the_report(tmp_path):
     # Every task is covered by the chosen groups, named as in the data.
     assert sorted({t for g in chosen for t in g["tasks"]}) == names
     assert len(summary["measured_groups"]) == 3
-    assert "predicted total gain" in done.stdout
+    assert "total gain (measured where known, else predicted)" in done.stdout
     assert chosen[-1]["tasks"][0] in done.stdout
     html = (out / "report.html").read_text()
     assert 'src="affinity.png"' in html and "digit_" in html
