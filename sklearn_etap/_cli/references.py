@@ -156,12 +156,18 @@ def reference_answers(
     measured = gains_by_group(gains)
     groups, task_group = list(selection.groups), list(selection.task_group)
 
-    jack = _jackknife_se(model, X, y, row_group, groups, task_group, n_tasks)
-    seed = _seed_se(model, X, y_per_seed, groups, task_group, n_tasks)
-    spread = [s for s in (jack, seed) if s is not None]
-    half = Z * float(np.sqrt(sum(s**2 for s in spread))) if spread else None
     total = float(selection.total)
     chosen_measured = measured_total(measured, groups, task_group, n_tasks)
+    if chosen_measured is None:
+        jack = _jackknife_se(model, X, y, row_group, groups, task_group, n_tasks)
+        seed = _seed_se(model, X, y_per_seed, groups, task_group, n_tasks)
+    else:
+        # Every chosen group was trained and the selection counted their
+        # measured gains: no prediction is involved, so the only spread is the
+        # seeds' (none with one seed), never the predictor's refits.
+        jack, seed = None, _per_seed_se(chosen_measured)
+    spread = [s for s in (jack, seed) if s is not None]
+    half = Z * float(np.sqrt(sum(s**2 for s in spread))) if spread else None
     chosen = {
         "predicted_total_gain": total,
         "interval": None if half is None else [total - half, total + half],

@@ -46,15 +46,24 @@ def references_html(summary):
         for row in rows
     )
     seeds = summary["settings"].get("n_seeds", 1)
-    spread = (
-        "the predictor's spread over refits that each leave one measured group "
-        "out (jackknife)"
-        + (
-            f" and the spread over {seeds} seeds"
+    if chosen.get("measured_total_gain") is not None:
+        # Every chosen group was trained: the selection counted what was measured.
+        spread = (
+            f"the spread of the measured totals over {seeds} seeds"
             if chosen.get("seed_se") is not None
-            else ""
+            else "none for the recommendation, whose every group was trained on "
+            "one seed (--n-seeds 2 or more gives one)"
         )
-    )
+    else:
+        spread = (
+            "the predictor's spread over refits that each leave one measured "
+            "group out (jackknife)"
+            + (
+                f" and the spread over {seeds} seeds"
+                if chosen.get("seed_se") is not None
+                else ""
+            )
+        )
     scale = describe_scales(summary.get("target_scale") or {})
     return f"""<p><strong>{esc(refs["verdict"])}</strong></p>
 <table><tr><th>answer</th><th>total gain predicted</th><th>measured</th>

@@ -63,7 +63,8 @@ def references_for(all_gains, n_seeds=1):
     together = subset_gains(all_gains, [ALL])
     X, y, y_per_seed = gains.X, gains.y, gains.y_per_seed
     model = GroupSizeRule().fit(X, y)
-    selection = Bunch(groups=[(0,), (1,), (2, 3)], task_group=[0, 1, 2, 2], total=None)
+    # (1, 3) was never measured: the recommendation rests on a prediction.
+    selection = Bunch(groups=[(0,), (2,), (1, 3)], task_group=[0, 2, 1, 2], total=None)
     selection.total = grouping_total(model, selection.groups, selection.task_group, 4)
     return reference_answers(
         model,
@@ -86,11 +87,11 @@ def test_all_together_is_measured_and_a_poor_one_is_beaten():
     low, high = refs["chosen"]["interval"]
     total = refs["chosen"]["predicted_total_gain"]
     assert low < total < high
-    # (2, 3) is predicted 0.2 - 0.1 + 0.3 - 0.1 = 0.3 by the rule itself
-    assert total == pytest.approx(0.3, abs=0.02)
+    # (1, 3) is predicted 0.1 - 0.1 + 0.3 - 0.1 = 0.2 by the rule itself
+    assert total == pytest.approx(0.2, abs=0.02)
     assert refs["beats_all_together"]
     assert "NOT beat all tasks" not in refs["verdict"]
-    assert refs["verdict"].startswith("recommended grouping: total gain +0.3")
+    assert refs["verdict"].startswith("recommended grouping: total gain +0.2")
 
 
 def test_the_verdict_says_plainly_when_all_together_is_as_good():
@@ -272,3 +273,40 @@ def test_without_an_interval_the_verdict_says_what_would_give_one(measured):
         assert "--groups" not in text
         assert "above all tasks in one model (+0.000 against -0.131)" in text
         assert "--n-seeds 2" in text
+
+
+def test_a_grouping_trained_in_full_takes_its_interval_from_the_seeds_alone():
+    # Every chosen group was measured, so the total is measured: the predictor's
+    # refits say nothing about it, only the seeds do (none with one seed).
+    def measured_choice(n_seeds):
+        all_gains = make_gains([0.0] * 4, n_seeds=n_seeds)
+        gains = subset_gains(all_gains, GROUPS)
+        model = GroupSizeRule().fit(gains.X, gains.y)
+        chosen = [g for g in GROUPS if len(g) == 2][0]
+        rest = [(t,) for t in range(N_TASKS) if t not in chosen]
+        groups = [chosen, *rest]
+        task_group = [groups.index(next(g for g in groups if t in g)) for t in range(4)]
+        measured = gains.y_per_seed[gains.row_group == GROUPS.index(chosen)]
+        selection = Bunch(
+            groups=groups, task_group=task_group, total=float(measured.mean(1).sum())
+        )
+        refs = reference_answers(
+            model,
+            (gains.X, gains.y, gains.y_per_seed, gains.row_group),
+            all_gains,
+            subset_gains(all_gains, [ALL]),
+            selection,
+            budget=3,
+            mode="overlap",
+            max_group_size=None,
+            names=["a", "b", "c", "d"],
+        )
+        return refs["chosen"], measured.sum(axis=0)
+
+    one, _ = measured_choice(1)
+    assert one["interval"] is None and one["predictor_se"] is None
+    three, totals = measured_choice(3)
+    assert three["predictor_se"] is None
+    low, high = three["interval"]
+    se = np.std(totals, ddof=1) / np.sqrt(3)
+    assert (high - low) / 2 == pytest.approx(1.96 * se)
