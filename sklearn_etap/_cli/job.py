@@ -19,7 +19,7 @@ from .references import all_tasks, qualify_unlearned, reference_answers, subset_
 from .resume import fit_affinity_model
 from .scaling import MeasuredGainsTable, resolve_settings
 from .targets import describe_scales, standardize_targets
-from .training import extractor_params
+from .training import extractor_params, recording_interval
 
 
 @contextmanager
@@ -66,13 +66,18 @@ def _run_job(data, options, say):
         say(describe_scales(target_scale))
 
     start = time.perf_counter()
+    params = extractor_params(options)
+    every = recording_interval(len(data.X_train), params)
     extractor = TorchAffinityExtractor(
         device=options.device,
         random_state=options.seed,
         verbose=progress,
-        **extractor_params(options),
+        affinity_every=every,
+        **params,
     )
     say(f"[1/4] recording task affinities: one model on all {n_tasks} tasks")
+    if every < TorchAffinityExtractor().affinity_every:
+        say(f"      a short training: recording one step in {every}")
     if fit_affinity_model(extractor, data.X_train, data.Y_train, options.cache_dir):
         say(f"      restored from --cache-dir {options.cache_dir}: not trained again")
     affinity = extractor.affinity_

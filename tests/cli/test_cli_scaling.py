@@ -5,13 +5,14 @@ import itertools
 import json
 import re
 import time
+import warnings
 from argparse import Namespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from sklearn_etap import select_groups
+from sklearn_etap import TorchAffinityExtractor, select_groups
 from sklearn_etap._cli import job, main
 from sklearn_etap._cli.choosing import candidate_gains, choose_groups, greedy_selection
 from sklearn_etap._cli.data import UsageError
@@ -243,3 +244,33 @@ def test_the_job_limits_threads_to_one_inside_only():
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(previous)
+
+
+def test_a_short_training_records_enough_steps_and_a_long_one_keeps_the_default():
+    from sklearn_etap._cli.training import MIN_RECORDED_STEPS, recording_interval
+
+    default = TorchAffinityExtractor().affinity_every
+    # 15 rows, early stopping: 13 fit rows, one batch of 64 a step, 50 epochs.
+    short = recording_interval(15, {"early_stopping": True, "max_epochs": 50})
+    assert short == 50 // MIN_RECORDED_STEPS
+    # digits: 1,347 rows give 19 steps an epoch, 950 in all: the default holds.
+    assert recording_interval(1347, {"early_stopping": True}) == default
+    assert recording_interval(1, {"max_epochs": 1}) == 1
+
+
+def test_a_tiny_csv_gets_a_finite_affinity(tmp_path):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(20, 3))
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    for k in range(3):
+        frame[f"y{k}"] = X @ rng.normal(size=3) + 0.1 * rng.normal(size=20)
+    path = tmp_path / "tiny.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "out"
+    args = ["run", "--quiet", "--data", str(path), "--out", str(out)]
+    args += [a for k in range(3) for a in ("--target", f"y{k}")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no all-NaN affinity warning
+        assert main(args) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert np.isfinite(np.asarray(summary["affinity"], dtype=float)).all()

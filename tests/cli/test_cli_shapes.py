@@ -105,7 +105,7 @@ def test_run_on_shapes_records_a_40_by_40_affinity(tmp_path):
 
 
 def test_report_of_40_tasks_stays_readable(tmp_path):
-    image = pytest.importorskip("matplotlib.image")
+    import matplotlib.image as image
 
     from sklearn_etap._cli.report import (
         AFFINITY_PNG,
