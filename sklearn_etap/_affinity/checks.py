@@ -8,6 +8,7 @@ from sklearn.utils.validation import check_array
 
 from .._validation import Interval, StrOptions
 from .task_types import BINARY, MULTICLASS, REGRESSION, resolve_tasks
+from .training import PRECISIONS
 
 #: What each parameter of TorchAffinityExtractor accepts (its
 #: ``_parameter_constraints``).
@@ -39,6 +40,8 @@ PARAMETER_CONSTRAINTS = {
     "device": [str, torch.device],
     "n_threads": [Interval(Integral, 1, None, closed="left"), None],
     "num_workers": [Interval(Integral, 0, None, closed="left")],
+    "precision": [StrOptions(set(PRECISIONS))],
+    "compile": ["boolean"],
     "callbacks": [list, None],
     "random_state": ["random_state"],
     "verbose": ["verbose"],
@@ -173,3 +176,16 @@ def resolve_device(device):
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} but CUDA is not available.")
     return device
+
+
+def check_precision(precision, device):
+    """Refuse ``precision="bf16-mixed"`` on a CUDA device without bfloat16."""
+    if (
+        precision == "bf16-mixed"
+        and device.type == "cuda"
+        and not torch.cuda.is_bf16_supported()
+    ):
+        raise ValueError(
+            f"precision='bf16-mixed' but the CUDA device {device} does not "
+            "support bfloat16; use precision='32'."
+        )

@@ -13,7 +13,12 @@ from sklearn.base import (
 from sklearn.utils import check_random_state
 
 from .._task_names import names_from_columns
-from .checks import PARAMETER_CONSTRAINTS, check_hidden_layer_sizes, resolve_device
+from .checks import (
+    PARAMETER_CONSTRAINTS,
+    check_hidden_layer_sizes,
+    check_precision,
+    resolve_device,
+)
 from .data_sources import is_dataset
 from .fit_callbacks import builtin_callbacks, make_recorder
 from .fit_warnings import warn_after_fit
@@ -235,6 +240,8 @@ class TorchAffinityExtractor(
         device="auto",
         num_workers=0,
         n_threads=1,
+        precision="32",
+        compile=False,
         callbacks=None,
         random_state=None,
         verbose=False,
@@ -259,6 +266,8 @@ class TorchAffinityExtractor(
         self.device = device
         self.num_workers = num_workers
         self.n_threads = n_threads
+        self.precision = precision
+        self.compile = compile
         self.callbacks = callbacks
         self.random_state = random_state
         self.verbose = verbose
@@ -315,6 +324,7 @@ class TorchAffinityExtractor(
         self.n_outputs_ = np.asarray([spec.n_outputs for spec in specs], dtype=int)
         self._task_specs = specs
         self.device_ = resolve_device(self.device)
+        check_precision(self.precision, self.device_)
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
         fraction = self.validation_fraction if self.early_stopping else None
@@ -363,6 +373,8 @@ class TorchAffinityExtractor(
                 max_epochs=self.max_epochs,
                 generator=torch.Generator().manual_seed(seed),
                 callbacks=builtin + self.callbacks_,
+                precision=self.precision,
+                compile=self.compile,
             )
         self.module_ = module
         self.loss_curve_ = history.loss_curve
