@@ -35,7 +35,10 @@ PARAMETER_CONSTRAINTS = {
     "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
     "tol": [Interval(Real, 0, None, closed="left")],
     "affinity": [StrOptions({"etap", "tag"}), None],
-    "affinity_every": [Interval(Integral, 1, None, closed="left")],
+    "affinity_every": [
+        Interval(Integral, 1, None, closed="left"),
+        StrOptions({"auto"}),
+    ],
     "affinity_control_variate": ["boolean"],
     "device": [str, torch.device],
     "n_threads": [Interval(Integral, 1, None, closed="left"), None],

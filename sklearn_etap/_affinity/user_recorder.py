@@ -85,8 +85,9 @@ class AffinityRecorder:
         :meth:`record`.
     every : int, default=100
         One step is scored at a random place in every block of this many;
-        1 scores every step. The extractor's ``affinity_every``, with the same
-        default.
+        1 scores every step. The extractor's ``affinity_every="auto"`` on a
+        long training of up to 10 tasks; with more tasks, raise it with the
+        number of tasks as the extractor does (``max(100, 10 * n_tasks)``).
     n_steps : int, default=None
         The number of steps the training will take, when known (epochs times
         batches per epoch): the last, partial block is then sampled within
