@@ -58,7 +58,9 @@ def test_bf16_autocast_trains_in_bfloat16_and_hands_out_float32():
     np.testing.assert_allclose(ext.predict(X)[:, :2], outputs[:, :2].numpy(), 1e-6)
 
 
-@pytest.mark.parametrize("params", [{}, {"affinity_every": 1}])
+# one sampled step (in a block of 100) and every step; the auto interval's few
+# sampled steps of this short training are noisier than either
+@pytest.mark.parametrize("params", [{"affinity_every": 100}, {"affinity_every": 1}])
 def test_bf16_affinity_is_finite_and_close_to_the_float32_one(params):
     X, Y = data()
     full = fitted(X, Y, max_epochs=6, **params)
