@@ -77,7 +77,7 @@ def check_optimizer(optimizer):
 
 def _label(names, position, param):
     if names is not None:
-        return repr(names[position])
+        return names[position]
     return f"number {position} (shape {tuple(param.shape)})"
 
 
@@ -88,7 +88,7 @@ def parameter_blocks(optimizer, params, names=None):
     the block's entries in the flattened ``params`` (``None`` when one group
     holds them all). Parameters of the optimizer not in ``params`` (the
     heads) are ignored; a shared parameter it does not hold is an error,
-    labelled by ``names`` when given.
+    labelled by ``names[position]`` when given, else by position and shape.
     """
     group_of = {
         id(p): number

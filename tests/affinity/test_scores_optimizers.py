@@ -12,7 +12,6 @@ few steps (momentum buffers and moments built up).
 import copy
 import inspect
 
-import numpy as np
 import pytest
 import torch
 from numpy.testing import assert_allclose
@@ -149,3 +148,83 @@ def test_score_is_the_definition_by_optimizer_step(name, n_groups, n_steps):
         rtol=1e-9,
         atol=1e-14,
     )
+
+
+@pytest.mark.parametrize(
+    "name", ["sgd_dampening", "sgd_nesterov", "adam_amsgrad", "adamw"]
+)
+def test_a_parameter_without_optimizer_state_yet(name):
+    """The last encoder layer got no gradient in the first steps: its momentum
+    buffer and moments start at this step, while the first layer's are three
+    steps old (per-parameter step counts and dampening)."""
+    model = make_model()
+    optimizer = SETTINGS[name](model.parameters())
+    late = list(model["encoder"][2].parameters())
+    for k in range(3):
+        optimizer.zero_grad()
+        task_losses(model, *batch(100 + k)).sum().backward()
+        for p in late:
+            p.grad = None
+        optimizer.step()
+    assert all(p not in optimizer.state or not optimizer.state[p] for p in late)
+    G, losses, shared = gradients(model, *batch(0))
+    expected = brute_force_updates(model, optimizer, G)
+    assert_allclose(
+        task_updates(G, optimizer, shared).numpy(),
+        expected.numpy(),
+        rtol=1e-9,
+        atol=1e-14,
+    )
+    assert_allclose(
+        etap_scores(G, losses, optimizer, shared).numpy(),
+        (-(expected @ G.T) / losses[None, :]).numpy(),
+        rtol=1e-9,
+        atol=1e-14,
+    )
+
+
+def assert_same_state(a, b):
+    """Equal nested optimizer state dicts, tensors bit for bit."""
+    if torch.is_tensor(a):
+        assert torch.equal(a, b)
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for key in a:
+            assert_same_state(a[key], b[key])
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            assert_same_state(x, y)
+    else:
+        assert a == b
+
+
+@pytest.mark.parametrize("name", ["sgd_dampening", "adam_amsgrad", "adamw"])
+def test_recorder_scores_the_definition_and_leaves_the_optimizer_alone(name):
+    """Two parameter groups: the recorder's affinity after one scored step is
+    the definition's score, and the optimizer's state, the weights and
+    ``.grad`` are as they were."""
+    model, optimizer = build(name, 2, 3)
+    optimizer.zero_grad(set_to_none=True)
+    G, losses, _ = gradients(model, *batch(0))
+    expected = -(brute_force_updates(model, optimizer, G) @ G.T) / losses[None, :]
+    state = copy.deepcopy(optimizer.state_dict())
+    weights = [p.detach().clone() for p in model.parameters()]
+    rec = AffinityRecorder(model["encoder"].named_parameters(), N_TASKS, every=1)
+    assert rec.record(task_losses(model, *batch(0)), optimizer)
+    assert_allclose(rec.affinity_, expected.numpy(), rtol=1e-9, atol=1e-14)
+    assert_same_state(optimizer.state_dict(), state)
+    for p, before in zip(model.parameters(), weights):
+        assert torch.equal(p.detach(), before) and p.grad is None
+
+
+def test_an_unsupported_optimizer_is_refused_at_the_first_step():
+    """Checked at the first call, not only at the first scored step."""
+    model = make_model()
+    rec = AffinityRecorder(model["encoder"].parameters(), N_TASKS, every=100)
+    losses = task_losses(model, *batch(0))
+    with pytest.raises(TypeError, match="NAdam"):
+        rec.record(losses, torch.optim.NAdam(model.parameters()))
+    heads_only = torch.optim.AdamW(model["heads"].parameters())
+    with pytest.raises(ValueError, match=r"number 0 \(shape \(6, 4\)\)"):
+        rec.record(losses, heads_only)
