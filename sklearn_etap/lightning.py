@@ -46,7 +46,8 @@ class AffinityCallback(Callback):
     tensor of shape (n_tasks,) attached to the graph), optionally
     ``"has_label"``. One optimizer, automatic optimization and
     ``accumulate_grad_batches=1``: the score models one optimizer step per
-    backward pass.
+    backward pass. The optimizer is one the recorder supports (SGD, Adam or
+    AdamW, any number of parameter groups holding the shared parameters).
 
     Parameters
     ----------
@@ -145,7 +146,12 @@ class AffinityCallback(Callback):
             )
         steps = trainer.estimated_stepping_batches
         self._n_steps = int(steps) if steps != float("inf") else None
-        self._shared = list(pl_module.shared_parameters())
+        # named after the module's attributes, so errors can name a parameter
+        names = {id(p): name for name, p in pl_module.named_parameters()}
+        self._shared = [
+            item if isinstance(item, tuple) else (names.get(id(item)), item)
+            for item in pl_module.shared_parameters()
+        ]
         self._step_output = None
         self.recorder_ = None
         original = pl_module.training_step

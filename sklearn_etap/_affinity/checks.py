@@ -24,7 +24,7 @@ PARAMETER_CONSTRAINTS = {
         list,
         tuple,
     ],
-    "optimizer": [StrOptions({"sgd", "adam"})],
+    "optimizer": [StrOptions({"sgd", "adam", "adamw"})],
     "learning_rate": [Interval(Real, 0, None, closed="neither")],
     "momentum": [Interval(Real, 0, 1, closed="left")],
     "batch_size": [Interval(Integral, 1, None, closed="left")],

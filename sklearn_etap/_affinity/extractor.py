@@ -85,10 +85,10 @@ class TorchAffinityExtractor(
         column whose labels are all 0 or 1 is binary, any other is
         regression. A list gives one entry per task. The user guide's page
         "Data sets, memory maps and task types" shows each.
-    optimizer : {"sgd", "adam"}, default="sgd"
+    optimizer : {"sgd", "adam", "adamw"}, default="sgd"
         ``"sgd"``: SGD with momentum (the paper's setting). ``"adam"``: Adam;
         the affinity then scores the Adam step each task's gradient alone
-        would make.
+        would make. ``"adamw"``: AdamW, ``weight_decay`` decoupled.
     learning_rate : float, default=0.01
         Step size of the optimizer. Too large a value makes the training
         blow up (a ``ConvergenceWarning``) or diverge (a ``ValueError``).

@@ -148,11 +148,13 @@ class TrainingHistory:
 
 
 def make_optimizer(name, params, learning_rate, momentum, weight_decay):
-    """``"sgd"`` (torch SGD with momentum, no dampening) or ``"adam"`` (torch Adam)."""
+    """``"sgd"`` (torch SGD with momentum, no dampening), ``"adam"`` or ``"adamw"``."""
     if name == "sgd":
         return torch.optim.SGD(
             params, lr=learning_rate, momentum=momentum, weight_decay=weight_decay
         )
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=learning_rate, weight_decay=weight_decay)
     return torch.optim.Adam(params, lr=learning_rate, weight_decay=weight_decay)
 
 
