@@ -315,3 +315,33 @@ def test_a_grouping_trained_in_full_takes_its_interval_from_the_seeds_alone():
     low, high = three["interval"]
     se = np.std(totals, ddof=1) / np.sqrt(3)
     assert (high - low) / 2 == pytest.approx(1.96 * se)
+
+
+@pytest.mark.slow
+def test_the_parts_of_the_total_are_the_groups_measured_and_not(tmp_path, capsys):
+    # Digits, 3 groups measured: whatever is chosen, the tasks served by a
+    # trained group make the measured part, the others the predicted part,
+    # and the two add up to the selection's total.
+    summary, _ = run_cli(tmp_path, "--max-samples", "300")
+    first = capsys.readouterr().out.splitlines()[0]
+    chosen = summary["references"]["chosen"]
+    served = {"measured": [], "predicted": []}
+    for group in summary["selection"]["groups"]:
+        if len(group["tasks"]) > 1:
+            kind = "measured" if group["measured_gain"] else "predicted"
+            served[kind] += group["scores_tasks"]
+    parts = {"measured": chosen["measured_part"], "predicted": chosen["predicted_part"]}
+    total = 0.0
+    for kind, part in parts.items():
+        assert sorted(part["tasks"] if part else []) == sorted(served[kind])
+        total += part["total_gain"] if part else 0.0
+    assert total == pytest.approx(chosen["predicted_total_gain"])
+    basis = chosen["interval_basis"]
+    assert basis == (
+        "mixed"
+        if all(parts.values())
+        else "measured"
+        if parts["measured"]
+        else "predicted"
+    )
+    assert ("measured (" in first and "predicted (" in first) == (basis == "mixed")
