@@ -71,23 +71,6 @@ def grouping_total(model, groups, task_group, n_tasks, tasks=None):
     )
 
 
-def measured_total(gains_by_group, groups, task_group, n_tasks):
-    """Per-seed measured totals of a grouping, or None if a group was not measured.
-
-    ``gains_by_group`` maps a group to its (n_members, n_seeds) gains.
-    """
-    totals = 0.0
-    for t in range(n_tasks):
-        group = groups[task_group[t]]
-        if len(group) == 1:
-            continue
-        if group not in gains_by_group:
-            return None
-        totals = totals + gains_by_group[group][group.index(t)]
-    n_seeds = next(iter(gains_by_group.values())).shape[1] if gains_by_group else 1
-    return np.broadcast_to(np.asarray(totals, dtype=float), (n_seeds,))
-
-
 def gains_by_group(gains):
     """``{group: (n_members, n_seeds) gains}`` of a MeasuredGains, for the
     groups whose every gain is defined: the groups the selection counts as
@@ -110,6 +93,17 @@ def split_by_measurement(measured, groups, task_group, n_tasks):
         if len(group) > 1:
             (measured_tasks if group in measured else predicted_tasks).append(t)
     return measured_tasks, predicted_tasks
+
+
+def measured_total(measured, groups, task_group, n_tasks, n_seeds):
+    """Per-seed measured totals of a grouping, or None if a group of 2 or more
+    tasks in it was not measured (``measured``: :func:`gains_by_group`)."""
+    measured_tasks, predicted_tasks = split_by_measurement(
+        measured, groups, task_group, n_tasks
+    )
+    if predicted_tasks:
+        return None
+    return part_totals(measured, groups, task_group, measured_tasks, n_seeds)
 
 
 def part_totals(measured, groups, task_group, tasks, n_seeds):
@@ -300,7 +294,9 @@ def reference_answers(
         solver="milp",
         time_limit=time_limit,
     ).fit(X, y)
-    rule_measured = measured_total(measured, rule.groups_, rule.task_group_, n_tasks)
+    rule_measured = measured_total(
+        measured, rule.groups_, rule.task_group_, n_tasks, n_seeds
+    )
     size_rule = {
         "groups": [[names[t] for t in g] for g in rule.groups_],
         "predicted_total_gain": float(rule.predicted_gain_),
