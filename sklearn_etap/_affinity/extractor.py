@@ -419,3 +419,82 @@ class TorchAffinityExtractor(
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = True
         return tags
+
+    def initialize_module(self, X, Y=None):
+        """Build the untrained model ``fit(X, Y)`` would train, and train nothing.
+
+        As skorch's ``NeuralNet.initialize_module``, it sets ``module_`` and
+        returns the extractor: ``module_`` is the multi-task model (encoder
+        and heads sized for ``X`` and ``Y``'s tasks) with the weights ``fit``
+        starts from for the same ``random_state`` (bit-identical on the CPU
+        with an integer seed). What ``fit`` learns of the data before it
+        trains is set too (``n_tasks_``, ``task_names_``, ``task_types_``,
+        ``n_outputs_``, ``device_``, ``n_features_in_`` for arrays); what the
+        training gives (``affinity_``, ``loss_curve_``, ...) is not. Use it
+        to load stored weights (``module_.load_state_dict``) or to look at
+        the model before training. ``random_state`` is left as it was: a
+        RandomState instance is copied, not drawn from, so a ``fit`` that
+        follows starts from the same weights.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or Dataset
+            The inputs ``fit`` would train on (as in :meth:`fit`).
+        Y : array-like of shape (n_samples, n_tasks) or (n_samples,), default=None
+            The labels ``fit`` would train on (as in :meth:`fit`); None when
+            ``X`` is a Dataset.
+
+        Returns
+        -------
+        self : TorchAffinityExtractor
+            The extractor, its ``module_`` untrained.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import torch
+        >>> from sklearn_etap import TorchAffinityExtractor
+        >>> rng = np.random.RandomState(0)
+        >>> X, Y = rng.normal(size=(100, 4)), rng.normal(size=(100, 2))
+        >>> ext = TorchAffinityExtractor(device="cpu", random_state=0)
+        >>> module = ext.initialize_module(X, Y).module_
+        >>> [tuple(p.shape) for p in module.parameters()]
+        [(32, 4), (32,), (16, 32), (16,), (2, 16), (2,)]
+        >>> again = TorchAffinityExtractor(device="cpu", random_state=0)
+        >>> weights = again.initialize_module(X, Y).module_.state_dict()
+        >>> all(torch.equal(weights[k], v) for k, v in module.state_dict().items())
+        True
+        """
+        self._validate_params()
+        # The steps of fit up to its first training step, in its order (the
+        # torch seed is the first draw of random_state; the probe rows come
+        # from the same training split), so the weights are fit's.
+        names = None if is_dataset(X) else names_from_columns(Y)
+        X, Y = training_inputs(self, X, Y)
+        hidden = check_hidden_layer_sizes(self.hidden_layer_sizes, self.encoder)
+        self.n_tasks_ = Y.shape[1]
+        self.task_names_ = np.asarray(
+            range(self.n_tasks_) if names is None else names, dtype=object
+        )
+        specs = resolve_tasks(self.task_types, Y)
+        self.task_types_ = np.asarray([spec.kind for spec in specs], dtype=str)
+        self.n_outputs_ = np.asarray([spec.n_outputs for spec in specs], dtype=int)
+        self._task_specs = specs
+        self.device_ = resolve_device(self.device)
+        rng = check_random_state(copy.deepcopy(self.random_state))
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        fraction = self.validation_fraction if self.early_stopping else None
+        data, _ = training_sources(X, Y, self.device_, fraction, rng, self.num_workers)
+        with torch_threads(self.n_threads), seeded_torch(seed, self.device_):
+            probe = data.probe(8)
+            self._input_shape = tuple(probe.shape[1:])
+            self.module_ = build_module(
+                self.encoder,
+                self.heads,
+                hidden,
+                self._input_shape[0],
+                self.n_tasks_,
+                probe=probe,
+                widths=self.n_outputs_,
+            )
+        return self
