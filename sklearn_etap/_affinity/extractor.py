@@ -324,26 +324,11 @@ class TorchAffinityExtractor(
             tasks with too few labels to be in a recorded batch), or no step
             was recorded.
         """
-        names = None if is_dataset(X) else names_from_columns(Y)
-        X, Y = training_inputs(self, X, Y)
-        hidden = check_hidden_layer_sizes(self.hidden_layer_sizes, self.encoder)
-        self.n_tasks_ = Y.shape[1]
-        self.task_names_ = np.asarray(
-            range(self.n_tasks_) if names is None else names, dtype=object
+        data, validation, seed = self._prepare_training(
+            X, Y, check_random_state(self.random_state)
         )
-        specs = resolve_tasks(self.task_types, Y)
-        self.task_types_ = np.asarray([spec.kind for spec in specs], dtype=str)
-        self.n_outputs_ = np.asarray([spec.n_outputs for spec in specs], dtype=int)
-        self._task_specs = specs
-        self.device_ = resolve_device(self.device)
         check_precision(self.precision, self.device_)
-        rng = check_random_state(self.random_state)
-        seed = int(rng.randint(np.iinfo(np.int32).max))
-        fraction = self.validation_fraction if self.early_stopping else None
-        data, validation = training_sources(
-            X, Y, self.device_, fraction, rng, self.num_workers
-        )
-        is_binary = TaskLoss(specs, self.device_)
+        is_binary = TaskLoss(self._task_specs, self.device_)
         self.affinity_every_ = self._recording_interval(len(data))
         recorder = make_recorder(
             self.affinity,
@@ -359,17 +344,7 @@ class TorchAffinityExtractor(
         )
         self.callbacks_ = [copy.deepcopy(cb) for cb in self.callbacks or []]
         with torch_threads(self.n_threads), seeded_torch(seed, self.device_):
-            probe = data.probe(8)
-            self._input_shape = tuple(probe.shape[1:])
-            module = build_module(
-                self.encoder,
-                self.heads,
-                hidden,
-                self._input_shape[0],
-                self.n_tasks_,
-                probe=probe,
-                widths=self.n_outputs_,
-            )
+            module = self._build_module(data)
             optimizer = make_optimizer(
                 self.optimizer,
                 module.parameters(),
@@ -406,6 +381,42 @@ class TorchAffinityExtractor(
             max_epochs=self.max_epochs if self.early_stopping else None,
         )
         return self
+
+    def _prepare_training(self, X, Y, rng):
+        """Validate the data, learn its tasks; the training and validation
+        sources and the torch seed (``rng``'s first draw)."""
+        names = None if is_dataset(X) else names_from_columns(Y)
+        X, Y = training_inputs(self, X, Y)
+        self._hidden = check_hidden_layer_sizes(self.hidden_layer_sizes, self.encoder)
+        self.n_tasks_ = Y.shape[1]
+        self.task_names_ = np.asarray(
+            range(self.n_tasks_) if names is None else names, dtype=object
+        )
+        specs = resolve_tasks(self.task_types, Y)
+        self.task_types_ = np.asarray([spec.kind for spec in specs], dtype=str)
+        self.n_outputs_ = np.asarray([spec.n_outputs for spec in specs], dtype=int)
+        self._task_specs = specs
+        self.device_ = resolve_device(self.device)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        fraction = self.validation_fraction if self.early_stopping else None
+        data, validation = training_sources(
+            X, Y, self.device_, fraction, rng, self.num_workers
+        )
+        return data, validation, seed
+
+    def _build_module(self, data):
+        """The untrained model, under the caller's seeded torch RNG."""
+        probe = data.probe(8)
+        self._input_shape = tuple(probe.shape[1:])
+        return build_module(
+            self.encoder,
+            self.heads,
+            self._hidden,
+            self._input_shape[0],
+            self.n_tasks_,
+            probe=probe,
+            widths=self.n_outputs_,
+        )
 
     def _recording_interval(self, n_fit_rows):
         if self.affinity_every != "auto":
@@ -466,35 +477,11 @@ class TorchAffinityExtractor(
         True
         """
         self._validate_params()
-        # The steps of fit up to its first training step, in its order (the
-        # torch seed is the first draw of random_state; the probe rows come
-        # from the same training split), so the weights are fit's.
-        names = None if is_dataset(X) else names_from_columns(Y)
-        X, Y = training_inputs(self, X, Y)
-        hidden = check_hidden_layer_sizes(self.hidden_layer_sizes, self.encoder)
-        self.n_tasks_ = Y.shape[1]
-        self.task_names_ = np.asarray(
-            range(self.n_tasks_) if names is None else names, dtype=object
+        # fit's steps up to its first training step, from a copy of
+        # random_state: the same torch seed and probe rows, so fit's weights
+        data, _, seed = self._prepare_training(
+            X, Y, check_random_state(copy.deepcopy(self.random_state))
         )
-        specs = resolve_tasks(self.task_types, Y)
-        self.task_types_ = np.asarray([spec.kind for spec in specs], dtype=str)
-        self.n_outputs_ = np.asarray([spec.n_outputs for spec in specs], dtype=int)
-        self._task_specs = specs
-        self.device_ = resolve_device(self.device)
-        rng = check_random_state(copy.deepcopy(self.random_state))
-        seed = int(rng.randint(np.iinfo(np.int32).max))
-        fraction = self.validation_fraction if self.early_stopping else None
-        data, _ = training_sources(X, Y, self.device_, fraction, rng, self.num_workers)
         with torch_threads(self.n_threads), seeded_torch(seed, self.device_):
-            probe = data.probe(8)
-            self._input_shape = tuple(probe.shape[1:])
-            self.module_ = build_module(
-                self.encoder,
-                self.heads,
-                hidden,
-                self._input_shape[0],
-                self.n_tasks_,
-                probe=probe,
-                widths=self.n_outputs_,
-            )
+            self.module_ = self._build_module(data)
         return self
