@@ -150,6 +150,28 @@ class TorchAffinityExtractor(
         share (the benchmark results page times both). Raise it for large
         encoders on an idle machine; ``None`` leaves torch's setting as it
         is.
+    precision : {"32", "bf16-mixed"}, default="32"
+        The training's arithmetic, named as PyTorch Lightning names it.
+        ``"32"``: float32 throughout. ``"bf16-mixed"``: float32 weights,
+        gradients and optimizer; every forward pass of the training (the
+        recorders' extra passes included) under ``torch.autocast`` with
+        bfloat16, its outputs back in float32, so the losses, the per-task
+        gradients and the affinity scores are float32. It needs a CPU or a
+        CUDA device that supports bfloat16. ``predict``, ``transform`` and
+        ``task_losses`` run in float32. float16 is not offered: it needs a
+        gradient scaler, whose scaled per-task gradients the recording would
+        have to undo.
+    compile : bool, default=False
+        Take the forward pass of the training steps through
+        ``torch.compile`` (as skorch's ``compile``). A step whose per-task
+        gradients are recorded runs the uncompiled module (the batched
+        backward pass cannot go through a compiled graph), and so does every
+        step with ``affinity="tag"`` or ``affinity_control_variate=True``
+        (their extra passes replay the step's random draws). The first
+        compiled fit of a process compiles (seconds to minutes on a CPU);
+        every later ``fit`` traces the model again and reuses inductor's
+        cache. It pays off on long trainings of large models. ``module_``
+        is the uncompiled module.
     callbacks : list of TrainingCallback or None, default=None
         The user's own :class:`sklearn_etap.callbacks.TrainingCallback`
         objects, notified by the training loop after the built-in ones
