@@ -118,8 +118,8 @@ class TorchAffinityExtractor(
         The exact score (about a backward pass per task) is computed on one
         random step in every block of this many steps (seeded by
         ``random_state``), weighted by its block's length; 1: every step.
-        ``"auto"``: ``100 + 15 * max(0, n_tasks - 10)`` (100 up to 10
-        tasks, 250 at 20, 550 at 40), so that the recording, about a
+        ``"auto"``: ``100 + 20 * max(0, n_tasks - 10)`` (100 up to 10
+        tasks, 300 at 20, 700 at 40), so that the recording, about a
         backward pass per task, costs about the same small share of the
         training (under 10% on the benchmarked models) whatever the number
         of tasks, lowered to

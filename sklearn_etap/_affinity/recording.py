@@ -27,10 +27,11 @@ from .training import masked_task_losses
 LONG_TRAINING_EVERY = 100
 BASE_TASKS = 10
 #: Steps the interval grows by for every task beyond :data:`BASE_TASKS`: a
-#: recorded step costs about one backward pass per task (0.7 to 1.05 plain
-#: steps per task on the benchmarked MLP and CNN), so 15 more steps per task
-#: hold the recording near 7% of the training (``bench_cnn_recording.py``).
-STEPS_PER_EXTRA_TASK = 15
+#: recorded step costs about one backward pass per task (0.7 plain steps per
+#: task on the (512, 512) MLP, 0.9 to 1.4 on the CNN of
+#: ``bench_cnn_recording.py``), so 20 more steps per task hold the recording
+#: near 7% of the training at 40 tasks.
+STEPS_PER_EXTRA_TASK = 20
 #: Fewest steps ``affinity_every="auto"`` plans to record, the last, partial
 #: block counted (the extractor records it). 4: the 320- and 400-step
 #: trainings of issue 21's tables keep one step in 100 (4 recorded steps there
@@ -42,7 +43,7 @@ MIN_RECORDED_STEPS = 4
 def auto_recording_interval(n_tasks, n_planned_steps):
     """The interval ``affinity_every="auto"`` resolves to.
 
-    ``100 + 15 * max(0, n_tasks - 10)`` (100 up to 10 tasks, 250 at 20, 550
+    ``100 + 20 * max(0, n_tasks - 10)`` (100 up to 10 tasks, 300 at 20, 700
     at 40) keeps the recording's cost a bounded share of the training
     whatever the number of tasks. When the planned training
     (``n_planned_steps``: epochs times batches per epoch, before any early
@@ -55,7 +56,7 @@ def auto_recording_interval(n_tasks, n_planned_steps):
     --------
     >>> from sklearn_etap._affinity.recording import auto_recording_interval
     >>> auto_recording_interval(8, 50 * 20), auto_recording_interval(40, 5000)
-    (100, 550)
+    (100, 700)
     >>> auto_recording_interval(3, 50)
     12
     """
