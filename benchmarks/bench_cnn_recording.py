@@ -329,6 +329,18 @@ def step_costs_at(data, n_tasks, repeats):
     }
 
 
+def combined_command(results):
+    """The commands that made the parts in ``results``, in order, joined by "; "."""
+    commands = []
+    for part in PARTS:
+        figures = results.get(part, {})
+        found = [v.get("command") for v in figures.values() if isinstance(v, dict)]
+        for command in [figures.get("command"), *found]:
+            if command and command not in commands:
+                commands.append(command)
+    return "; ".join(commands)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
@@ -379,6 +391,7 @@ def main(argv=None):
                 figures[f"{n_tasks}_tasks"]["command"] = command
             figures = {**results.get("cost", {}), **figures}
         results[part] = figures
+        results["command"] = combined_command(results)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=1) + "\n")
     print(f"written to {args.out}")
