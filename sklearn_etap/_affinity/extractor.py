@@ -122,11 +122,10 @@ class TorchAffinityExtractor(
         tasks, 300 at 20, 700 at 40), so that the recording, about a
         backward pass per task, costs about the same small share of the
         training (under 10% on the benchmarked models) whatever the number
-        of tasks, lowered to
-        ``n_planned_steps // 4`` when the planned training (``max_epochs``
-        times the batches of an epoch) is too short to record 4 steps at
-        that interval. It depends on the data's shape only, never on
-        timings; ``affinity_every_`` holds the value used.
+        of tasks; ``n_planned_steps // 4`` instead when the planned training
+        (``max_epochs`` times the batches of an epoch) is too short to
+        record 4 steps at that interval. It depends on the data's shape
+        only, never on timings; ``affinity_every_`` holds the value used.
     affinity_control_variate : bool, default=False
         Score at every step the part all tasks share (momentum, weight
         decay) by one extra forward pass, and correct it on the sampled

@@ -28,7 +28,7 @@ LONG_TRAINING_EVERY = 100
 BASE_TASKS = 10
 #: Steps the interval grows by for every task beyond :data:`BASE_TASKS`: a
 #: recorded step costs about one backward pass per task (0.7 plain steps per
-#: task on the (512, 512) MLP, 0.9 to 1.4 on the CNN of
+#: task on the (512, 512) MLP, 0.8 to 1.2 on the CNN of
 #: ``bench_cnn_recording.py``), so 20 more steps per task hold the recording
 #: near 7% of the training at 40 tasks.
 STEPS_PER_EXTRA_TASK = 20
