@@ -75,7 +75,7 @@ from record_affinities import table_data, table_extractor, table_metadata  # noq
 
 from sklearn_etap import TorchAffinityExtractor  # noqa: E402
 from sklearn_etap._affinity.extractor import DEFAULT_AFFINITY_EVERY  # noqa: E402
-from sklearn_etap._affinity.recording import per_task_gradients  # noqa: E402
+from sklearn_etap._affinity.task_gradients import per_task_gradients  # noqa: E402
 from sklearn_etap._affinity.training import masked_task_losses  # noqa: E402
 
 DATA = HERE / "data"
@@ -142,10 +142,17 @@ def step_costs(X, Y, settings, repeats=40):
         losses().sum().backward()
 
     def recorded(method):
-        def run():
-            per_task_gradients(losses(), shared + heads, method)
+        def batched():
+            per_task_gradients(losses(), shared + heads)
 
-        return run
+        def loop():  # one backward pass per task through the kept graph
+            task_losses = losses()
+            for loss in task_losses:
+                torch.autograd.grad(
+                    loss, shared + heads, retain_graph=True, allow_unused=True
+                )
+
+        return batched if method == "batched" else loop
 
     steps = {
         "forward": forward,

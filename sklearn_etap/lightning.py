@@ -55,7 +55,7 @@ class AffinityCallback(Callback):
         One step is scored at a random place in every block of this many;
         1 scores every step (the extractor's ``affinity_every``; its
         ``"auto"`` default is 100 on a long training of up to 10 tasks and
-        ``10 * n_tasks`` beyond).
+        ``100 + 20 * (n_tasks - 10)`` beyond).
     random_state : int, RandomState instance or None, default=None
         Seeds the places of the scored steps.
 

@@ -123,13 +123,14 @@ class TorchAffinityExtractor(
         The exact score (about a backward pass per task) is computed on one
         random step in every block of this many steps (seeded by
         ``random_state``), weighted by its block's length; 1: every step.
-        ``"auto"``: ``max(100, 10 * n_tasks)``, so that the recording costs
-        about the same small share of the training (under 10% on the
-        benchmarked models) whatever the number of tasks, lowered to
-        ``n_planned_steps // 4`` when the planned training (``max_epochs``
-        times the batches of an epoch) is too short to record 4 steps at
-        that interval. It depends on the data's shape only, never on
-        timings; ``affinity_every_`` holds the value used.
+        ``"auto"``: ``100 + 20 * max(0, n_tasks - 10)`` (100 up to 10
+        tasks, 300 at 20, 700 at 40), so that the recording, about a
+        backward pass per task, costs about the same small share of the
+        training (under 10% on the benchmarked models) whatever the number
+        of tasks; ``n_planned_steps // 4`` instead when the planned training
+        (``max_epochs`` times the batches of an epoch) is too short to
+        record 4 steps at that interval. It depends on the data's shape
+        only, never on timings; ``affinity_every_`` holds the value used.
     affinity_control_variate : bool, default=False
         Score at every step the part all tasks share (momentum, weight
         decay) by one extra forward pass, and correct it on the sampled

@@ -22,12 +22,16 @@ from .callback import TrainingCallback
 from .scores import etap_scores, scored_pairs, task_updates
 from .training import masked_task_losses
 
-#: The interval of a long training on at most 10 tasks (issue 21's default).
+#: The interval of a long training on up to :data:`BASE_TASKS` tasks (issue
+#: 21's default, which kept the (512, 512) MLP at 1.10x on 10 tasks).
 LONG_TRAINING_EVERY = 100
-#: Plain steps the interval grows by per task: a recorded step costs about one
-#: backward pass per task (0.5 to 0.7 plain steps per task on a CNN), so one
-#: recorded step in ``10 * n_tasks`` costs about 5-7% of the training.
-STEPS_PER_TASK = 10
+BASE_TASKS = 10
+#: Steps the interval grows by for every task beyond :data:`BASE_TASKS`: a
+#: recorded step costs about one backward pass per task (0.7 plain steps per
+#: task on the (512, 512) MLP, 0.8 to 1.2 on the CNN of
+#: ``bench_cnn_recording.py``), so 20 more steps per task hold the recording
+#: near 7% of the training at 40 tasks.
+STEPS_PER_EXTRA_TASK = 20
 #: Fewest steps ``affinity_every="auto"`` plans to record, the last, partial
 #: block counted (the extractor records it). 4: the 320- and 400-step
 #: trainings of issue 21's tables keep one step in 100 (4 recorded steps there
@@ -39,8 +43,9 @@ MIN_RECORDED_STEPS = 4
 def auto_recording_interval(n_tasks, n_planned_steps):
     """The interval ``affinity_every="auto"`` resolves to.
 
-    ``max(100, 10 * n_tasks)`` keeps the recording's cost a bounded share of
-    the training whatever the number of tasks. When the planned training
+    ``100 + 20 * max(0, n_tasks - 10)`` (100 up to 10 tasks, 300 at 20, 700
+    at 40) keeps the recording's cost a bounded share of the training
+    whatever the number of tasks. When the planned training
     (``n_planned_steps``: epochs times batches per epoch, before any early
     stopping) holds fewer than 4 blocks of that length, the partial one
     counted, the interval is ``n_planned_steps // 4`` instead, so that at
@@ -51,11 +56,12 @@ def auto_recording_interval(n_tasks, n_planned_steps):
     --------
     >>> from sklearn_etap._affinity.recording import auto_recording_interval
     >>> auto_recording_interval(8, 50 * 20), auto_recording_interval(40, 5000)
-    (100, 400)
+    (100, 700)
     >>> auto_recording_interval(3, 50)
     12
     """
-    long = max(LONG_TRAINING_EVERY, STEPS_PER_TASK * int(n_tasks))
+    extra_tasks = max(0, int(n_tasks) - BASE_TASKS)
+    long = LONG_TRAINING_EVERY + STEPS_PER_EXTRA_TASK * extra_tasks
     n_planned_steps = int(n_planned_steps)
     if -(-n_planned_steps // long) >= MIN_RECORDED_STEPS:
         return long

@@ -74,7 +74,8 @@ class AffinityRecorder:
         One step is scored at a random place in every block of this many;
         1 scores every step. The extractor's ``affinity_every="auto"`` on a
         long training of up to 10 tasks; with more tasks, raise it with the
-        number of tasks as the extractor does (``max(100, 10 * n_tasks)``).
+        number of tasks as the extractor does
+        (``100 + 20 * max(0, n_tasks - 10)``).
     n_steps : int, default=None
         The number of steps the training will take, when known (epochs times
         batches per epoch): the last, partial block is then sampled within

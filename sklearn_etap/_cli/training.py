@@ -104,12 +104,12 @@ def short_training_interval(extractor):
     """The recording interval of a fitted extractor whose training was too
     short for the long-training interval (``affinity_every="auto"`` lowered it
     so that the run records at least 4 steps), else None."""
-    from .._affinity.recording import LONG_TRAINING_EVERY, STEPS_PER_TASK
+    from .._affinity.recording import auto_recording_interval
 
     every = getattr(extractor, "affinity_every_", None)
     if extractor.affinity_every != "auto" or every is None:
         return None
-    long = max(LONG_TRAINING_EVERY, STEPS_PER_TASK * extractor.n_tasks_)
+    long = auto_recording_interval(extractor.n_tasks_, 2**62)
     return every if every < long else None
 
 

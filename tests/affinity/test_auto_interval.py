@@ -18,13 +18,13 @@ from sklearn_etap._validation import InvalidParameterError
     [
         (1, 10_000, 100),
         (10, 10_000, 100),  # issue 21's interval on up to 10 tasks
-        (11, 10_000, 110),
-        (20, 10_000, 200),
-        (40, 10_000, 400),
+        (11, 10_000, 120),
+        (20, 10_000, 300),
+        (40, 10_000, 700),
         (10, 320, 100),  # 4 blocks, the last one partial: issue 21's tables
         (10, 300, 75),  # 3 blocks of 100: the floor of 4 recorded steps binds
-        (40, 1_600, 400),
-        (40, 1_199, 299),
+        (40, 2_101, 700),
+        (40, 2_100, 525),  # 3 blocks of 700: 2,100 // 4
         (3, 50, 12),  # Linnerud: 15 rows, one batch a step, 50 epochs
         (3, 7, 1),  # shorter than 4 steps a block: every step
         (3, 3, 1),
@@ -43,10 +43,10 @@ def test_auto_interval_is_monotone_and_records_the_minimum():
             previous = every
             n_blocks = -(-n_steps // every)
             assert n_blocks >= min(n_steps, MIN_RECORDED_STEPS)
-            long = max(100, 10 * n_tasks)
+            long = 100 + 20 * max(0, n_tasks - 10)
             if -(-n_steps // long) >= MIN_RECORDED_STEPS:  # long enough
                 assert every == long
-            assert every <= max(100, 10 * n_tasks)
+            assert every <= 100 + 20 * max(0, n_tasks - 10)
 
 
 def test_auto_fit_records_what_the_resolved_integer_records(make_task_data):

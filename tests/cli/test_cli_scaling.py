@@ -255,7 +255,7 @@ def test_only_a_shortened_auto_interval_is_reported_as_a_short_training():
     assert short_training_interval(fitted) == 12
     fitted.affinity_every_ = 100  # the long-training interval on 3 tasks
     assert short_training_interval(fitted) is None
-    fitted.n_tasks_, fitted.affinity_every_ = 40, 300  # below 10 * 40
+    fitted.n_tasks_, fitted.affinity_every_ = 40, 300  # below 700 on 40 tasks
     assert short_training_interval(fitted) == 300
     pinned = TorchAffinityExtractor(affinity_every=6)
     pinned.n_tasks_, pinned.affinity_every_ = 3, 6  # the user's own choice
