@@ -13,6 +13,7 @@ other step one ordinary backward pass does. Callbacks
 """
 
 import math
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,7 +21,7 @@ import torch
 
 from .callback import TrainingCallback, TrainingStep
 from .randomness import get_rng_state
-from .task_gradients import backward_with_task_gradients
+from .task_gradients import SavedActivations, backward_with_task_gradients
 from .task_types import BINARY, REGRESSION, TaskLoss, elementwise_losses
 
 __all__ = [
@@ -290,15 +291,18 @@ class TrainingLoop:
             # every callback is asked (a sampling schedule draws at each call)
             wanted = [ask(index) for ask in asks]
             rng_state = get_rng_state(device) if self._replays else None
-            outputs, representation = module(batch.X)
-            losses, has_label = masked_task_losses(
-                outputs, batch.targets, batch.present, self.is_binary
-            )
+            # a recorded step counts the activations its backward passes hold
+            saved = SavedActivations() if any(wanted) else nullcontext()
+            with saved:
+                outputs, representation = module(batch.X)
+                losses, has_label = masked_task_losses(
+                    outputs, batch.targets, batch.present, self.is_binary
+                )
             optimizer.zero_grad(set_to_none=True)
             task_gradients = None
             if any(wanted):
                 task_gradients = backward_with_task_gradients(
-                    losses, shared_params, head_params
+                    losses, shared_params, head_params, saved.bytes
                 )
             else:
                 losses.sum().backward()
