@@ -19,20 +19,20 @@ TASK_PASS_BYTES = 128 * 2**20
 
 class SavedActivations:
     """Context counting the bytes the forward pass inside it saves for
-    backward (distinct storages, parameters left out): what one task's
-    share of a vectorized backward pass holds at most."""
+    backward: distinct storages, those of ``parameters`` (and their views)
+    left out. What one task's share of a vectorized backward pass holds at
+    most (the gradients of those activations)."""
 
-    def __init__(self):
+    def __init__(self, parameters=()):
         self.bytes = 0
-        self._storages = set()
+        self._seen = {p.untyped_storage().data_ptr() for p in parameters}
         self._hooks = torch.autograd.graph.saved_tensors_hooks(self._pack, _unpack)
 
     def _pack(self, tensor):
-        if not (tensor.is_leaf and tensor.requires_grad):
-            storage = tensor.untyped_storage()
-            if storage.data_ptr() not in self._storages:
-                self._storages.add(storage.data_ptr())
-                self.bytes += storage.nbytes()
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in self._seen:
+            self._seen.add(storage.data_ptr())
+            self.bytes += storage.nbytes()
         return tensor
 
     def __enter__(self):
@@ -40,7 +40,7 @@ class SavedActivations:
         return self
 
     def __exit__(self, *exc):
-        self._storages = set()
+        self._seen = set()
         return self._hooks.__exit__(*exc)
 
 

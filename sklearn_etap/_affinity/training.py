@@ -292,7 +292,9 @@ class TrainingLoop:
             wanted = [ask(index) for ask in asks]
             rng_state = get_rng_state(device) if self._replays else None
             # a recorded step counts the activations its backward passes hold
-            saved = SavedActivations() if any(wanted) else nullcontext()
+            saved = nullcontext()
+            if any(wanted):
+                saved = SavedActivations(shared_params + head_params)
             with saved:
                 outputs, representation = module(batch.X)
                 losses, has_label = masked_task_losses(
