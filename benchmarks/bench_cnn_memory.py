@@ -15,7 +15,9 @@ small), and each case runs in a fresh child process on that memory map
   on all the other images of the file (the test scoring);
 - ``dataset``: ``fit`` (1 epoch, ``early_stopping=True``, ``affinity=None``)
   on a ``torch.utils.data.Dataset`` whose items index the memory map, as a
-  user's Dataset over a ``.npy`` file would.
+  user's Dataset over a ``.npy`` file would;
+- ``dataset_file``: the same with a Dataset that reads each item from the
+  file (``os.preadv``) instead of through a mapping.
 
 Each child reports its peak resident memory (``VmHWM`` of
 ``/proc/self/status``, the whole process: torch's libraries, private memory
@@ -29,7 +31,9 @@ Usage (about 40 CPU minutes for both sizes)::
     nice -n 5 python benchmarks/bench_cnn_memory.py
     python benchmarks/bench_cnn_memory.py --quick   # smoke test, 1 minute
 
-The figures and the command go to ``benchmarks/results/cnn_memory.json``.
+The figures go to ``benchmarks/results/cnn_memory.json``, each case with
+its command, the load average and the commit; a rerun of some sizes or cases
+(``--gb 0.5 --cases gains``) replaces only those.
 """
 
 import argparse
@@ -44,11 +48,11 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 IMAGE_SIZE = 64
 IMAGE_BYTES = 3 * IMAGE_SIZE * IMAGE_SIZE * 4
-CASES = ("fit", "gains", "dataset")
+CASES = ("fit", "gains", "dataset", "dataset_file")
 GAINS_TRAIN_ROWS = 2048
 
 CHILD = r"""
-import json, resource, sys, threading, time, warnings
+import json, os, resource, sys, threading, time, warnings
 sys.path[:0] = [ROOT, ROOT + "/examples", ROOT + "/benchmarks"]
 import numpy as np
 
@@ -102,6 +106,24 @@ def measure(case, path, labels):
                 self.X = np.load(self.path, mmap_mode="r")
             return np.asarray(self.X[i]), self.Y[i]
 
+    class FileItems(Dataset):
+        # a Dataset reading each item from the .npy file, not through a map
+        def __init__(self, path, Y):
+            X = np.load(path, mmap_mode="r")
+            self.offset, self.shape, self.dtype = X.offset, X.shape[1:], X.dtype
+            self.row_bytes = X[:1].nbytes
+            self.path, self.Y, self.fd = path, Y, None
+
+        def __len__(self):
+            return len(self.Y)
+
+        def __getitem__(self, i):
+            if self.fd is None:
+                self.fd = os.open(self.path, os.O_RDONLY)
+            item = bytearray(self.row_bytes)
+            os.preadv(self.fd, [item], self.offset + i * self.row_bytes)
+            return np.frombuffer(item, self.dtype).reshape(self.shape), self.Y[i]
+
     X = np.load(path, mmap_mode="r")
     Y = np.load(labels)
     after_imports = {f: status_mb(f) for f in ("VmRSS", "RssAnon", "RssFile")}
@@ -114,9 +136,9 @@ def measure(case, path, labels):
         if case == "fit":
             ext = extractor("cpu", max_epochs=1, early_stopping=True).fit(X, Y)
             out = {"n_steps": ext.n_steps_, "images_read": len(X)}
-        elif case == "dataset":
+        elif case in ("dataset", "dataset_file"):
             ext = extractor("cpu", max_epochs=1, early_stopping=True, affinity=None)
-            ext.fit(MapItems(path, Y))
+            ext.fit((MapItems if case == "dataset" else FileItems)(path, Y))
             out = {"n_steps": ext.n_steps_, "images_read": len(X)}
         else:
             n = min(GAINS_TRAIN_ROWS, len(X) // 2)
@@ -175,14 +197,25 @@ def main():
     parser.add_argument("--out", default=str(HERE / "results" / "cnn_memory.json"))
     args = parser.parse_args()
     sizes = [0.01, 0.02] if args.quick else args.gb
-    record = {
-        "command": "nice -n 5 python " + " ".join(sys.argv),
-        "images": f"{IMAGE_SIZE}x{IMAGE_SIZE} RGB float32, 40 binary tasks",
-        "model": "examples/shapes_cnn.py ShapesResNet, batch 128, 1 torch thread",
-        "target": "peak resident memory (VmHWM) < 1024 MB on a 2 GB file",
-        "load_average_start": os.getloadavg(),
-        "sizes": {},
-    }
+    command = "nice -n 5 python " + " ".join(sys.argv)
+    out = Path(args.out)
+    record = json.loads(out.read_text()) if out.exists() else {}
+    record.update(
+        {
+            "images": f"{IMAGE_SIZE}x{IMAGE_SIZE} RGB float32, 40 binary tasks",
+            "model": "examples/shapes_cnn.py ShapesResNet, batch 128, 1 torch thread",
+            "target": "peak resident memory (VmHWM) < 1024 MB on a 2 GB file",
+            "machine": "2 cores shared by up to 6 helper sessions at once",
+        }
+    )
+    record.setdefault("sizes", {})
+    record.setdefault("commands", [])
+    if "command" in record:  # a file written before commands were listed
+        record["commands"].insert(0, record.pop("command"))
+    if command not in record["commands"]:
+        record["commands"].append(command)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                            capture_output=True, text=True).stdout.strip()  # fmt: skip
     for gb in sizes:
         n_images = int(gb * 2**30 / IMAGE_BYTES)
         path = Path(args.dir) / f"etap_cnn_memory_{n_images}.npy"
@@ -190,14 +223,18 @@ def main():
         start = time.perf_counter()
         try:
             child("make", path, labels, n_images)
-            entry = {
+            entry = record["sizes"].setdefault(f"{gb:g} GiB", {})
+            entry.update({
                 "file_mb": path.stat().st_size / 2**20,
                 "n_images": n_images,
                 "generate_wall_s": time.perf_counter() - start,
-            }
+            })  # fmt: skip
             print(f"{gb} GiB: {n_images} images, {entry['file_mb']:.0f} MB")
             for case in args.cases:
-                entry[case] = figures = child(case, path, labels)
+                load = os.getloadavg()
+                figures = child(case, path, labels)
+                entry[case] = {**figures, "command": command, "commit": commit,
+                               "load_average_1_5_15": load}  # fmt: skip
                 print(
                     f"  {case:8s} peak resident {figures['peak_resident_mb']:6.0f} MB "
                     f"(private {figures['peak_private_mb_sampled']:5.0f}, file pages "
@@ -210,12 +247,10 @@ def main():
             for leftover in (path, labels):
                 if leftover.exists():
                     leftover.unlink()
-        record["sizes"][f"{gb:g} GiB"] = entry
-    record["load_average_end"] = os.getloadavg()
-    if args.quick:
-        return
-    Path(args.out).write_text(json.dumps(record, indent=2) + "\n")
-    print(f"wrote {args.out}")
+        if not args.quick:  # each size as soon as it is measured
+            out.write_text(json.dumps(record, indent=2) + "\n")
+    if not args.quick:
+        print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
