@@ -62,7 +62,8 @@ def per_task_gradients(losses, params, *, retain_graph=False, tasks_per_pass=Non
     ONE vectorized backward pass (``is_grads_batched``: the identity matrix
     as the batch of output gradients), or one per ``tasks_per_pass`` tasks
     (None: all tasks in one) to bound the memory the passes hold; the
-    gradients are the same either way. Returns a list with one
+    gradients are the same up to float rounding (a batched matrix product
+    may sum in another order). Returns a list with one
     (n_tasks, *param.shape) tensor per parameter; a parameter a task does
     not reach gets zeros. ``retain_graph=True`` keeps the graph for the
     caller's own backward pass (a user's loop that records before it).
