@@ -209,11 +209,10 @@ def main():
         }
     )
     record.setdefault("sizes", {})
-    record.setdefault("commands", [])
-    if "command" in record:  # a file written before commands were listed
-        record["commands"].insert(0, record.pop("command"))
-    if command not in record["commands"]:
-        record["commands"].append(command)
+    # the commands of every run gathered in the file, joined by " ; "
+    commands = [c for c in record.get("command", "").split(" ; ") if c]
+    if command not in commands:
+        record["command"] = " ; ".join([*commands, command])
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                             capture_output=True, text=True).stdout.strip()  # fmt: skip
     for gb in sizes:
