@@ -38,16 +38,24 @@ def is_dataset(X):
 
 
 def memory_map_of(X):
-    """The ``np.memmap`` behind ``X`` when it is a shared (read-only or
-    read-write) memory map or a view of one, else None."""
+    """The ``np.memmap`` that holds the mapping behind ``X`` when ``X`` is a
+    shared (read-only or read-write) memory map or a view of one, else None.
+
+    A slice of a memory map (``make_shapes``' ``X_train``, ``X[:n]``) is a
+    ``np.memmap`` too, whose base is the map it was cut from: the one
+    returned is the last of the chain, whose base is the mapping itself.
+    """
+    found = None
     base = X
     while base is not None:
         if isinstance(base, np.memmap) and getattr(base, "filename", None):
-            # "c" (copy-on-write) maps privately: the file does not hold the
-            # caller's changes, so such a map is read like any array
-            return base if base.mode in ("r", "r+", "readonly", "readwrite") else None
+            found = base
         base = getattr(base, "base", None)
-    return None
+    # "c" (copy-on-write) maps privately: the file does not hold the
+    # caller's changes, so such a map is read like any array
+    if found is None or found.mode not in ("r", "r+", "readonly", "readwrite"):
+        return None
+    return found
 
 
 class FileRows:

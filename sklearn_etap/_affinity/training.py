@@ -21,7 +21,7 @@ import torch
 
 from .callback import TrainingCallback, TrainingStep
 from .randomness import get_rng_state
-from .task_gradients import backward_with_task_gradients
+from .task_gradients import SavedActivations, backward_with_task_gradients
 from .task_types import BINARY, REGRESSION, TaskLoss, elementwise_losses
 
 __all__ = [
@@ -420,17 +420,20 @@ class TrainingLoop:
             wanted = [ask(index) for ask in asks]
             rng_state = get_rng_state(device) if self._replays else None
             record = any(wanted)
-            outputs, representation = self._forward(
-                batch.X, self._compiled is not None and not record
-            )
-            losses, has_label = masked_task_losses(
-                outputs, batch.targets, batch.present, self.is_binary
-            )
+            # a recorded step counts the activations its backward passes hold
+            saved = SavedActivations(shared_params + head_params) if record else None
+            with nullcontext() if saved is None else saved:
+                outputs, representation = self._forward(
+                    batch.X, self._compiled is not None and not record
+                )
+                losses, has_label = masked_task_losses(
+                    outputs, batch.targets, batch.present, self.is_binary
+                )
             optimizer.zero_grad(set_to_none=True)
             task_gradients = None
             if record:
                 task_gradients = backward_with_task_gradients(
-                    losses, shared_params, head_params
+                    losses, shared_params, head_params, saved.bytes
                 )
             else:
                 losses.sum().backward()

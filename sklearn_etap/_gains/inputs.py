@@ -4,7 +4,12 @@ import numpy as np
 from sklearn.utils.validation import check_array, check_consistent_length
 
 from .._affinity.checks import check_float32_range
-from .._affinity.data_sources import LabelledDataset, is_dataset, read_labels
+from .._affinity.data_sources import (
+    LabelledDataset,
+    is_dataset,
+    memory_map_of,
+    read_labels,
+)
 from .._affinity.inputs import check_values
 from .._groups import check_groups
 
@@ -52,8 +57,7 @@ def check_data(X, Y, X_test, Y_test):
         return _check_datasets(X, Y, X_test, Y_test)
     _check_same_columns(X, X_test, "X")
     _check_same_columns(Y, Y_test, "Y")
-    X = check_array(X, dtype=[np.float64, np.float32], input_name="X")
-    X_test = check_array(X_test, dtype=[np.float64, np.float32], input_name="X_test")
+    X, X_test = _check_inputs(X, "X"), _check_inputs(X_test, "X_test")
     Y = _check_targets(Y, "Y")
     Y_test = _check_targets(Y_test, "Y_test")
     for array, name in ((X, "X"), (X_test, "X_test"), (Y, "Y"), (Y_test, "Y_test")):
@@ -71,6 +75,16 @@ def check_data(X, Y, X_test, Y_test):
             "both need one column per task, in the same order."
         )
     return X, Y, X_test, Y_test
+
+
+def _check_inputs(X, name):
+    # a memory map is checked for NaN and infinity a chunk of rows at a time
+    # (check_values): check_array's check would read the whole file through
+    # the mapping, and every page read would stay in the process's memory
+    finite = memory_map_of(X) is None
+    return check_array(
+        X, dtype=[np.float64, np.float32], ensure_all_finite=finite, input_name=name
+    )
 
 
 def _check_datasets(X, Y, X_test, Y_test):

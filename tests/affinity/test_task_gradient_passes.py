@@ -1,0 +1,94 @@
+"""The tasks' gradients in several backward passes equal those of one pass
+(up to float rounding), and the passes are sized by the saved activations."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from small_extractor import small
+from torch import nn
+
+from sklearn_etap._affinity import task_gradients
+from sklearn_etap._affinity.task_gradients import (
+    SavedActivations,
+    per_task_gradients,
+    tasks_per_pass,
+)
+
+
+def test_saved_activations_count_activations_not_weights():
+    layer = nn.Linear(5, 3)
+    x = torch.ones(4, 5)
+    with SavedActivations(list(layer.parameters())) as saved:
+        y = torch.relu(layer(x))
+    # the linear layer saves its input (4 x 5 float32: 80 bytes) and its
+    # weight (left out); relu saves its output (4 x 3 float32: 48 bytes)
+    assert saved.bytes == 80 + 48
+    y.sum().backward()  # the graph is intact
+    assert layer.weight.grad is not None
+
+
+@pytest.mark.parametrize(
+    "n_tasks, saved_bytes, expected",
+    [(40, None, 40), (40, 0, 40), (40, 84 * 2**20, 1), (40, 21 * 2**20, 6),
+     (3, 1, 3), (40, 10**12, 1)],
+)  # fmt: skip
+def test_tasks_per_pass_keeps_the_activation_gradients_under_the_budget(
+    n_tasks, saved_bytes, expected
+):
+    assert task_gradients.TASK_PASS_BYTES == 128 * 2**20
+    assert tasks_per_pass(n_tasks, saved_bytes) == expected
+
+
+def conv_losses(n_tasks=5, seed=0):
+    torch.manual_seed(seed)
+    encoder = nn.Sequential(
+        nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+    )  # fmt: skip
+    head = nn.Linear(4, n_tasks)
+    x, y = torch.randn(8, 2, 6, 6), torch.randn(8, n_tasks)
+    losses = ((head(encoder(x)) - y) ** 2).mean(dim=0)
+    return losses, list(encoder.parameters()) + list(head.parameters())
+
+
+@pytest.mark.parametrize("per_pass", [1, 2, 4])
+def test_passes_of_a_few_tasks_give_the_gradients_of_one_pass(per_pass):
+    losses, params = conv_losses()
+    one = per_task_gradients(losses, params, retain_graph=True)
+    split = per_task_gradients(losses, params, tasks_per_pass=per_pass)
+    for a, b in zip(one, split):
+        assert a.shape == b.shape
+        torch.testing.assert_close(a, b)
+    # against one ordinary backward pass per task
+    for task in (0, 4):
+        losses, params = conv_losses()
+        reference = torch.autograd.grad(losses[task], params)
+        for grads, ref in zip(split, reference):
+            torch.testing.assert_close(grads[task], ref)
+
+
+def test_a_fit_recording_in_passes_of_one_task_trains_the_same_model(monkeypatch):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(96, 5))
+    Y = np.c_[X[:, 0], X[:, 1] > 0, X[:, 0] - X[:, 2]]
+    per_pass = []
+    original = task_gradients.per_task_gradients
+
+    def spy(losses, params, **kwargs):
+        per_pass.append(kwargs.get("tasks_per_pass"))
+        return original(losses, params, **kwargs)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        one_pass = small(affinity_every=1).fit(X, Y)
+        monkeypatch.setattr(task_gradients, "TASK_PASS_BYTES", 1)
+        monkeypatch.setattr(task_gradients, "per_task_gradients", spy)
+        split = small(affinity_every=1).fit(X, Y)
+    assert per_pass and set(per_pass) == {1}
+    # equal up to float32 rounding: a batched matrix product sums in
+    # another order for another number of tasks
+    np.testing.assert_allclose(split.affinity_, one_pass.affinity_, rtol=1e-5)
+    for p, q in zip(split.module_.parameters(), one_pass.module_.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
