@@ -46,13 +46,16 @@ class AffinityCallback(Callback):
     tensor of shape (n_tasks,) attached to the graph), optionally
     ``"has_label"``. One optimizer, automatic optimization and
     ``accumulate_grad_batches=1``: the score models one optimizer step per
-    backward pass.
+    backward pass. The optimizer is one the recorder supports (SGD, Adam or
+    AdamW, any number of parameter groups holding the shared parameters).
 
     Parameters
     ----------
     every : int, default=100
         One step is scored at a random place in every block of this many;
-        1 scores every step (the extractor's ``affinity_every`` and default).
+        1 scores every step (the extractor's ``affinity_every``; its
+        ``"auto"`` default is 100 on a long training of up to 10 tasks and
+        ``10 * n_tasks`` beyond).
     random_state : int, RandomState instance or None, default=None
         Seeds the places of the scored steps.
 
@@ -143,7 +146,12 @@ class AffinityCallback(Callback):
             )
         steps = trainer.estimated_stepping_batches
         self._n_steps = int(steps) if steps != float("inf") else None
-        self._shared = list(pl_module.shared_parameters())
+        # named after the module's attributes, so errors can name a parameter
+        names = {id(p): name for name, p in pl_module.named_parameters()}
+        self._shared = [
+            item if isinstance(item, tuple) else (names.get(id(item)), item)
+            for item in pl_module.shared_parameters()
+        ]
         self._step_output = None
         self.recorder_ = None
         original = pl_module.training_step

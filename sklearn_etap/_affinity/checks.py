@@ -8,6 +8,7 @@ from sklearn.utils.validation import check_array
 
 from .._validation import Interval, StrOptions
 from .task_types import BINARY, MULTICLASS, REGRESSION, resolve_tasks
+from .training import PRECISIONS
 
 #: What each parameter of TorchAffinityExtractor accepts (its
 #: ``_parameter_constraints``).
@@ -23,7 +24,7 @@ PARAMETER_CONSTRAINTS = {
         list,
         tuple,
     ],
-    "optimizer": [StrOptions({"sgd", "adam"})],
+    "optimizer": [StrOptions({"sgd", "adam", "adamw"})],
     "learning_rate": [Interval(Real, 0, None, closed="neither")],
     "momentum": [Interval(Real, 0, 1, closed="left")],
     "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -34,11 +35,16 @@ PARAMETER_CONSTRAINTS = {
     "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
     "tol": [Interval(Real, 0, None, closed="left")],
     "affinity": [StrOptions({"etap", "tag"}), None],
-    "affinity_every": [Interval(Integral, 1, None, closed="left")],
+    "affinity_every": [
+        Interval(Integral, 1, None, closed="left"),
+        StrOptions({"auto"}),
+    ],
     "affinity_control_variate": ["boolean"],
     "device": [str, torch.device],
     "n_threads": [Interval(Integral, 1, None, closed="left"), None],
     "num_workers": [Interval(Integral, 0, None, closed="left")],
+    "precision": [StrOptions(set(PRECISIONS))],
+    "compile": ["boolean"],
     "callbacks": [list, None],
     "random_state": ["random_state"],
     "verbose": ["verbose"],
@@ -173,3 +179,16 @@ def resolve_device(device):
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} but CUDA is not available.")
     return device
+
+
+def check_precision(precision, device):
+    """Refuse ``precision="bf16-mixed"`` on a CUDA device without bfloat16."""
+    if (
+        precision == "bf16-mixed"
+        and device.type == "cuda"
+        and not torch.cuda.is_bf16_supported()
+    ):
+        raise ValueError(
+            f"precision='bf16-mixed' but the CUDA device {device} does not "
+            "support bfloat16; use precision='32'."
+        )

@@ -4,7 +4,7 @@ In-memory arrays go to the device whole (:class:`~.training.TaskData`: the
 fastest path for data that fits). The two sources here hand the training loop
 one batch at a time instead, as :class:`~.training.TaskData` on the device,
 and share its protocol (``len``, ``device``, ``n_tasks``, ``batches``,
-``in_order``, ``probe``, ``evaluation_sample``, ``subset``):
+``in_order``, ``probe``, ``subset``):
 
 - :class:`HostArrays`: a memory-mapped array (``np.load(mmap_mode="r")``,
   ``np.memmap``), read a batch of rows at a time through its file
@@ -27,10 +27,6 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from .training import TaskData
-
-# The loss before training (for the blow-up warning) is measured on at most
-# this many samples of a streamed source: a full pass would cost an epoch.
-EVALUATION_SAMPLES = 4096
 
 # The inputs of one scoring batch (in_order) stay under this many bytes.
 SCORING_BATCH_BYTES = 8 * 2**20
@@ -172,11 +168,6 @@ class _Source:
 
     def probe(self, n_rows):
         return next(iter(self._inputs([np.arange(min(n_rows, len(self)))])))
-
-    def evaluation_sample(self):
-        if len(self) <= EVALUATION_SAMPLES:
-            return self
-        return self.subset(np.arange(EVALUATION_SAMPLES))
 
 
 class HostArrays(_Source):

@@ -13,6 +13,7 @@ other step one ordinary backward pass does. Callbacks
 """
 
 import math
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,6 +26,7 @@ from .task_types import BINARY, REGRESSION, TaskLoss, elementwise_losses
 
 __all__ = [
     "BINARY",
+    "PRECISIONS",
     "REGRESSION",
     "TaskData",
     "elementwise_losses",
@@ -118,9 +120,9 @@ class TaskData:
         """The first ``n_rows`` inputs, on the device (to check a model)."""
         return self.X[:n_rows]
 
-    def evaluation_sample(self):
-        """The samples the loss before training is measured on: all of them."""
-        return self
+    def subset(self, positions):
+        """The rows at ``positions`` (an array of ints)."""
+        return self.rows(torch.as_tensor(positions, device=self.device))
 
 
 @dataclass
@@ -128,10 +130,10 @@ class TrainingHistory:
     """What a run of :func:`fit_loop` leaves behind.
 
     ``initial_task_losses`` are the per-task losses of the model before the
-    first step, ``task_curve`` the per-task mean training losses of every
-    epoch, ``kept_epoch`` the epoch whose weights are kept (None: the last;
-    early stopping sets the best one) and ``final_task_losses`` its entry of
-    ``task_curve``.
+    first step (on the rows :func:`initial_loss_rows` picks), ``task_curve``
+    the per-task mean training losses of every epoch, ``kept_epoch`` the
+    epoch whose weights are kept (None: the last; early stopping sets the
+    best one) and ``final_task_losses`` its entry of ``task_curve``.
     """
 
     loss_curve: list = field(default_factory=list)
@@ -146,12 +148,56 @@ class TrainingHistory:
 
 
 def make_optimizer(name, params, learning_rate, momentum, weight_decay):
-    """``"sgd"`` (torch SGD with momentum, no dampening) or ``"adam"`` (torch Adam)."""
+    """``"sgd"`` (torch SGD with momentum, no dampening), ``"adam"`` or ``"adamw"``."""
     if name == "sgd":
         return torch.optim.SGD(
             params, lr=learning_rate, momentum=momentum, weight_decay=weight_decay
         )
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=learning_rate, weight_decay=weight_decay)
     return torch.optim.Adam(params, lr=learning_rate, weight_decay=weight_decay)
+
+
+# The loss before training (what the blow-up warning compares the last
+# epoch's loss with) is measured on this many rows spread evenly over the
+# data, each task topped up to INITIAL_LOSS_MIN_LABELS of its labels: a
+# pass over all rows would cost a CNN most of an epoch's forward passes, and
+# a mean over 512 rows is far tighter than the factor of 10 the warning asks.
+INITIAL_LOSS_ROWS = 512
+INITIAL_LOSS_MIN_LABELS = 32
+
+
+def initial_loss_rows(present, n_rows=INITIAL_LOSS_ROWS):
+    """Positions of the rows the loss before training is measured on.
+
+    ``n_rows`` positions spread evenly from the first row to the last (no
+    random draw: the training's random stream is untouched, and data sorted
+    by a label or a task are still covered end to end), plus, for a task
+    with fewer than :data:`INITIAL_LOSS_MIN_LABELS` labels among them, that
+    many of its labelled rows, spread evenly too (a task with sparse labels
+    keeps a measured initial loss). ``present``: the (n_samples, n_tasks)
+    label mask. Returns None when there are at most ``n_rows`` rows: all.
+    """
+    n_samples = present.shape[0]
+    if n_samples <= n_rows:
+        return None
+    present = present.cpu().numpy() > 0
+    rows = np.unique(np.linspace(0, n_samples - 1, n_rows).round().astype(np.int64))
+    short = np.flatnonzero(present[rows].sum(axis=0) < INITIAL_LOSS_MIN_LABELS)
+    extra = []
+    for task in short:
+        labelled = np.flatnonzero(present[:, task])
+        if labelled.size > INITIAL_LOSS_MIN_LABELS:
+            spread = np.linspace(0, labelled.size - 1, INITIAL_LOSS_MIN_LABELS)
+            labelled = labelled[spread.round().astype(np.int64)]
+        extra.append(labelled)
+    return np.union1d(rows, np.concatenate(extra)) if extra else rows
+
+
+def initial_loss_sample(data):
+    """The rows of ``data`` (:func:`initial_loss_rows`) as data of the same kind."""
+    rows = initial_loss_rows(data.present)
+    return data if rows is None else data.subset(rows)
 
 
 def evaluate_task_losses(module, data, is_binary, batch_size=4096):
@@ -174,6 +220,55 @@ def evaluate_task_losses(module, data, is_binary, batch_size=4096):
             counts += present.sum(dim=0)
     losses = sums / counts
     return losses.cpu().numpy()  # NaN (0/0) where a task has no label
+
+
+#: The training loop's ``precision`` values, spelled as Lightning spells them:
+#: float32 throughout, or float32 weights with bfloat16 autocast.
+PRECISIONS = ("32", "bf16-mixed")
+
+
+def autocast_to(precision, device):
+    """The autocast context of ``precision`` on ``device`` (a no-op for "32")."""
+    if precision == "bf16-mixed":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def _as_float32(output):
+    """A module's ``(outputs, representation)`` with floating tensors as float32."""
+    return tuple(t.float() if t.is_floating_point() else t for t in output)
+
+
+class MixedPrecision:
+    """bfloat16 autocast on every forward pass of ``module`` until :meth:`remove`.
+
+    Installed as forward hooks, so the passes the callbacks make (TAG's
+    lookahead, the control variate's replay, early stopping's validation
+    loss) run in the precision of the step they are compared with. The
+    outputs and the representation leave the module as float32: the losses,
+    the affinity scores and the gradients stay in float32.
+    """
+
+    def __init__(self, module, device):
+        self.device = device
+        self._open = []
+        self._handles = [
+            module.register_forward_pre_hook(self._enter),
+            module.register_forward_hook(self._exit, always_call=True),
+        ]
+
+    def _enter(self, module, args):
+        context = autocast_to("bf16-mixed", self.device)
+        context.__enter__()
+        self._open.append(context)
+
+    def _exit(self, module, args, output):
+        self._open.pop().__exit__(None, None, None)
+        return _as_float32(output)
+
+    def remove(self):
+        for handle in self._handles:
+            handle.remove()
 
 
 def _parameter_groups(module):
@@ -201,6 +296,16 @@ class TrainingLoop:
     The object the hooks receive as ``loop``: ``module``, ``optimizer``,
     ``history``, ``max_epochs``, ``n_batches`` (steps per epoch) and
     ``stop_training`` (a callback sets it to end training after the epoch).
+
+    ``precision="bf16-mixed"`` runs every forward pass of ``module`` during
+    the training under bfloat16 autocast (:class:`MixedPrecision`).
+    ``compile=True`` takes the step's forward pass through
+    ``torch.compile(module.forward)``, except on a step whose per-task
+    gradients a callback asks for (the batched backward pass cannot go
+    through a compiled graph) and throughout when a callback replays the
+    forward pass (a replay must draw the random numbers the step drew,
+    which only the uncompiled module does); ``module`` itself stays
+    uncompiled.
     """
 
     def __init__(
@@ -214,6 +319,8 @@ class TrainingLoop:
         max_epochs,
         generator,
         callbacks=(),
+        precision="32",
+        compile=False,
     ):
         for cb in callbacks:
             if not isinstance(cb, TrainingCallback):
@@ -244,13 +351,35 @@ class TrainingLoop:
             )
         }
         self._replays = any(cb.replays_forward for cb in self.callbacks)
+        self.precision = precision
+        self._compiled = (
+            torch.compile(module.forward) if compile and not self._replays else None
+        )
 
     def run(self):
         """Train for up to ``max_epochs`` epochs; return the history."""
+        mixed = None
+        if self.precision == "bf16-mixed":
+            mixed = MixedPrecision(self.module, self.data.device)
+        try:
+            return self._run()
+        finally:
+            if mixed is not None:
+                mixed.remove()
+
+    def _forward(self, X, compiled):
+        """The step's forward pass: ``(outputs, representation)``."""
+        if not compiled:
+            return self.module(X)
+        # the compiled forward skips the module's hooks: autocast from here
+        with autocast_to(self.precision, self.data.device):
+            return _as_float32(self._compiled(X))
+
+    def _run(self):
         history = self.history
         self.module.eval()  # no dropout draw, no BatchNorm update: RNG untouched
         history.initial_task_losses = evaluate_task_losses(
-            self.module, self.data.evaluation_sample(), self.is_binary
+            self.module, initial_loss_sample(self.data), self.is_binary
         )
         for cb in self.callbacks:
             cb.on_train_begin(self)
@@ -290,13 +419,16 @@ class TrainingLoop:
             # every callback is asked (a sampling schedule draws at each call)
             wanted = [ask(index) for ask in asks]
             rng_state = get_rng_state(device) if self._replays else None
-            outputs, representation = module(batch.X)
+            record = any(wanted)
+            outputs, representation = self._forward(
+                batch.X, self._compiled is not None and not record
+            )
             losses, has_label = masked_task_losses(
                 outputs, batch.targets, batch.present, self.is_binary
             )
             optimizer.zero_grad(set_to_none=True)
             task_gradients = None
-            if any(wanted):
+            if record:
                 task_gradients = backward_with_task_gradients(
                     losses, shared_params, head_params
                 )
@@ -339,12 +471,15 @@ def fit_loop(
     max_epochs,
     generator,
     callbacks=(),
+    precision="32",
+    compile=False,
 ):
     """Train ``module`` on ``data`` (a :class:`TaskData`) for up to ``max_epochs``.
 
     Every model of the package trains here; ``callbacks``
     (:class:`~.callback.TrainingCallback` instances, notified in order) record
-    affinities, stop early, check for divergence and show progress.
+    affinities, stop early, check for divergence and show progress;
+    ``precision`` and ``compile`` as :class:`TrainingLoop` takes them.
 
     Returns
     -------
@@ -359,6 +494,8 @@ def fit_loop(
         max_epochs=max_epochs,
         generator=generator,
         callbacks=callbacks,
+        precision=precision,
+        compile=compile,
     ).run()
 
 

@@ -18,41 +18,21 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
 
 from .recording import ETAPRecorder, RecordingSchedule
+from .scores import check_optimizer, parameter_blocks
 from .task_gradients import flatten_tasks, per_task_gradients
 
 
-def check_recordable_optimizer(optimizer):
+def check_recordable_optimizer(optimizer, shared_parameters, names=None):
     """Raise unless ETAP's score has a rule for ``optimizer``'s update.
 
     The score needs the step one task's gradient alone would make: the rules
-    of :mod:`.scores` cover torch's SGD (momentum, weight decay) and Adam
-    (L2 weight decay) with one parameter group.
+    of :mod:`.scores` cover torch's SGD (momentum, dampening, Nesterov,
+    weight decay), Adam (L2 or decoupled weight decay, AMSGrad) and AdamW,
+    with any number of parameter groups, as long as the optimizer holds every
+    shared parameter.
     """
-    if not isinstance(optimizer, (torch.optim.SGD, torch.optim.Adam)):
-        raise TypeError(
-            f"optimizer is a {type(optimizer).__name__}; the affinity score has "
-            "rules for torch.optim.SGD and torch.optim.Adam only."
-        )
-    if len(optimizer.param_groups) != 1:
-        raise ValueError(
-            f"the optimizer has {len(optimizer.param_groups)} parameter groups; "
-            "affinity recording reads one learning rate, momentum and weight "
-            "decay, so it needs an optimizer with one parameter group."
-        )
-    settings = optimizer.param_groups[0]
-    unsupported = [
-        key
-        for key in ("nesterov", "maximize", "amsgrad", "decoupled_weight_decay")
-        if settings.get(key)
-    ]
-    if settings.get("dampening"):
-        unsupported.append("dampening")
-    if unsupported:
-        raise ValueError(
-            f"the optimizer uses {', '.join(unsupported)}; the affinity score "
-            "models plain SGD with momentum and weight decay, and Adam with L2 "
-            "weight decay (not AdamW). Turn those options off."
-        )
+    check_optimizer(optimizer)
+    parameter_blocks(optimizer, shared_parameters, names)
 
 
 class AffinityRecorder:
@@ -74,19 +54,27 @@ class AffinityRecorder:
     the score is ``z_k[i -> j] = -g_j . dtheta_i / L_j``; ``affinity_[i, j]``
     estimates its mean over every step.
 
+    Optimizers: ``torch.optim.SGD`` (momentum, dampening, Nesterov, weight
+    decay), ``torch.optim.Adam`` (L2 or decoupled weight decay, AMSGrad) and
+    ``torch.optim.AdamW``, with any number of parameter groups: each shared
+    parameter's step takes its own group's settings (the heads' groups do not
+    matter). ``maximize=True`` and other optimizers raise an error.
+
     Parameters
     ----------
-    shared_parameters : iterable of torch.nn.Parameter
+    shared_parameters : iterable of torch.nn.Parameter or of (str, Parameter)
         The weights every task shares (the encoder's, e.g.
-        ``model.encoder.parameters()``); those that do not require a
-        gradient are left out.
+        ``model.encoder.parameters()``, or ``model.encoder.named_parameters()``
+        for errors that name a parameter); those that do not require a
+        gradient are left out. The optimizer must hold every one of them.
     n_tasks : int
         Number of tasks: the length of the loss vector passed to
         :meth:`record`.
     every : int, default=100
         One step is scored at a random place in every block of this many;
-        1 scores every step. The extractor's ``affinity_every``, with the same
-        default.
+        1 scores every step. The extractor's ``affinity_every="auto"`` on a
+        long training of up to 10 tasks; with more tasks, raise it with the
+        number of tasks as the extractor does (``max(100, 10 * n_tasks)``).
     n_steps : int, default=None
         The number of steps the training will take, when known (epochs times
         batches per epoch): the last, partial block is then sampled within
@@ -150,7 +138,16 @@ class AffinityRecorder:
     ):
         if isinstance(shared_parameters, torch.Tensor):
             shared_parameters = [shared_parameters]
-        params = [p for p in shared_parameters if p.requires_grad]
+        named = [
+            item if isinstance(item, tuple) else (None, item)
+            for item in shared_parameters
+        ]
+        kept = [
+            (f"number {k} (shape {tuple(p.shape)})" if name is None else repr(name), p)
+            for k, (name, p) in enumerate(named)
+            if p.requires_grad
+        ]
+        params = [p for _, p in kept]
         if not params:
             raise ValueError(
                 "shared_parameters holds no tensor that requires a gradient; pass "
@@ -173,6 +170,8 @@ class AffinityRecorder:
             self.n_tasks, params[0].device, every=self.every, seed=seed
         )
         self._n_steps_seen = 0
+        self._labels = [label for label, _ in kept]
+        self._checked_optimizer = None
 
     @property
     def n_steps_(self):
@@ -230,8 +229,10 @@ class AffinityRecorder:
         task_losses : torch.Tensor of shape (n_tasks,) or sequence of scalars
             Every task's loss on the batch, attached to the graph (not
             detached); their sum is what you train on.
-        optimizer : torch.optim.SGD or torch.optim.Adam
-            The optimizer about to take the step, with one parameter group.
+        optimizer : torch.optim.SGD, torch.optim.Adam or torch.optim.AdamW
+            The optimizer about to take the step; it holds every shared
+            parameter, in any of its parameter groups. It is checked at the
+            first step and at every scored step.
         has_label : array-like of bool of shape (n_tasks,), default=None
             Whether each task has a label in the batch. ``None``: the tasks
             whose loss is finite and not 0.
@@ -243,10 +244,15 @@ class AffinityRecorder:
         """
         step = self._n_steps_seen
         self._n_steps_seen += 1
-        if not self._schedule.records(step):
+        sampled = self._schedule.records(step)
+        # at the first step (and for a new optimizer) rather than at the
+        # first sampled one; a sampled step checks again (groups may change)
+        if sampled or id(optimizer) != self._checked_optimizer:
+            check_recordable_optimizer(optimizer, self.shared_parameters, self._labels)
+            self._checked_optimizer = id(optimizer)
+        if not sampled:
             return False
         losses = self._loss_vector(task_losses)
-        check_recordable_optimizer(optimizer)
         try:
             task_grads = per_task_gradients(
                 losses, self.shared_parameters, retain_graph=True

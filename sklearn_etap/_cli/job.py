@@ -19,7 +19,7 @@ from .references import all_tasks, qualify_unlearned, reference_answers, subset_
 from .resume import fit_affinity_model
 from .scaling import MeasuredGainsTable, resolve_settings
 from .targets import describe_scales, standardize_targets
-from .training import extractor_params, recording_interval
+from .training import extractor_params, short_training_interval
 
 
 @contextmanager
@@ -67,18 +67,20 @@ def _run_job(data, options, say):
 
     start = time.perf_counter()
     params = extractor_params(options)
-    every = recording_interval(len(data.X_train), params)
     extractor = TorchAffinityExtractor(
         device=options.device,
         random_state=options.seed,
         verbose=progress,
-        affinity_every=every,
         **params,
     )
     say(f"[1/4] recording task affinities: one model on all {n_tasks} tasks")
-    if every < TorchAffinityExtractor().affinity_every:
+    restored = fit_affinity_model(
+        extractor, data.X_train, data.Y_train, options.cache_dir
+    )
+    every = short_training_interval(extractor)
+    if every is not None:
         say(f"      a short training: recording one step in {every}")
-    if fit_affinity_model(extractor, data.X_train, data.Y_train, options.cache_dir):
+    if restored:
         say(f"      restored from --cache-dir {options.cache_dir}: not trained again")
     affinity = extractor.affinity_
     timings["affinity"] = time.perf_counter() - start

@@ -8,7 +8,6 @@ setting found on the command line carries over to the Python API unchanged.
 
 import argparse
 import contextlib
-import math
 import os
 import warnings
 
@@ -101,29 +100,17 @@ def extractor_params(options):
     return params
 
 
-#: Fewest steps the affinity model should record in the run it plans.
-MIN_RECORDED_STEPS = 8
+def short_training_interval(extractor):
+    """The recording interval of a fitted extractor whose training was too
+    short for the long-training interval (``affinity_every="auto"`` lowered it
+    so that the run records at least 4 steps), else None."""
+    from .._affinity.recording import LONG_TRAINING_EVERY, STEPS_PER_TASK
 
-
-def recording_interval(n_train, params):
-    """``affinity_every`` for the affinity model of ``n_train`` training rows.
-
-    The extractor's default (one step in 100) alone leaves a short training (a few
-    dozen rows, or early stopping after a few epochs) with no recorded step
-    and an all-NaN affinity; the interval is shortened so that the planned
-    run records at least :data:`MIN_RECORDED_STEPS` steps.
-    """
-    from .._affinity import TorchAffinityExtractor
-
-    defaults = TorchAffinityExtractor().get_params()
-    batch = params.get("batch_size", defaults["batch_size"])
-    epochs = params.get("max_epochs", defaults["max_epochs"])
-    fit_rows = n_train
-    if params.get("early_stopping", defaults["early_stopping"]):
-        fraction = params.get("validation_fraction", defaults["validation_fraction"])
-        fit_rows = max(1, n_train - math.ceil(fraction * n_train))
-    planned = epochs * math.ceil(fit_rows / batch)
-    return max(1, min(defaults["affinity_every"], planned // MIN_RECORDED_STEPS))
+    every = getattr(extractor, "affinity_every_", None)
+    if extractor.affinity_every != "auto" or every is None:
+        return None
+    long = max(LONG_TRAINING_EVERY, STEPS_PER_TASK * extractor.n_tasks_)
+    return every if every < long else None
 
 
 def check_training_options(options):

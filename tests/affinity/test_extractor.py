@@ -28,8 +28,9 @@ def test_fit_outputs_and_attributes(make_task_data):
     assert ext.affinity_.shape == (4, 4) and np.isfinite(ext.affinity_).all()
     assert len(ext.loss_curve_) == ext.n_iter_ == 4
     assert ext.n_steps_ == 4 * 4  # 120 samples in batches of 32
-    # one recorded step per block of affinity_every steps, the partial one too
-    assert ext.n_recorded_steps_ == -(-ext.n_steps_ // ext.affinity_every) == 1
+    # "auto": 16 planned steps record one in 16 // 4 = 4, one per block
+    assert ext.affinity_every_ == 4
+    assert ext.n_recorded_steps_ == ext.n_steps_ // ext.affinity_every_ == 4
     assert ext.transform(X).shape == (120, 6)
     proba = ext.predict(X)
     assert proba.shape == (120, 4)
@@ -149,8 +150,9 @@ def test_recording_schedule_records_the_last_partial_block(seed):
 @pytest.mark.parametrize("random_state", range(6))
 def test_fit_shorter_than_affinity_every_still_records(random_state, make_task_data):
     X, Y = make_task_data(n_samples=60)
-    ext = small(max_epochs=3, random_state=random_state).fit(X, Y)
-    assert ext.n_steps_ == 6 < ext.affinity_every
+    ext = small(max_epochs=3, random_state=random_state, affinity_every=100)
+    ext.fit(X, Y)
+    assert ext.n_steps_ == 6 < ext.affinity_every_ == 100
     assert ext.n_recorded_steps_ == 1
     assert np.isfinite(ext.affinity_).all()
 

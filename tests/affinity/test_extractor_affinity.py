@@ -87,11 +87,13 @@ def hand_run(X, Y, encoder, heads, *, rule, lr, beta=0.0, wd=0.0, score="etap"):
                 step_i = -lr * grads[i]
             elif rule == "sgd":  # the paper: eta g_i - beta v_{k-1}, v = -(change)
                 step_i = beta * flat(velocity)[:n_shared] - lr * (grads[i] + wd * theta)
-            else:
-                g = grads[i] + wd * theta
+            else:  # Adam's L2 decay enters the gradient, AdamW's the step
+                g = grads[i] + (0.0 if rule == "adamw" else wd) * theta
                 m = b1 * flat(first)[:n_shared] + (1 - b1) * g
                 s = b2 * flat(second)[:n_shared] + (1 - b2) * g**2
                 step_i = -lr / (1 - b1**k) * m / ((s / (1 - b2**k)).sqrt() + eps)
+                if rule == "adamw":
+                    step_i = step_i - lr * wd * theta
             if score == "tag":
                 lookahead = copy.deepcopy(encoder)
                 with torch.no_grad():
@@ -110,7 +112,10 @@ def hand_run(X, Y, encoder, heads, *, rule, lr, beta=0.0, wd=0.0, score="etap"):
         full = torch.autograd.grad(sum(losses), params)
         with torch.no_grad():
             for p, g, v, m, s in zip(params, full, velocity, first, second):
-                g = g + wd * p
+                if rule == "adamw":
+                    p.mul_(1 - lr * wd)
+                else:
+                    g = g + wd * p
                 if rule == "sgd":
                     v.mul_(beta).sub_(lr * g)
                     p += v
@@ -142,6 +147,7 @@ def fit_extractor(X, Y, encoder, heads, **params):
         ("sgd", 0.9, 0.01),
         ("adam", 0.0, 0.0),
         ("adam", 0.0, 0.01),
+        ("adamw", 0.0, 0.1),
     ],
 )
 def test_etap_affinity_matches_hand_computation(rule, beta, wd):

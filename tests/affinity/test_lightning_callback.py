@@ -146,3 +146,60 @@ def test_a_module_outside_the_protocol_is_named(make_task_data):
         )
         with pytest.raises(error, match=match):
             trainer.fit(model, loader)
+
+
+class GroupedAdamW(MultiTask):
+    """AdamW with weight decay on the weights only and another learning rate
+    for the biases: the common grouping, recorded as the recorder scores it."""
+
+    leave_out = None
+
+    def configure_optimizers(self):
+        named = [
+            (n, p)
+            for n, p in self.named_parameters()
+            if self.leave_out is None or n != self.leave_out
+        ]
+        decayed = [p for n, p in named if n.endswith("weight")]
+        other = [p for n, p in named if not n.endswith("weight")]
+        return torch.optim.AdamW(
+            [{"params": decayed}, {"params": other, "lr": 0.02, "weight_decay": 0.0}],
+            lr=0.01,
+            weight_decay=0.1,
+        )
+
+
+def test_adamw_with_parameter_groups_and_a_missing_shared_parameter(make_task_data):
+    X, Y = make_task_data(64)
+    loader = DataLoader(
+        TensorDataset(
+            torch.tensor(X, dtype=torch.float32),
+            torch.tensor(Y, dtype=torch.float32),
+            torch.ones(Y.shape),
+        ),
+        batch_size=32,
+    )
+
+    def fit(leave_out):
+        torch.manual_seed(0)
+        encoder, heads = build_model(5, 4, hidden=(4,))
+        model = GroupedAdamW(encoder, heads, torch.tensor([False, False, True, True]))
+        model.leave_out = leave_out
+        callback = AffinityCallback(every=1, random_state=0)
+        trainer = pl.Trainer(
+            max_epochs=2,
+            accelerator="cpu",
+            callbacks=[callback],
+            logger=False,
+            enable_progress_bar=False,
+            enable_checkpointing=False,
+            enable_model_summary=False,
+        )
+        trainer.fit(model, loader)
+        return callback
+
+    callback = fit(None)
+    assert callback.recorder_.n_recorded_steps_ == 4
+    assert np.isfinite(callback.affinity_).all()
+    with pytest.raises(ValueError, match="'encoder.0.bias' is not among"):
+        fit("encoder.0.bias")

@@ -137,15 +137,18 @@ def test_misuse_gets_clear_errors():
         rec.record(losses[:1], torch.optim.SGD(params, lr=0.1))
     with pytest.raises(ValueError, match="before backward"):
         rec.record(losses.detach(), torch.optim.SGD(params, lr=0.1))
-    with pytest.raises(ValueError, match="nesterov"):
-        rec.record(losses, torch.optim.SGD(params, lr=0.1, momentum=0.9, nesterov=True))
-    with pytest.raises(ValueError, match="AdamW"):
-        rec.record(losses, torch.optim.AdamW(params, lr=0.1))
-    with pytest.raises(TypeError, match="SGD and torch.optim.Adam"):
+    with pytest.raises(ValueError, match="group 1 has maximize=True"):
+        groups = [{"params": params[:2]}, {"params": params[2:], "maximize": True}]
+        rec.record(losses, torch.optim.Adam(groups, lr=0.1))
+    with pytest.raises(TypeError, match="torch.optim.Adam and torch.optim.AdamW"):
         rec.record(losses, torch.optim.RMSprop(params, lr=0.1))
-    groups = [{"params": list(encoder.parameters())}, {"params": heads.parameters()}]
-    with pytest.raises(ValueError, match="one parameter group"):
-        rec.record(losses, torch.optim.SGD(groups, lr=0.1))
+    # the optimizer must hold every shared parameter, named when names are known
+    without_bias = [p for p in params if p is not encoder[0].bias]
+    with pytest.raises(ValueError, match=r"number 1 \(shape \(4,\)\) is not among"):
+        rec.record(losses, torch.optim.SGD(without_bias, lr=0.1))
+    named = AffinityRecorder(encoder.named_parameters(), 2, every=1)
+    with pytest.raises(ValueError, match="'0.bias' is not among"):
+        named.record(losses, torch.optim.SGD(without_bias, lr=0.1))
     losses.sum().backward()
     with pytest.raises(RuntimeError, match="before backward"):
         rec.record(losses, torch.optim.SGD(params, lr=0.1))

@@ -246,16 +246,20 @@ def test_the_job_limits_threads_to_one_inside_only():
         torch.set_num_threads(previous)
 
 
-def test_a_short_training_records_enough_steps_and_a_long_one_keeps_the_default():
-    from sklearn_etap._cli.training import MIN_RECORDED_STEPS, recording_interval
+def test_only_a_shortened_auto_interval_is_reported_as_a_short_training():
+    from sklearn_etap._cli.training import short_training_interval
 
-    default = TorchAffinityExtractor().affinity_every
-    # 15 rows, early stopping: 13 fit rows, one batch of 64 a step, 50 epochs.
-    short = recording_interval(15, {"early_stopping": True, "max_epochs": 50})
-    assert short == 50 // MIN_RECORDED_STEPS
-    # digits: 1,347 rows give 19 steps an epoch, 950 in all: the default holds.
-    assert recording_interval(1347, {"early_stopping": True}) == default
-    assert recording_interval(1, {"max_epochs": 1}) == 1
+    fitted = TorchAffinityExtractor()
+    fitted.n_tasks_ = 3
+    fitted.affinity_every_ = 12  # "auto" lowered it for 50 planned steps
+    assert short_training_interval(fitted) == 12
+    fitted.affinity_every_ = 100  # the long-training interval on 3 tasks
+    assert short_training_interval(fitted) is None
+    fitted.n_tasks_, fitted.affinity_every_ = 40, 300  # below 10 * 40
+    assert short_training_interval(fitted) == 300
+    pinned = TorchAffinityExtractor(affinity_every=6)
+    pinned.n_tasks_, pinned.affinity_every_ = 3, 6  # the user's own choice
+    assert short_training_interval(pinned) is None
 
 
 def test_a_tiny_csv_gets_a_finite_affinity(tmp_path):
