@@ -31,19 +31,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from time_command import usr_bin_time
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
 COMMAND = (
     "/usr/bin/time -v python -m sklearn_etap run --dataset shapes --quiet --out DIR"
 )
-TIME_FIELDS = {
-    "Elapsed (wall clock) time (h:mm:ss or m:ss)": "wall_clock",
-    "User time (seconds)": "user_seconds",
-    "System time (seconds)": "system_seconds",
-    "Maximum resident set size (kbytes)": "max_rss_kbytes",
-    "Percent of CPU this job got": "percent_cpu",
-}
 
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -73,16 +68,6 @@ def cpu_and_rss(pid):
         return None
     fields = stat.rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS, int(statm.split()[1]) * PAGE_MB
-
-
-def usr_bin_time(stderr):
-    """The figures of ``/usr/bin/time -v``'s report (at the end of stderr)."""
-    found = {}
-    for line in stderr.splitlines():
-        label, _, value = line.strip().rpartition(": ")
-        if label in TIME_FIELDS:
-            found[TIME_FIELDS[label]] = value
-    return found
 
 
 def run(out):
