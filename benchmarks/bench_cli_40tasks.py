@@ -19,9 +19,10 @@ the load average before and after (the machine is shared), the steps'
 times from ``summary.json``, the settings the run chose, how many
 single-task models failed to beat the trivial predictor, and the report's
 first line. Writes
-``benchmarks/results/cli_40tasks.json``.
+``benchmarks/results/cli_40tasks.json`` (``--out`` to change).
 """
 
+import argparse
 import json
 import os
 import subprocess
@@ -134,11 +135,15 @@ def run(out):
     return record
 
 
-def main():
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=RESULTS / "cli_40tasks.json")
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="etap-40tasks-") as folder:
         record = run(Path(folder) / "report")
     result = {
-        "command": "nice -n 5 python benchmarks/bench_cli_40tasks.py",
+        "command": "nice -n 5 python benchmarks/bench_cli_40tasks.py "
+        + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": f"{os.cpu_count()} cores, shared with other jobs "
         "(see the load averages)",
         **record,
@@ -153,10 +158,9 @@ def main():
     )
     print("/usr/bin/time -v:", record["usr_bin_time"])
     print(record["first_line"])
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / "cli_40tasks.json"
-    path.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"wrote {path}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
