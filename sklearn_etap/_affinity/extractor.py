@@ -150,6 +150,28 @@ class TorchAffinityExtractor(
         share (the benchmark results page times both). Raise it for large
         encoders on an idle machine; ``None`` leaves torch's setting as it
         is.
+    precision : {"32", "bf16-mixed"}, default="32"
+        The training's arithmetic, named as PyTorch Lightning names it.
+        ``"32"``: float32 throughout. ``"bf16-mixed"``: float32 weights,
+        gradients and optimizer; every forward pass of the training (the
+        recorders' extra passes included) under ``torch.autocast`` with
+        bfloat16, its outputs back in float32, so the losses, the per-task
+        gradients and the affinity scores are float32. It needs a CPU or a
+        CUDA device that supports bfloat16. ``predict``, ``transform`` and
+        ``task_losses`` run in float32. float16 is not offered: it needs a
+        gradient scaler, whose scaled per-task gradients the recording would
+        have to undo.
+    compile : bool, default=False
+        Take the forward pass of the training steps through
+        ``torch.compile`` (as skorch's ``compile``). A step whose per-task
+        gradients are recorded runs the uncompiled module (the batched
+        backward pass cannot go through a compiled graph), and so does every
+        step with ``affinity="tag"`` or ``affinity_control_variate=True``
+        (their extra passes replay the step's random draws). The first
+        compiled fit of a process compiles (seconds to minutes on a CPU);
+        every later ``fit`` traces the model again and reuses inductor's
+        cache. It pays off on long trainings of large models. ``module_``
+        is the uncompiled module.
     callbacks : list of TrainingCallback or None, default=None
         The user's own :class:`sklearn_etap.callbacks.TrainingCallback`
         objects, notified by the training loop after the built-in ones
@@ -324,26 +346,11 @@ class TorchAffinityExtractor(
             tasks with too few labels to be in a recorded batch), or no step
             was recorded.
         """
-        names = None if is_dataset(X) else names_from_columns(Y)
-        X, Y = training_inputs(self, X, Y)
-        hidden = check_hidden_layer_sizes(self.hidden_layer_sizes, self.encoder)
-        self.n_tasks_ = Y.shape[1]
-        self.task_names_ = np.asarray(
-            range(self.n_tasks_) if names is None else names, dtype=object
+        data, validation, seed = self._prepare_training(
+            X, Y, check_random_state(self.random_state)
         )
-        specs = resolve_tasks(self.task_types, Y)
-        self.task_types_ = np.asarray([spec.kind for spec in specs], dtype=str)
-        self.n_outputs_ = np.asarray([spec.n_outputs for spec in specs], dtype=int)
-        self._task_specs = specs
-        self.device_ = resolve_device(self.device)
         check_precision(self.precision, self.device_)
-        rng = check_random_state(self.random_state)
-        seed = int(rng.randint(np.iinfo(np.int32).max))
-        fraction = self.validation_fraction if self.early_stopping else None
-        data, validation = training_sources(
-            X, Y, self.device_, fraction, rng, self.num_workers
-        )
-        is_binary = TaskLoss(specs, self.device_)
+        is_binary = TaskLoss(self._task_specs, self.device_)
         self.affinity_every_ = self._recording_interval(len(data))
         recorder = make_recorder(
             self.affinity,
@@ -359,17 +366,7 @@ class TorchAffinityExtractor(
         )
         self.callbacks_ = [copy.deepcopy(cb) for cb in self.callbacks or []]
         with torch_threads(self.n_threads), seeded_torch(seed, self.device_):
-            probe = data.probe(8)
-            self._input_shape = tuple(probe.shape[1:])
-            module = build_module(
-                self.encoder,
-                self.heads,
-                hidden,
-                self._input_shape[0],
-                self.n_tasks_,
-                probe=probe,
-                widths=self.n_outputs_,
-            )
+            module = self._build_module(data)
             optimizer = make_optimizer(
                 self.optimizer,
                 module.parameters(),
@@ -407,6 +404,42 @@ class TorchAffinityExtractor(
         )
         return self
 
+    def _prepare_training(self, X, Y, rng):
+        """Validate the data, learn its tasks; the training and validation
+        sources and the torch seed (``rng``'s first draw)."""
+        names = None if is_dataset(X) else names_from_columns(Y)
+        X, Y = training_inputs(self, X, Y)
+        self._hidden = check_hidden_layer_sizes(self.hidden_layer_sizes, self.encoder)
+        self.n_tasks_ = Y.shape[1]
+        self.task_names_ = np.asarray(
+            range(self.n_tasks_) if names is None else names, dtype=object
+        )
+        specs = resolve_tasks(self.task_types, Y)
+        self.task_types_ = np.asarray([spec.kind for spec in specs], dtype=str)
+        self.n_outputs_ = np.asarray([spec.n_outputs for spec in specs], dtype=int)
+        self._task_specs = specs
+        self.device_ = resolve_device(self.device)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        fraction = self.validation_fraction if self.early_stopping else None
+        data, validation = training_sources(
+            X, Y, self.device_, fraction, rng, self.num_workers
+        )
+        return data, validation, seed
+
+    def _build_module(self, data):
+        """The untrained model, under the caller's seeded torch RNG."""
+        probe = data.probe(8)
+        self._input_shape = tuple(probe.shape[1:])
+        return build_module(
+            self.encoder,
+            self.heads,
+            self._hidden,
+            self._input_shape[0],
+            self.n_tasks_,
+            probe=probe,
+            widths=self.n_outputs_,
+        )
+
     def _recording_interval(self, n_fit_rows):
         if self.affinity_every != "auto":
             return int(self.affinity_every)
@@ -419,3 +452,58 @@ class TorchAffinityExtractor(
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = True
         return tags
+
+    def initialize_module(self, X, Y=None):
+        """Build the untrained model ``fit(X, Y)`` would train, and train nothing.
+
+        As skorch's ``NeuralNet.initialize_module``, it sets ``module_`` and
+        returns the extractor: ``module_`` is the multi-task model (encoder
+        and heads sized for ``X`` and ``Y``'s tasks) with the weights ``fit``
+        starts from for the same ``random_state`` (bit-identical on the CPU
+        with an integer seed). What ``fit`` learns of the data before it
+        trains is set too (``n_tasks_``, ``task_names_``, ``task_types_``,
+        ``n_outputs_``, ``device_``, ``n_features_in_`` for arrays); what the
+        training gives (``affinity_``, ``loss_curve_``, ...) is not. Use it
+        to load stored weights (``module_.load_state_dict``) or to look at
+        the model before training. ``random_state`` is left as it was: a
+        RandomState instance is copied, not drawn from, so a ``fit`` that
+        follows starts from the same weights.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or Dataset
+            The inputs ``fit`` would train on (as in :meth:`fit`).
+        Y : array-like of shape (n_samples, n_tasks) or (n_samples,), default=None
+            The labels ``fit`` would train on (as in :meth:`fit`); None when
+            ``X`` is a Dataset.
+
+        Returns
+        -------
+        self : TorchAffinityExtractor
+            The extractor, its ``module_`` untrained.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import torch
+        >>> from sklearn_etap import TorchAffinityExtractor
+        >>> rng = np.random.RandomState(0)
+        >>> X, Y = rng.normal(size=(100, 4)), rng.normal(size=(100, 2))
+        >>> ext = TorchAffinityExtractor(device="cpu", random_state=0)
+        >>> module = ext.initialize_module(X, Y).module_
+        >>> [tuple(p.shape) for p in module.parameters()]
+        [(32, 4), (32,), (16, 32), (16,), (2, 16), (2,)]
+        >>> again = TorchAffinityExtractor(device="cpu", random_state=0)
+        >>> weights = again.initialize_module(X, Y).module_.state_dict()
+        >>> all(torch.equal(weights[k], v) for k, v in module.state_dict().items())
+        True
+        """
+        self._validate_params()
+        # fit's steps up to its first training step, from a copy of
+        # random_state: the same torch seed and probe rows, so fit's weights
+        data, _, seed = self._prepare_training(
+            X, Y, check_random_state(copy.deepcopy(self.random_state))
+        )
+        with torch_threads(self.n_threads), seeded_torch(seed, self.device_):
+            self.module_ = self._build_module(data)
+        return self

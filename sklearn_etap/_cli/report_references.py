@@ -3,6 +3,7 @@ the models that learned nothing, as HTML."""
 
 import html
 
+from .references import Z
 from .targets import describe_scales
 
 
@@ -12,6 +13,66 @@ def _gain(value):
 
 def _interval(interval):
     return "-" if not interval else f"{interval[0]:+.3f} to {interval[1]:+.3f}"
+
+
+def _part_rows(chosen):
+    """A mixed grouping's measured and predicted parts, as table rows."""
+    if chosen.get("interval_basis") != "mixed":
+        return []
+    measured, predicted = chosen["measured_part"], chosen["predicted_part"]
+    return [
+        (
+            "- measured part: " + ", ".join(measured["tasks"]),
+            "-",
+            _gain(measured["total_gain"]),
+            _interval(_part_interval(measured["total_gain"], measured["seed_se"])),
+        ),
+        (
+            "- predicted part: " + ", ".join(predicted["tasks"]),
+            _gain(predicted["total_gain"]),
+            "-",
+            _interval(_part_interval(predicted["total_gain"], predicted["se"])),
+        ),
+    ]
+
+
+def _part_interval(total, se):
+    return None if se is None else [total - Z * se, total + Z * se]
+
+
+def interval_text(chosen, seeds):
+    """What the recommendation's interval is made of, in words."""
+    refits = (
+        "the predictor's spread over refits that each leave one measured group "
+        "out (jackknife)"
+    )
+    predicted = chosen.get("predicted_part") or {}
+    if predicted.get("seed_se") is not None:
+        refits += f" and over refits on each of the {seeds} seeds' gains"
+    basis = chosen.get("interval_basis")
+    if basis == "measured":
+        return (
+            f"the spread of the measured totals over {seeds} seeds"
+            if chosen.get("interval") is not None
+            else "none for the recommendation, whose every group was trained on "
+            "one seed (--n-seeds 2 or more gives one)"
+        )
+    if chosen.get("interval") is None:
+        return "none: fewer than 3 measured groups, and one seed"
+    if basis == "predicted":
+        return refits
+    measured_spread = (
+        "none known for the measured part, trained on one seed (--n-seeds 2 or "
+        "more adds its spread)"
+        if chosen["measured_part"]["seed_se"] is None
+        else f"for the measured part, the spread of its totals over {seeds} seeds"
+    )
+    return (
+        f"for the predicted part, {refits}, computed on that part's tasks only; "
+        f"{measured_spread}; the interval's half-width is the sum of the parts' "
+        "(a bound that holds however the parts are correlated: the predictor "
+        "was fitted on the measured gains)"
+    )
 
 
 def references_html(summary):
@@ -27,6 +88,7 @@ def references_html(summary):
             _gain(chosen["measured_total_gain"]),
             _interval(chosen["interval"]),
         ),
+        *_part_rows(chosen),
         (
             "all tasks in one model",
             "-",
@@ -45,32 +107,14 @@ def references_html(summary):
         "<tr>" + "".join(f"<td>{esc(cell)}</td>" for cell in row) + "</tr>"
         for row in rows
     )
-    seeds = summary["settings"].get("n_seeds", 1)
-    if chosen.get("measured_total_gain") is not None:
-        # Every chosen group was trained: the selection counted what was measured.
-        spread = (
-            f"the spread of the measured totals over {seeds} seeds"
-            if chosen.get("seed_se") is not None
-            else "none for the recommendation, whose every group was trained on "
-            "one seed (--n-seeds 2 or more gives one)"
-        )
-    else:
-        spread = (
-            "the predictor's spread over refits that each leave one measured "
-            "group out (jackknife)"
-            + (
-                f" and the spread over {seeds} seeds"
-                if chosen.get("seed_se") is not None
-                else ""
-            )
-        )
+    spread = interval_text(chosen, summary["settings"].get("n_seeds", 1))
     scale = describe_scales(summary.get("target_scale") or {})
     return f"""<p><strong>{esc(refs["verdict"])}</strong></p>
 <table><tr><th>answer</th><th>total gain predicted</th><th>measured</th>
 <th>95% interval</th></tr>{table}</table>
 <p>Total gain: the sum over all tasks of each task's relative test-loss
-reduction against its single-task model. Interval: {spread}. Measured totals
-are given where every group of the grouping was trained.
+reduction against its single-task model. Interval: {esc(spread)}. Measured
+totals are given where every group of the grouping was trained.
 {esc(scale + ".") if scale else ""}</p>
 """
 

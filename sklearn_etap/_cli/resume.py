@@ -63,7 +63,7 @@ def fit_affinity_model(extractor, X, Y, cache_dir):
     entry = affinity_entry(cache_dir, extractor, X, Y)
     if (entry / FITTED_JSON).is_file():
         try:
-            _restore(extractor, entry, X)
+            _restore(extractor, entry, X, Y)
             return True
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             warnings.warn(
@@ -139,42 +139,18 @@ def _save(extractor, entry):
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _restore(extractor, entry, X):
+def _restore(extractor, entry, X, Y):
     import torch
 
+    # The untrained model fit(X, Y) would build, and what fit learns of the
+    # data before training (the tasks' specifications among it); then the
+    # stored weights and the attributes the training gave.
+    module = extractor.initialize_module(X, Y).module_
+    with np.load(entry / WEIGHTS_NPZ, allow_pickle=False) as weights:
+        state = {name: torch.as_tensor(weights[name]) for name in weights.files}
+    module.load_state_dict(state)
     fitted = json.loads((entry / FITTED_JSON).read_text())
     for name, value in fitted.items():
         setattr(extractor, name, _from_json(value))
     extractor.device_ = torch.device(extractor.device_)
-    module = _untrained_module(extractor, X[:8])
-    with np.load(entry / WEIGHTS_NPZ, allow_pickle=False) as weights:
-        state = {name: torch.as_tensor(weights[name]) for name in weights.files}
-    module.load_state_dict(state)
     extractor.module_ = module.to(extractor.device_).eval()
-
-
-def _untrained_module(extractor, rows):
-    """The extractor's module as its ``fit`` builds it, before any training.
-
-    The one place this reads the extractor's internals: the extractor has no
-    public method that builds its module without training it (the method it
-    needs is ``TorchAffinityExtractor.initialize_module(X)``, as skorch's
-    ``initialize``; with it this function is that one call).
-    """
-    import torch
-
-    from .._affinity.checks import check_hidden_layer_sizes
-    from .._affinity.modules import build_module
-
-    hidden = check_hidden_layer_sizes(extractor.hidden_layer_sizes, extractor.encoder)
-    probe = torch.as_tensor(
-        np.asarray(rows, dtype=np.float32), device=extractor.device_
-    )
-    return build_module(
-        extractor.encoder,
-        extractor.heads,
-        hidden,
-        extractor.n_features_in_,
-        extractor.n_tasks_,
-        probe=probe,
-    )

@@ -135,3 +135,23 @@ def test_a_dataset_is_read_whole_for_its_labels_then_only_for_the_sample():
     expected = 1 + n + 8 + 1 + INITIAL_LOSS_ROWS
     assert ext.callbacks_[0].reads == expected
     assert CountingDataset.reads == expected + n  # and one epoch
+
+
+def test_arrays_memory_maps_and_datasets_measure_the_same_rows(tmp_path):
+    X, Y = sorted_blowing_up_data(n=1_500)
+    X = X.astype(np.float32)
+    np.save(tmp_path / "X.npy", X)
+    mapped = np.load(tmp_path / "X.npy", mmap_mode="r")
+    losses = []
+    for inputs in ((X, Y), (mapped, Y), (CountingDataset(X, Y),)):
+        # early stopping: the sample is taken from the training split's rows
+        ext = small(
+            max_epochs=1, affinity=None, early_stopping=True,
+            callbacks=[InitialLosses(X[:1])],
+        )  # fmt: skip
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # max_epochs reached
+            ext.fit(*inputs)
+        losses.append(ext.callbacks_[0].losses)
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-6)
+    np.testing.assert_allclose(losses[2], losses[0], rtol=1e-6)

@@ -190,3 +190,13 @@ def test_compile_with_a_replaying_recorder_trains_uncompiled():
     )  # fmt: skip
     np.testing.assert_array_equal(a.affinity_, b.affinity_)
     assert a.loss_curve_ == b.loss_curve_
+
+
+def test_bf16_on_a_cuda_device_without_bfloat16_is_refused(monkeypatch):
+    from sklearn_etap._affinity.checks import check_precision
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    with pytest.raises(ValueError, match="does not support bfloat16"):
+        check_precision("bf16-mixed", torch.device("cuda"))
+    check_precision("32", torch.device("cuda"))  # float32 needs nothing
+    check_precision("bf16-mixed", torch.device("cpu"))

@@ -105,15 +105,18 @@ def test_the_verdict_says_plainly_when_all_together_is_as_good():
 def test_several_seeds_widen_the_interval_by_their_spread():
     one = references_for(make_gains([0.0] * 4, rng=np.random.RandomState(1)))
     three = references_for(make_gains([0.0] * 4, n_seeds=3))
-    assert one["chosen"]["seed_se"] is None
-    assert three["chosen"]["seed_se"] > 0
+    # (1, 3) was never measured: the whole total is predicted
+    assert one["chosen"]["interval_basis"] == "predicted"
+    assert one["chosen"]["measured_part"] is None
+    assert one["chosen"]["predicted_part"]["seed_se"] is None
+    predicted = three["chosen"]["predicted_part"]
+    assert predicted["seed_se"] > 0
     assert three["all_together"]["interval"] is not None
     # the half-width combines the refit spread and the seed spread
-    chosen = three["chosen"]
-    low, high = chosen["interval"]
-    spread = np.hypot(chosen["predictor_se"] or 0.0, chosen["seed_se"])
+    low, high = three["chosen"]["interval"]
+    spread = np.hypot(predicted["predictor_se"] or 0.0, predicted["seed_se"])
     assert (high - low) / 2 == pytest.approx(1.96 * spread)
-    assert (high - low) / 2 > 1.96 * (chosen["predictor_se"] or 0.0)
+    assert (high - low) / 2 > 1.96 * (predicted["predictor_se"] or 0.0)
 
 
 def run_cli(tmp_path, *args):
@@ -141,9 +144,10 @@ def test_first_line_compares_with_all_together_and_each_alone(tmp_path, capsys):
     assert together["gain"].sum() == pytest.approx(
         refs["all_together"]["measured_total_gain"]
     )
-    low, high = refs["chosen"]["interval"]  # 3 groups: a jackknife interval
+    low, high = refs["chosen"]["interval"]  # 2 seeds: an interval
     assert low <= refs["chosen"]["predicted_total_gain"] <= high
-    assert refs["chosen"]["seed_se"] is not None  # --n-seeds 2
+    parts = [refs["chosen"]["measured_part"], refs["chosen"]["predicted_part"]]
+    assert any(part and part["seed_se"] is not None for part in parts)  # 2 seeds
     assert summary["settings"]["n_seeds"] == 2
     assert refs["verdict"] in (out / "report.html").read_text()
     # regression targets standardized, with the scale reported
@@ -304,9 +308,40 @@ def test_a_grouping_trained_in_full_takes_its_interval_from_the_seeds_alone():
         return refs["chosen"], measured.sum(axis=0)
 
     one, _ = measured_choice(1)
-    assert one["interval"] is None and one["predictor_se"] is None
+    assert one["interval"] is None and one["predicted_part"] is None
+    assert one["interval_basis"] == "measured"
     three, totals = measured_choice(3)
-    assert three["predictor_se"] is None
+    assert three["predicted_part"] is None
     low, high = three["interval"]
     se = np.std(totals, ddof=1) / np.sqrt(3)
     assert (high - low) / 2 == pytest.approx(1.96 * se)
+
+
+@pytest.mark.slow
+def test_the_parts_of_the_total_are_the_groups_measured_and_not(tmp_path, capsys):
+    # Digits, 3 groups measured: whatever is chosen, the tasks served by a
+    # trained group make the measured part, the others the predicted part,
+    # and the two add up to the selection's total.
+    summary, _ = run_cli(tmp_path, "--max-samples", "300")
+    first = capsys.readouterr().out.splitlines()[0]
+    chosen = summary["references"]["chosen"]
+    served = {"measured": [], "predicted": []}
+    for group in summary["selection"]["groups"]:
+        if len(group["tasks"]) > 1:
+            kind = "measured" if group["measured_gain"] else "predicted"
+            served[kind] += group["scores_tasks"]
+    parts = {"measured": chosen["measured_part"], "predicted": chosen["predicted_part"]}
+    total = 0.0
+    for kind, part in parts.items():
+        assert sorted(part["tasks"] if part else []) == sorted(served[kind])
+        total += part["total_gain"] if part else 0.0
+    assert total == pytest.approx(chosen["predicted_total_gain"])
+    basis = chosen["interval_basis"]
+    assert basis == (
+        "mixed"
+        if all(parts.values())
+        else "measured"
+        if parts["measured"]
+        else "predicted"
+    )
+    assert ("measured (" in first and "predicted (" in first) == (basis == "mixed")

@@ -176,3 +176,39 @@ def test_the_affinity_entry_keys_seed_and_recording_not_progress(tmp_path):
     for change in ({"random_state": 1}, {"affinity": "tag"}, {"max_epochs": 3}):
         other = TorchAffinityExtractor(**{"random_state": 0, **change})
         assert affinity_entry(tmp_path, other, X, Y) != entry, change
+
+
+def test_a_stored_affinity_model_is_restored_whole(tmp_path, recwarn):
+    # A multiclass task (3 outputs) and a user encoder whose sizes come from
+    # the data: the restored model is built by the extractor's own
+    # initialize_module, so its heads and encoder take the stored weights
+    # (a module rebuilt with one output per task did not, and was retrained).
+    import torch
+
+    from sklearn_etap import TorchAffinityExtractor
+    from sklearn_etap._cli.resume import fit_affinity_model
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 4))
+    Y = np.c_[X[:, 0], rng.randint(3, size=60)]
+
+    def extractor():
+        return TorchAffinityExtractor(
+            task_types=["regression", "multiclass"],
+            encoder=lambda n: torch.nn.Sequential(torch.nn.LazyLinear(5)),
+            max_epochs=3,
+            device="cpu",
+            random_state=0,
+        )
+
+    trained = extractor()
+    assert fit_affinity_model(trained, X, Y, tmp_path) is False
+    restored = extractor()
+    assert fit_affinity_model(restored, X, Y, tmp_path) is True
+    assert not [w for w in recwarn if "could not be read" in str(w.message)]
+    np.testing.assert_array_equal(
+        restored.predict_proba(X)[1], trained.predict_proba(X)[1]
+    )
+    np.testing.assert_array_equal(restored.transform(X), trained.transform(X))
+    np.testing.assert_array_equal(restored.affinity_, trained.affinity_)
+    np.testing.assert_array_equal(restored.n_outputs_, [1, 3])
