@@ -435,7 +435,8 @@ def pass_costs(ext, X, Y, repeats):
     ms = {name: float(np.median(v)) for name, v in samples.items()}
     with SavedActivations(params) as saved:
         losses()
-    picked = tasks_per_pass(n_tasks, saved.bytes)
+    parameter_bytes = sum(p.numel() * p.element_size() for p in params)
+    picked = tasks_per_pass(n_tasks, saved.bytes, parameter_bytes)
     print(f"{n_tasks} tasks, saved {saved.bytes / 2**20:.1f} MB, library picks "
           f"{picked}: {ms}", flush=True)  # fmt: skip
     return {
