@@ -44,6 +44,12 @@ Parts (``--parts``; each stored under its own key of
   the default MLP (32, 16) (batch 64) on digits as 10 one-vs-rest tasks
   (``bench_recording_cost.py``'s settings). Also what the library's
   ``tasks_per_pass`` picks from the saved activation bytes.
+- ``every_step``: CPU s of one epoch (10 steps) of ``fit`` at 20 and 40
+  tasks with ``affinity=None`` and with every step recorded, the tasks'
+  gradients as the library now takes them on the CNN (one plain backward
+  pass per task) and in vectorized passes capped by memory (the rule before,
+  ``LOOP_SAVED_BYTES`` set out of reach); interleaved rounds, medians; the
+  extra CPU of a recorded step in plain steps.
 
 Usage (about 15 CPU minutes)::
 
@@ -81,7 +87,7 @@ from sklearn_etap._affinity.training import masked_task_losses  # noqa: E402
 from sklearn_etap.datasets import make_shapes  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "cnn_recording.json"
-PARTS = ("cost", "fidelity", "mlp_fidelity", "step_costs", "pass_sizes")
+PARTS = ("cost", "fidelity", "mlp_fidelity", "step_costs", "pass_sizes", "every_step")
 LONG = 2**62  # planned steps of a training where the floor never binds
 FULL = dict(
     rows=1280, repeats=3, fidelity_epochs=25, mlp_epochs=40, draws=500, step_repeats=7
@@ -451,6 +457,55 @@ def pass_costs(ext, X, Y, repeats):
     }
 
 
+def part_every_step(data, cfg):
+    from sklearn_etap._affinity import task_gradients
+
+    n, repeats = cfg["rows"], cfg["repeats"]
+    out = {"setup": f"{n} rows x 1 epoch, batch {BATCH_SIZE}, every step recorded"}
+    loop_bytes = task_gradients.LOOP_SAVED_BYTES
+
+    def run(X, Y, loop, **params):
+        def fit():
+            task_gradients.LOOP_SAVED_BYTES = loop_bytes if loop else 2**62
+            try:
+                extractor("cpu", max_epochs=1, **params).fit(X, Y)
+            finally:
+                task_gradients.LOOP_SAVED_BYTES = loop_bytes
+
+        return fit
+
+    for n_tasks in (20, 40):
+        X, Y = data.X_train[:n], data.Y_train[:n, :n_tasks]
+        runs = {
+            "affinity_none": run(X, Y, True, affinity=None),
+            "one_pass_per_task": run(X, Y, True, affinity_every=1),
+            "vectorized_passes": run(X, Y, False, affinity_every=1),
+        }
+        times, loads = {k: [] for k in runs}, []
+        for repeat in range(repeats):
+            order = list(runs)
+            np.random.RandomState(repeat).shuffle(order)
+            for name in order:
+                result = timed(runs[name], "cpu")
+                times[name].append(result["cpu_s"])
+                loads.append(result["load_before"])
+        med = {k: float(np.median(v)) for k, v in times.items()}
+        steps = -(-n // BATCH_SIZE)
+        plain = med["affinity_none"] / steps
+        extra = {
+            k: (med[k] - med["affinity_none"]) / steps / plain
+            for k in ("one_pass_per_task", "vectorized_passes")
+        }
+        out[f"{n_tasks}_tasks"] = {
+            "cpu_s": times,
+            "median_cpu_s": med,
+            "recorded_step_extra_in_plain_steps": extra,
+            "load_average_during": loads,
+        }
+        print(f"{n_tasks} tasks: medians {med}; extra plain steps {extra}", flush=True)
+    return out
+
+
 def combined_command(results):
     """The commands that made the parts in ``results``, in order, joined by "; "."""
     commands = []
@@ -501,6 +556,8 @@ def main(argv=None):
             figures = part_mlp_fidelity(data, cfg)
         elif part == "pass_sizes":
             figures = part_pass_sizes(data, cfg)
+        elif part == "every_step":
+            figures = part_every_step(data, cfg)
         else:
             figures = part_step_costs(data, cfg)
         figures["wall_s"] = time.perf_counter() - start
