@@ -38,8 +38,9 @@ Parts (``--parts``; each stored under its own key of
 - ``pass_sizes``: CPU ms of one recorded step (forward inside
   ``SavedActivations``, every task's gradient of all parameters, their sum
   as the training gradient) with the tasks split into passes of 1, 2, 4, 8
-  tasks and all in one, and as a loop of one plain (not vectorized)
-  backward pass per task, beside a plain step; interleaved calls, medians. On
+  tasks and all in one (1: a plain backward pass per task, as
+  ``per_task_gradients`` takes it), and as a loop of one plain backward pass
+  per task written out, beside a plain step; interleaved calls, medians. On
   the CNN at 20 and 40 tasks (batch 128), the MLP (512, 512) (batch 256) and
   the default MLP (32, 16) (batch 64) on digits as 10 one-vs-rest tasks
   (``bench_recording_cost.py``'s settings). Also what the library's
@@ -377,7 +378,9 @@ def part_pass_sizes(data, cfg):
         workloads[f"{name}_10_tasks"] = (ext, X_digits[:batch], Y_digits[:batch])
     out = {
         "setup": "CPU ms of one recorded step's forward + per-task gradients of "
-        "all parameters + their sum, by tasks per pass ('all': one pass); "
+        "all parameters + their sum, by tasks per pass ('all': one vectorized "
+        "pass; 1: a plain pass per task, as per_task_gradients takes it; 'loop': "
+        "the same written out); "
         f"median of {repeats} interleaved calls"
     }
     for name, (ext, xb, yb) in workloads.items():
