@@ -35,6 +35,22 @@ Parts (``--parts``; each stored under its own key of
   the summed loss), the recorded step's per-task gradients of the shared
   weights as the extractor computes them (one batched backward pass,
   ``per_task_gradients``) and as a loop of one backward pass per task.
+- ``pass_sizes``: CPU ms of one recorded step (forward inside
+  ``SavedActivations``, every task's gradient of all parameters, their sum
+  as the training gradient) with the tasks split into passes of 1, 2, 4, 8
+  tasks and all in one (1: a plain backward pass per task, as
+  ``per_task_gradients`` takes it), and as a loop of one plain backward pass
+  per task written out, beside a plain step; interleaved calls, medians. On
+  the CNN at 20 and 40 tasks (batch 128), the MLP (512, 512) (batch 256) and
+  the default MLP (32, 16) (batch 64) on digits as 10 one-vs-rest tasks
+  (``bench_recording_cost.py``'s settings). Also what the library's
+  ``tasks_per_pass`` picks from the saved activation bytes.
+- ``every_step``: CPU s of one epoch (10 steps) of ``fit`` at 20 and 40
+  tasks with ``affinity=None`` and with every step recorded, the tasks'
+  gradients as the library now takes them on the CNN (one plain backward
+  pass per task) and in vectorized passes capped by memory (the rule before,
+  ``LOOP_SAVED_BYTES`` set out of reach); interleaved rounds, medians; the
+  extra CPU of a recorded step in plain steps.
 
 Usage (about 15 CPU minutes)::
 
@@ -62,13 +78,17 @@ from sklearn_etap._affinity.recording import (  # noqa: E402
     auto_recording_interval,
 )
 from sklearn_etap._affinity.scores import etap_scores, scored_pairs  # noqa: E402
-from sklearn_etap._affinity.task_gradients import per_task_gradients  # noqa: E402
+from sklearn_etap._affinity.task_gradients import (  # noqa: E402
+    SavedActivations,
+    per_task_gradients,
+    tasks_per_pass,
+)
 from sklearn_etap._affinity.task_types import TaskLoss  # noqa: E402
 from sklearn_etap._affinity.training import masked_task_losses  # noqa: E402
 from sklearn_etap.datasets import make_shapes  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "cnn_recording.json"
-PARTS = ("cost", "fidelity", "mlp_fidelity", "step_costs")
+PARTS = ("cost", "fidelity", "mlp_fidelity", "step_costs", "pass_sizes", "every_step")
 LONG = 2**62  # planned steps of a training where the floor never binds
 FULL = dict(
     rows=1280, repeats=3, fidelity_epochs=25, mlp_epochs=40, draws=500, step_repeats=7
@@ -329,6 +349,166 @@ def step_costs_at(data, n_tasks, repeats):
     }
 
 
+PASS_SIZES = (1, 2, 4, 8, None)  # None: all tasks in one pass
+
+
+def digits_tasks():
+    from sklearn.datasets import load_digits
+    from sklearn.preprocessing import StandardScaler
+
+    X, digit = load_digits(return_X_y=True)
+    X = StandardScaler().fit_transform(X).astype(np.float32)
+    return X, (digit[:, None] == np.arange(10)).astype(np.float32)
+
+
+def part_pass_sizes(data, cfg):
+    repeats = cfg["step_repeats"]
+    X_digits, Y_digits = digits_tasks()
+    workloads = {}
+    for n_tasks in (20, 40):
+        X, Y = data.X_train[:256], data.Y_train[:256, :n_tasks]
+        ext = extractor("cpu", max_epochs=1, affinity=None).fit(X, Y)
+        workloads[f"cnn_{n_tasks}_tasks"] = (ext, X[:BATCH_SIZE], Y[:BATCH_SIZE])
+    for name, hidden, batch in (("mlp_512_512", (512, 512), 256),
+                                ("mlp_default", (32, 16), 64)):  # fmt: skip
+        ext = TorchAffinityExtractor(
+            hidden_layer_sizes=hidden, batch_size=batch, max_epochs=1,
+            device="cpu", n_threads=None, random_state=0, affinity=None,
+        ).fit(X_digits, Y_digits)  # fmt: skip
+        workloads[f"{name}_10_tasks"] = (ext, X_digits[:batch], Y_digits[:batch])
+    out = {
+        "setup": "CPU ms of one recorded step's forward + per-task gradients of "
+        "all parameters + their sum, by tasks per pass ('all': one vectorized "
+        "pass; 1: a plain pass per task, as per_task_gradients takes it; 'loop': "
+        "the same written out); "
+        f"median of {repeats} interleaved calls"
+    }
+    for name, (ext, xb, yb) in workloads.items():
+        out[name] = pass_costs(ext, xb, yb, repeats)
+    return out
+
+
+def pass_costs(ext, X, Y, repeats):
+    module = ext.module_.train()
+    shared = [p for p in module.encoder.parameters() if p.requires_grad]
+    heads = [p for p in module.heads.parameters() if p.requires_grad]
+    params = shared + heads
+    xb, yb = torch.as_tensor(X), torch.as_tensor(Y)
+    present = torch.ones_like(yb, dtype=torch.bool)
+    loss_of = TaskLoss(ext._task_specs, torch.device("cpu"))
+    n_tasks = yb.shape[1]
+
+    def losses():
+        outputs, _ = module(xb)
+        return masked_task_losses(outputs, yb, present, loss_of)[0]
+
+    def plain():
+        module.zero_grad(set_to_none=True)
+        losses().sum().backward()
+
+    def recorded(per_pass):
+        def run():
+            with SavedActivations(params):
+                task_losses = losses()
+            grads = per_task_gradients(task_losses, params, tasks_per_pass=per_pass)
+            for param, g in zip(params, grads):
+                param.grad = g.sum(dim=0)
+
+        return run
+
+    def loop():  # one plain (not vectorized) backward pass per task
+        with SavedActivations(params):
+            task_losses = losses()
+        grads = [
+            torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True,
+                                materialize_grads=True)
+            for loss in task_losses
+        ]  # fmt: skip
+        for param, g in zip(params, zip(*grads)):
+            param.grad = torch.stack(g).sum(dim=0)
+
+    runs = {"plain_step": plain, "loop": loop}
+    runs.update(
+        {str(k or "all"): recorded(k) for k in PASS_SIZES if (k or 0) < n_tasks}
+    )
+    for run in runs.values():
+        run()
+    samples = {name: [] for name in runs}
+    for repeat in range(repeats):
+        order = list(runs)
+        np.random.RandomState(repeat).shuffle(order)
+        for name in order:
+            start = time.process_time()
+            runs[name]()
+            samples[name].append(1000 * (time.process_time() - start))
+    ms = {name: float(np.median(v)) for name, v in samples.items()}
+    with SavedActivations(params) as saved:
+        losses()
+    parameter_bytes = sum(p.numel() * p.element_size() for p in params)
+    picked = tasks_per_pass(n_tasks, saved.bytes, parameter_bytes)
+    print(f"{n_tasks} tasks, saved {saved.bytes / 2**20:.1f} MB, library picks "
+          f"{picked}: {ms}", flush=True)  # fmt: skip
+    return {
+        "n_tasks": n_tasks,
+        "batch": len(xb),
+        "parameters": int(sum(p.numel() for p in params)),
+        "saved_activation_bytes": int(saved.bytes),
+        "library_tasks_per_pass": picked,
+        "cpu_ms": ms,
+        "cpu_ms_samples": samples,
+        "load_average": list(os.getloadavg()),
+    }
+
+
+def part_every_step(data, cfg):
+    from sklearn_etap._affinity import task_gradients
+
+    n, repeats = cfg["rows"], cfg["repeats"]
+    out = {"setup": f"{n} rows x 1 epoch, batch {BATCH_SIZE}, every step recorded"}
+    loop_bytes = task_gradients.LOOP_SAVED_BYTES
+
+    def run(X, Y, loop, **params):
+        def fit():
+            task_gradients.LOOP_SAVED_BYTES = loop_bytes if loop else 2**62
+            try:
+                extractor("cpu", max_epochs=1, **params).fit(X, Y)
+            finally:
+                task_gradients.LOOP_SAVED_BYTES = loop_bytes
+
+        return fit
+
+    for n_tasks in (20, 40):
+        X, Y = data.X_train[:n], data.Y_train[:n, :n_tasks]
+        runs = {
+            "affinity_none": run(X, Y, True, affinity=None),
+            "one_pass_per_task": run(X, Y, True, affinity_every=1),
+            "vectorized_passes": run(X, Y, False, affinity_every=1),
+        }
+        times, loads = {k: [] for k in runs}, []
+        for repeat in range(repeats):
+            order = list(runs)
+            np.random.RandomState(repeat).shuffle(order)
+            for name in order:
+                result = timed(runs[name], "cpu")
+                times[name].append(result["cpu_s"])
+                loads.append(result["load_before"])
+        med = {k: float(np.median(v)) for k, v in times.items()}
+        steps = -(-n // BATCH_SIZE)
+        plain = med["affinity_none"] / steps
+        extra = {
+            k: (med[k] - med["affinity_none"]) / steps / plain
+            for k in ("one_pass_per_task", "vectorized_passes")
+        }
+        out[f"{n_tasks}_tasks"] = {
+            "cpu_s": times,
+            "median_cpu_s": med,
+            "recorded_step_extra_in_plain_steps": extra,
+            "load_average_during": loads,
+        }
+        print(f"{n_tasks} tasks: medians {med}; extra plain steps {extra}", flush=True)
+    return out
+
+
 def combined_command(results):
     """The commands that made the parts in ``results``, in order, joined by "; "."""
     commands = []
@@ -377,6 +557,10 @@ def main(argv=None):
             figures = part_fidelity(data, cfg, results)
         elif part == "mlp_fidelity":
             figures = part_mlp_fidelity(data, cfg)
+        elif part == "pass_sizes":
+            figures = part_pass_sizes(data, cfg)
+        elif part == "every_step":
+            figures = part_every_step(data, cfg)
         else:
             figures = part_step_costs(data, cfg)
         figures["wall_s"] = time.perf_counter() - start

@@ -31,7 +31,8 @@ class TrainingCallback:
 
     - :meth:`needs_task_gradients` returns True for a step whose per-task
       gradients the callback wants. The loop then takes every task's
-      gradient in one batched backward pass (their sum is the training
+      gradient in batched backward passes, or one per task where that is
+      cheaper (their sum is the training
       gradient, so there is no second pass) and passes them as
       ``step.task_gradients``. Another callback may ask for other steps:
       test ``step.index``, not ``task_gradients is None``, to keep to yours.

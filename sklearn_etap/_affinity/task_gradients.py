@@ -1,4 +1,4 @@
-"""Every task's gradient in one batched backward pass.
+"""Every task's gradient in batched backward passes, or one pass per task.
 
 The one place they are computed: by the training loop, by the public
 ``AffinityRecorder`` of a user's own loop and by the benchmarks' research
@@ -15,6 +15,13 @@ from .host_memory import release_freed_memory
 # activations (tasks x the bytes the forward pass saved for backward): a
 # small model (an MLP on a table) keeps one pass for all its tasks.
 TASK_PASS_BYTES = 128 * 2**20
+
+# On the CPU a vectorized pass over activations that are large and outweigh
+# the weights (convolutions over images) is slower than one plain backward
+# pass per task; where the weights dominate or everything is small, the
+# vectorized pass wins (benchmarks/bench_cnn_recording.py --parts pass_sizes).
+LOOP_SAVED_BYTES = 2 * 2**20
+LOOP_SAVED_PER_PARAMETER_BYTE = 2
 
 
 class SavedActivations:
@@ -48,11 +55,28 @@ def _unpack(tensor):
     return tensor
 
 
-def tasks_per_pass(n_tasks, saved_bytes):
+def tasks_per_pass(n_tasks, saved_bytes, parameter_bytes=None, device="cpu"):
     """Tasks whose gradients one backward pass computes, given the bytes
-    the forward pass saved (None: all tasks in one pass)."""
+    the forward pass saved (None: all tasks in one pass) and those of the
+    parameters the pass differentiates.
+
+    At most :data:`TASK_PASS_BYTES` of activation gradients a pass; and on
+    the CPU, one task a pass (a plain backward pass each) when the
+    activations are large (:data:`LOOP_SAVED_BYTES`) and outweigh the
+    parameters (:data:`LOOP_SAVED_PER_PARAMETER_BYTE`): there a vectorized
+    pass costs more than one pass per task (a CNN on 32x32 images, batch
+    128: 25-30% more), while a model whose weights outweigh its activations
+    (an MLP on a table) does best with one vectorized pass.
+    """
     if not saved_bytes:
         return n_tasks
+    if (
+        torch.device(device).type == "cpu"
+        and parameter_bytes is not None
+        and saved_bytes >= LOOP_SAVED_BYTES
+        and saved_bytes >= LOOP_SAVED_PER_PARAMETER_BYTE * parameter_bytes
+    ):
+        return 1
     return int(max(1, min(n_tasks, TASK_PASS_BYTES // saved_bytes)))
 
 
@@ -61,7 +85,8 @@ def per_task_gradients(losses, params, *, retain_graph=False, tasks_per_pass=Non
 
     ONE vectorized backward pass (``is_grads_batched``: the identity matrix
     as the batch of output gradients), or one per ``tasks_per_pass`` tasks
-    (None: all tasks in one) to bound the memory the passes hold; the
+    (None: all tasks in one) to bound the memory the passes hold (1: a
+    plain backward pass per task); the
     gradients are the same up to float rounding (a batched matrix product
     may sum in another order). Returns a list with one
     (n_tasks, *param.shape) tensor per parameter; a parameter a task does
@@ -70,6 +95,8 @@ def per_task_gradients(losses, params, *, retain_graph=False, tasks_per_pass=Non
     """
     n_tasks = losses.shape[0]
     step = n_tasks if tasks_per_pass is None else max(1, int(tasks_per_pass))
+    if step == 1 and n_tasks > 1:
+        return _one_pass_per_task(losses, params, retain_graph)
     eye = torch.eye(n_tasks, dtype=losses.dtype, device=losses.device)
     parts = []
     for start in range(0, n_tasks, step):
@@ -91,6 +118,25 @@ def per_task_gradients(losses, params, *, retain_graph=False, tasks_per_pass=Non
     return [torch.cat(grads) for grads in zip(*parts)]
 
 
+def _one_pass_per_task(losses, params, retain_graph):
+    """A plain (not vectorized) backward pass per task: cheaper than a
+    vectorized pass of one task."""
+    n_tasks = losses.shape[0]
+    grads = [
+        torch.autograd.grad(
+            losses[task],
+            params,
+            retain_graph=retain_graph or task + 1 < n_tasks,
+            allow_unused=True,
+            materialize_grads=True,
+        )
+        for task in range(n_tasks)
+    ]
+    if losses.device.type == "cpu":
+        release_freed_memory()
+    return [torch.stack(per_param) for per_param in zip(*grads)]
+
+
 def flatten_tasks(task_grads):
     """Per-parameter (n_tasks, ...) gradients as one (n_tasks, P) matrix."""
     n_tasks = task_grads[0].shape[0]
@@ -104,11 +150,15 @@ def backward_with_task_gradients(losses, shared_params, head_params, saved_bytes
     gradients, so one batched pass gives both. The heads ride along in that
     pass: cheaper than a separate backward for them. ``saved_bytes`` (what
     the forward pass saved, :class:`SavedActivations`) splits the tasks
-    into passes of :data:`TASK_PASS_BYTES` at most. Returns the shared
+    into passes of :data:`TASK_PASS_BYTES` at most, or one plain pass per
+    task where that is cheaper (:func:`tasks_per_pass`). Returns the shared
     (encoder) parameters' per-task gradients, flattened: (n_tasks, P).
     """
     params = shared_params + head_params
-    per_pass = tasks_per_pass(losses.shape[0], saved_bytes)
+    parameter_bytes = sum(p.numel() * p.element_size() for p in params)
+    per_pass = tasks_per_pass(
+        losses.shape[0], saved_bytes, parameter_bytes, losses.device
+    )
     task_grads = per_task_gradients(losses, params, tasks_per_pass=per_pass)
     for param, grads in zip(params, task_grads):
         param.grad = grads.sum(dim=0)

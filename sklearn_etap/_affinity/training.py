@@ -7,7 +7,8 @@ extractor) and the TAG baseline (a recorder callback).
 The total loss is the sum over tasks of each task's mean loss over the labels
 present in the batch (a missing label, NaN in ``Y``, simply does not count).
 On a step where a callback asks for the per-task gradients the loop computes
-them in one batched backward pass and sets ``.grad`` to their sum; on any
+them in batched backward passes (or one per task, where that is cheaper:
+``task_gradients.tasks_per_pass``) and sets ``.grad`` to their sum; on any
 other step one ordinary backward pass does. Callbacks
 (:class:`~.callback.TrainingCallback`) observe; the loop owns the step.
 """

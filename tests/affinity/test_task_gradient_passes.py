@@ -41,6 +41,50 @@ def test_tasks_per_pass_keeps_the_activation_gradients_under_the_budget(
     assert tasks_per_pass(n_tasks, saved_bytes) == expected
 
 
+MB = 2**20
+
+
+@pytest.mark.parametrize(
+    "workload, n_tasks, saved_bytes, parameter_bytes, device, expected",
+    [
+        # benchmarks/results/cnn_recording.json, pass_sizes: a plain pass per
+        # task is the cheapest on the CNN, one vectorized pass on the MLPs
+        ("CNN 32x32, batch 128", 20, 22_102_000, 4 * 78_692, "cpu", 1),
+        ("CNN 32x32, batch 128", 40, 22_125_440, 4 * 79_992, "cpu", 1),
+        ("MLP (512, 512), batch 256", 10, 1_147_552, 4 * 301_066, "cpu", 10),
+        ("MLP (32, 16), batch 64", 10, 37_152, 4 * 2_778, "cpu", 10),
+        ("MLP (2048, 2048), batch 256", 10, 4_293_280, 4 * 4_349_962, "cpu", 10),
+        # activations large enough but not outweighing the weights
+        ("weights dominate", 40, 3 * MB, 2 * MB, "cpu", 40),
+        # only measured on the CPU: a GPU keeps the vectorized passes, capped
+        ("CNN on a GPU", 40, 21 * MB, 4 * 78_692, "cuda", 6),
+        ("parameters unknown", 40, 21 * MB, None, "cpu", 6),
+    ],
+)
+def test_tasks_per_pass_loops_over_tasks_where_activations_dominate_on_the_cpu(
+    workload, n_tasks, saved_bytes, parameter_bytes, device, expected
+):
+    assert task_gradients.LOOP_SAVED_BYTES == 2 * MB
+    assert task_gradients.LOOP_SAVED_PER_PARAMETER_BYTE == 2
+    got = tasks_per_pass(n_tasks, saved_bytes, parameter_bytes, device)
+    assert got == expected, workload
+
+
+def test_one_task_a_pass_is_a_plain_backward_pass_per_task(monkeypatch):
+    calls = []
+    original = torch.autograd.grad
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("is_grads_batched", False))
+        return original(*args, **kwargs)
+
+    losses, params = conv_losses()
+    monkeypatch.setattr(torch.autograd, "grad", spy)
+    grads = per_task_gradients(losses, params, tasks_per_pass=1)
+    assert calls == [False] * 5
+    assert [g.shape for g in grads] == [(5, *p.shape) for p in params]
+
+
 def conv_losses(n_tasks=5, seed=0):
     torch.manual_seed(seed)
     encoder = nn.Sequential(
