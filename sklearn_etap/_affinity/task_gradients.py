@@ -64,9 +64,10 @@ def tasks_per_pass(n_tasks, saved_bytes, parameter_bytes=None, device="cpu"):
     the CPU, one task a pass (a plain backward pass each) when the
     activations are large (:data:`LOOP_SAVED_BYTES`) and outweigh the
     parameters (:data:`LOOP_SAVED_PER_PARAMETER_BYTE`): there a vectorized
-    pass costs more than one pass per task (a CNN on 32x32 images, batch
-    128: 25-30% more), while a model whose weights outweigh its activations
-    (an MLP on a table) does best with one vectorized pass.
+    pass costs more than one pass per task (a CNN on images; the page "Your
+    own model and data" has the measurement), while a model whose weights
+    outweigh its activations (an MLP on a table) does best with one
+    vectorized pass.
     """
     if not saved_bytes:
         return n_tasks
