@@ -55,6 +55,42 @@ def _unpack(tensor):
     return tensor
 
 
+def graph_saved_bytes(losses, parameters=()):
+    """The bytes the graph behind ``losses`` saved for backward, counted as
+    :class:`SavedActivations` counts them (distinct storages, those of
+    ``parameters`` left out), for a graph built before the caller could
+    watch its forward pass (a user's own loop).
+
+    Walks the autograd graph and reads each node's saved tensors, the
+    ``_saved_*`` attributes autograd exposes on its nodes.
+    """
+    seen = {p.untyped_storage().data_ptr() for p in parameters}
+    total = 0
+    stack = [losses.grad_fn] if losses.grad_fn is not None else []
+    visited = set()
+    while stack:
+        node = stack.pop()
+        if node is None or node in visited:
+            continue
+        visited.add(node)
+        for name in dir(node):
+            if not name.startswith("_saved_"):
+                continue
+            try:
+                value = getattr(node, name)
+            except RuntimeError:  # a saved tensor already freed
+                continue
+            for tensor in value if isinstance(value, (tuple, list)) else (value,):
+                if not isinstance(tensor, torch.Tensor):
+                    continue
+                storage = tensor.untyped_storage()
+                if storage.data_ptr() not in seen:
+                    seen.add(storage.data_ptr())
+                    total += storage.nbytes()
+        stack.extend(next_node for next_node, _ in node.next_functions)
+    return total
+
+
 def tasks_per_pass(n_tasks, saved_bytes, parameter_bytes=None, device="cpu"):
     """Tasks whose gradients one backward pass computes, given the bytes
     the forward pass saved (None: all tasks in one pass) and those of the

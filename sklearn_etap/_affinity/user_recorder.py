@@ -19,7 +19,12 @@ from sklearn.utils import check_random_state
 
 from .recording import ETAPRecorder, RecordingSchedule
 from .scores import check_optimizer, parameter_blocks
-from .task_gradients import flatten_tasks, per_task_gradients
+from .task_gradients import (
+    flatten_tasks,
+    graph_saved_bytes,
+    per_task_gradients,
+    tasks_per_pass,
+)
 
 
 def check_recordable_optimizer(optimizer, shared_parameters, names=None):
@@ -255,8 +260,18 @@ class AffinityRecorder:
             return False
         losses = self._loss_vector(task_losses)
         try:
+            # split the tasks into passes as the extractor's training loop does
+            passes = tasks_per_pass(
+                self.n_tasks,
+                graph_saved_bytes(losses, self.shared_parameters),
+                sum(p.numel() * p.element_size() for p in self.shared_parameters),
+                losses.device,
+            )
             task_grads = per_task_gradients(
-                losses, self.shared_parameters, retain_graph=True
+                losses,
+                self.shared_parameters,
+                retain_graph=True,
+                tasks_per_pass=passes,
             )
         except RuntimeError as exc:
             raise RuntimeError(

@@ -136,3 +136,66 @@ def test_a_fit_recording_in_passes_of_one_task_trains_the_same_model(monkeypatch
     np.testing.assert_allclose(split.affinity_, one_pass.affinity_, rtol=1e-5)
     for p, q in zip(split.module_.parameters(), one_pass.module_.parameters()):
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("model", ["mlp", "conv"])
+def test_the_graph_walk_counts_what_the_forward_pass_saved(model):
+    """A user's loop builds the graph before the recorder sees it: walking
+    the graph must count the bytes SavedActivations counts during the pass."""
+    torch.manual_seed(0)
+    if model == "mlp":
+        net = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
+        x = torch.randn(10, 6)
+    else:
+        net = nn.Sequential(
+            nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3),
+        )  # fmt: skip
+        x = torch.randn(8, 2, 6, 6)
+    params = list(net.parameters())
+    with SavedActivations(params) as saved:
+        losses = (net(x) ** 2).mean(dim=0)
+    assert saved.bytes > 0
+    assert task_gradients.graph_saved_bytes(losses, params) == saved.bytes
+    losses.sum().backward()  # reading the saved tensors left the graph intact
+
+
+def test_the_own_loop_recorder_splits_passes_as_the_training_loop_does(monkeypatch):
+    """Where the saved activations dominate (the rule's thresholds lowered to
+    this small conv model), the recorder takes one plain backward pass per
+    task, and its affinity equals one vectorized pass's."""
+    from sklearn_etap import AffinityRecorder
+
+    def run(loop_threshold):
+        monkeypatch.setattr(task_gradients, "LOOP_SAVED_BYTES", loop_threshold)
+        torch.manual_seed(0)
+        encoder = nn.Sequential(
+            nn.Conv2d(2, 4, 3, padding=1), nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        )  # fmt: skip
+        head = nn.Linear(4, 3)
+        opt = torch.optim.SGD([*encoder.parameters(), *head.parameters()], lr=0.05)
+        rec = AffinityRecorder(encoder.parameters(), 3, every=1)
+        calls = []
+        original = torch.autograd.grad
+
+        def spy(*args, **kwargs):
+            calls.append(kwargs.get("is_grads_batched", False))
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(torch.autograd, "grad", spy)
+        for _ in range(3):
+            x, y = torch.randn(16, 2, 6, 6), torch.randn(16, 3)
+            losses = ((head(encoder(x)) - y) ** 2).mean(dim=0)
+            rec.record(losses, opt)
+            opt.zero_grad()
+            losses.sum().backward()
+            opt.step()
+        monkeypatch.setattr(torch.autograd, "grad", original)
+        return rec.affinity_, calls
+
+    looped, loop_calls = run(loop_threshold=1)
+    batched, batch_calls = run(loop_threshold=2**40)
+    assert loop_calls == [False] * 9  # 3 steps x 3 tasks, plain passes
+    assert batch_calls == [True] * 3  # one vectorized pass a step
+    np.testing.assert_allclose(looped, batched, rtol=1e-5, atol=1e-7)
