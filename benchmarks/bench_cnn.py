@@ -56,7 +56,6 @@ import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -65,6 +64,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from cnn_workload import ROOT, extractor, machine, plain_fit, timed  # noqa: E402
+from memory_peaks import PeakSampler, status_mb  # noqa: E402
 from torch import nn  # noqa: E402
 
 from sklearn_etap.datasets import make_shapes  # noqa: E402
@@ -113,32 +113,6 @@ def warm_up():
     Y = (X[:, :2] > 0.5).astype(np.float32)
     plain_fit(X, Y, "cpu", max_epochs=1)
     extractor("cpu", max_epochs=1, batch_size=8, affinity_every=1).fit(X, Y)
-
-
-def rss_mb(field="VmRSS"):
-    """A memory figure of this process from /proc (MB): ``VmRSS``, or its
-    parts ``RssAnon`` (private memory) and ``RssFile`` (mapped file pages)."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-class PeakSampler(threading.Thread):
-    """Peaks of ``RssAnon`` and ``RssFile`` sampled every 20 ms: ``ru_maxrss``
-    counts the pages of a memory-mapped file that were read (the kernel can
-    drop them at will) with the private memory, this tells them apart."""
-
-    def __init__(self):
-        super().__init__(daemon=True)
-        self.peaks = {"RssAnon": 0.0, "RssFile": 0.0}
-        self.done = threading.Event()
-
-    def run(self):
-        while not self.done.wait(0.02):
-            for field in self.peaks:
-                self.peaks[field] = max(self.peaks[field], rss_mb(field))
 
 
 def _median_ratio(times, top, bottom):
@@ -316,7 +290,7 @@ def memory_child(x_path, y_path, rows, encoder, epochs):
 
     torch.set_num_threads(1)
     warm_up()
-    baseline = rss_mb()
+    baseline = status_mb()
     X = np.load(x_path, mmap_mode="r")[:rows]
     Y = np.load(y_path)[:rows]
     tracemalloc.start()

@@ -52,17 +52,10 @@ CASES = ("fit", "gains", "dataset", "dataset_file")
 GAINS_TRAIN_ROWS = 2048
 
 CHILD = r"""
-import json, os, resource, sys, threading, time, warnings
+import json, os, resource, sys, time, warnings
 sys.path[:0] = [ROOT, ROOT + "/examples", ROOT + "/benchmarks"]
 import numpy as np
-
-
-def status_mb(field):
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+from memory_peaks import PeakSampler, status_mb
 
 
 def make(path, labels, n_images):
@@ -71,18 +64,6 @@ def make(path, labels, n_images):
     data = make_shapes(n_images, n_tasks=40, image_size=IMAGE_SIZE,
                        test_size=0.001, path=path, random_state=0)
     np.save(labels, np.vstack([data.Y_train, data.Y_test]))
-
-
-class Peaks(threading.Thread):
-    def __init__(self):
-        super().__init__(daemon=True)
-        self.peaks = {"RssAnon": 0.0, "RssFile": 0.0}
-        self.done = threading.Event()
-
-    def run(self):
-        while not self.done.wait(0.02):
-            for field in self.peaks:
-                self.peaks[field] = max(self.peaks[field], status_mb(field))
 
 
 def measure(case, path, labels):
@@ -127,7 +108,7 @@ def measure(case, path, labels):
     X = np.load(path, mmap_mode="r")
     Y = np.load(labels)
     after_imports = {f: status_mb(f) for f in ("VmRSS", "RssAnon", "RssFile")}
-    sampler = Peaks()
+    sampler = PeakSampler()
     sampler.start()
     start, cpu = time.perf_counter(), time.process_time()
     out = {}

@@ -117,7 +117,9 @@ def tasks_per_pass(n_tasks, saved_bytes, parameter_bytes=None, device="cpu"):
     return int(max(1, min(n_tasks, TASK_PASS_BYTES // saved_bytes)))
 
 
-def per_task_gradients(losses, params, *, retain_graph=False, tasks_per_pass=None):
+def per_task_gradients(
+    losses, params, *, retain_graph=False, tasks_per_pass=None, saved_bytes=None
+):
     """Gradients of every task's loss with respect to ``params``.
 
     ONE vectorized backward pass (``is_grads_batched``: the identity matrix
@@ -129,11 +131,17 @@ def per_task_gradients(losses, params, *, retain_graph=False, tasks_per_pass=Non
     (n_tasks, *param.shape) tensor per parameter; a parameter a task does
     not reach gets zeros. ``retain_graph=True`` keeps the graph for the
     caller's own backward pass (a user's loop that records before it).
+    ``saved_bytes`` (what the forward pass saved) sets how often one pass
+    per task hands freed memory back: every :data:`TASK_PASS_BYTES` of
+    activation gradients, as the vectorized passes do.
     """
     n_tasks = losses.shape[0]
     step = n_tasks if tasks_per_pass is None else max(1, int(tasks_per_pass))
     if step == 1 and n_tasks > 1:
-        return _one_pass_per_task(losses, params, retain_graph)
+        release_every = (
+            max(1, TASK_PASS_BYTES // saved_bytes) if saved_bytes else n_tasks
+        )
+        return _one_pass_per_task(losses, params, retain_graph, release_every)
     eye = torch.eye(n_tasks, dtype=losses.dtype, device=losses.device)
     parts = []
     for start in range(0, n_tasks, step):
@@ -155,21 +163,27 @@ def per_task_gradients(losses, params, *, retain_graph=False, tasks_per_pass=Non
     return [torch.cat(grads) for grads in zip(*parts)]
 
 
-def _one_pass_per_task(losses, params, retain_graph):
+def _one_pass_per_task(losses, params, retain_graph, release_every):
     """A plain (not vectorized) backward pass per task: cheaper than a
-    vectorized pass of one task."""
+    vectorized pass of one task. The freed heap goes back to the system
+    after every ``release_every`` tasks: glibc would keep the freed activation
+    gradients of every pass, and trimming after every task costs time where
+    they are small."""
     n_tasks = losses.shape[0]
-    grads = [
-        torch.autograd.grad(
-            losses[task],
-            params,
-            retain_graph=retain_graph or task + 1 < n_tasks,
-            allow_unused=True,
-            materialize_grads=True,
+    grads = []
+    for task in range(n_tasks):
+        grads.append(
+            torch.autograd.grad(
+                losses[task],
+                params,
+                retain_graph=retain_graph or task + 1 < n_tasks,
+                allow_unused=True,
+                materialize_grads=True,
+            )
         )
-        for task in range(n_tasks)
-    ]
-    if losses.device.type == "cpu":
+        if losses.device.type == "cpu" and (task + 1) % release_every == 0:
+            release_freed_memory()
+    if losses.device.type == "cpu" and n_tasks % release_every:
         release_freed_memory()
     return [torch.stack(per_param) for per_param in zip(*grads)]
 
@@ -196,7 +210,9 @@ def backward_with_task_gradients(losses, shared_params, head_params, saved_bytes
     per_pass = tasks_per_pass(
         losses.shape[0], saved_bytes, parameter_bytes, losses.device
     )
-    task_grads = per_task_gradients(losses, params, tasks_per_pass=per_pass)
+    task_grads = per_task_gradients(
+        losses, params, tasks_per_pass=per_pass, saved_bytes=saved_bytes
+    )
     for param, grads in zip(params, task_grads):
         param.grad = grads.sum(dim=0)
     return flatten_tasks(task_grads[: len(shared_params)])

@@ -261,9 +261,10 @@ class AffinityRecorder:
         losses = self._loss_vector(task_losses)
         try:
             # split the tasks into passes as the extractor's training loop does
+            saved = graph_saved_bytes(losses, self.shared_parameters)
             passes = tasks_per_pass(
                 self.n_tasks,
-                graph_saved_bytes(losses, self.shared_parameters),
+                saved,
                 sum(p.numel() * p.element_size() for p in self.shared_parameters),
                 losses.device,
             )
@@ -272,6 +273,7 @@ class AffinityRecorder:
                 self.shared_parameters,
                 retain_graph=True,
                 tasks_per_pass=passes,
+                saved_bytes=saved,
             )
         except RuntimeError as exc:
             raise RuntimeError(
